@@ -1,0 +1,1 @@
+"""Composition root: the CLI; builds settings and dependencies once."""

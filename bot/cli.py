@@ -1,0 +1,68 @@
+"""`python -m bot <command>`: demo, ask, import, status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bot import commands
+from finops_bot.errors import FinopsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", help="cache file (default ./finops-bot.db, or FINOPS_BOT_DB)")
+    common.add_argument("--config", help="TOML config file (default ./finops-bot.toml if present)")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="finops-bot: cloud cost answers from a local cache of billing data.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "demo", parents=[common], help="build the offline demo organisation and ask it questions"
+    )
+    p.add_argument("--as-of", help="pretend today is YYYY-MM-DD (reproducible output)")
+    p.set_defaults(run=commands.demo)
+
+    p = sub.add_parser("ask", parents=[common], help="answer one cost question")
+    p.add_argument(
+        "question", nargs="+", help='e.g. "what did project bert-training cost this week"'
+    )
+    p.add_argument("--as-of", help="pretend today is YYYY-MM-DD (reproducible answers)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON (stable contract)")
+    p.set_defaults(run=commands.ask)
+
+    p = sub.add_parser("import", parents=[common], help="import FOCUS files (CSV, CSV.gz, Parquet)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--strict", action="store_true", help="refuse a file with any unreadable row")
+    p.add_argument("--source", help="name the source (default: file:<absolute path>)")
+    p.add_argument("--currency", help="billing currency for files without a BillingCurrency column")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=commands.import_files)
+
+    p = sub.add_parser("status", parents=[common], help="what the cache holds and how fresh it is")
+    p.set_defaults(run=commands.status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except FinopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: nothing was half-written; the cache is as it was before.",
+            file=sys.stderr,
+        )
+        return 130

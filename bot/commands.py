@@ -1,0 +1,152 @@
+"""The CLI commands: parse arguments, call the core, print. Thin."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from bot.deps import build
+from finops_bot.demo import DEMO_QUESTIONS, load_demo
+from finops_bot.errors import FinopsError
+from finops_bot.ingest.importer import import_file
+from finops_bot.money import format_money
+from finops_bot.questions import Engine
+from finops_bot.render.json import render_json
+from finops_bot.render.text import render_text
+from finops_bot.store import connect
+
+
+def demo(args: argparse.Namespace) -> int:
+    deps = build(args.db, args.config, args.as_of)
+    began = time.perf_counter()
+    db = connect(deps.settings.db_path)
+    result = load_demo(db, deps.today, deps.now, deps.rules)
+    seconds = time.perf_counter() - began
+    print(
+        f"Demo organisation built in {deps.settings.db_path} ({seconds:.1f} s): "
+        f"{result.rows_stored:,} daily charge rows, {result.first_day} … {result.last_day}, "
+        f"{', '.join(result.providers)}. Re-running replaces it, never doubles it.\n"
+    )
+    engine = Engine(db, deps.settings.measure)
+    as_of = f" --as-of {deps.today}" if args.as_of else ""
+    for question in DEMO_QUESTIONS:
+        print(f'$ python -m bot ask "{question}"{as_of}')
+        print(render_text(engine.ask(question, deps.today)))
+        print()
+    print("Try next:")
+    print('  python -m bot ask "top 10 teams this month"')
+    print('  python -m bot ask "compare vision-research this month vs last month" --json')
+    print('  python -m bot ask "owner carol since monday"')
+    print("  python -m bot import ../shared/fixtures/focus/focus_1.0_sample_1000.csv")
+    return 0
+
+
+def ask(args: argparse.Namespace) -> int:
+    deps = build(args.db, args.config, args.as_of)
+    db = connect(deps.settings.db_path)
+    answer = Engine(db, deps.settings.measure).ask(" ".join(args.question), deps.today)
+    print(render_json(answer) if args.json else render_text(answer))
+    return 0 if answer.kind not in ("error",) else 1
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label = label
+        self.enabled = enabled
+        self.began = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, fraction: float) -> None:
+        now = time.perf_counter()
+        if not self.enabled or now - self.last < 0.2:
+            return
+        self.last = now
+        filled = int(fraction * 30)
+        sys.stderr.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
+            f"{fraction * 100:5.1f}% {now - self.began:6.1f}s"
+        )
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.last:
+            sys.stderr.write("\r" + " " * (len(self.label) + 52) + "\r")
+            sys.stderr.flush()
+
+
+def import_files(args: argparse.Namespace) -> int:
+    deps = build(args.db, args.config)
+    db = connect(deps.settings.db_path)
+    if args.source and len(args.paths) > 1:
+        raise FinopsError("--source names one file's source; import the files one at a time")
+    failures = 0
+    for path in args.paths:
+        bar = Progress(f"importing {path}", sys.stderr.isatty() and not args.no_progress)
+        try:
+            report = import_file(
+                db,
+                path,
+                rules=deps.rules,
+                now=deps.now,
+                strict=args.strict,
+                source=args.source,
+                currency=args.currency,
+                progress=bar,
+            )
+        except FinopsError as exc:
+            bar.done()
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        bar.done()
+        r = report.result
+        print(
+            f"Imported {report.path} (FOCUS {report.focus_version}, {report.format}): "
+            f"{r.rows_read:,} rows read, {r.rows_stored:,} stored at daily grain, "
+            f"{r.bad.count:,} unreadable, {report.seconds:.1f} s "
+            f"({report.rows_per_second:,.0f} rows/s)"
+        )
+        print(
+            f"  days {r.first_day} … {r.last_day} ({r.day_count} days) · providers: "
+            f"{', '.join(r.providers) or '-'}"
+        )
+        for currency, totals in r.totals.items():
+            print(
+                f"  {currency}: EffectiveCost {format_money(totals['EffectiveCost'], currency)}"
+                f" · BilledCost {format_money(totals['BilledCost'], currency)}"
+            )
+        if r.rows_replaced:
+            print(f"  replaced {r.rows_replaced:,} rows this file brought before (no doubling)")
+        for other in r.replaced_sources:
+            print(f"  same content as the earlier import {other}: replaced it")
+        if r.bad.count:
+            print(
+                f"  unreadable rows skipped (rows counted from the first data row): "
+                f"{r.bad.describe()}. Use --strict to refuse such a file instead."
+            )
+        if r.unreadable_tags:
+            print(
+                f"  {r.unreadable_tags:,} rows had unreadable Tags: imported as untagged, "
+                "the raw text kept"
+            )
+    return 1 if failures else 0
+
+
+def status(args: argparse.Namespace) -> int:
+    deps = build(args.db, args.config)
+    db = connect(deps.settings.db_path)
+    rows = db.execute(
+        "SELECT name, kind, first_day, last_day, rows, loaded_at FROM sources ORDER BY name"
+    ).fetchall()
+    print(f"Cache {deps.settings.db_path}: {len(rows)} source(s); measure {deps.settings.measure}.")
+    if not rows:
+        print("No billing data yet: python -m bot demo, or python -m bot import FILE.")
+    for name, kind, first, last, count, loaded in rows:
+        print(
+            f"  {name} [{kind}] {count:,} rows, {first} … {last}, data through {last}, "
+            f"loaded {loaded}"
+        )
+    return 0

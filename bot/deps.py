@@ -1,0 +1,39 @@
+"""Build what commands need, once: settings, clock, cache. The only place that reads the
+environment and the clock."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from finops_bot.config import Settings, load_settings
+from finops_bot.errors import FinopsError
+from finops_bot.ingest.tags import TagRules
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    now: datetime
+    today: date
+
+    @property
+    def rules(self) -> TagRules:
+        return TagRules(self.settings.allocation_keys)
+
+
+def parse_as_of(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FinopsError(f"--as-of {value!r}: give a date as YYYY-MM-DD") from None
+
+
+def build(db: str | None, config: str | None, as_of: str | None = None) -> Deps:
+    settings = load_settings(os.environ, config_path=config, db_path=db)
+    now = datetime.now(UTC)
+    pinned = parse_as_of(as_of)
+    return Deps(settings=settings, now=now, today=pinned or now.date())

@@ -1,0 +1,13 @@
+"""Errors meant for people: each says what was wrong and what to do."""
+
+
+class FinopsError(Exception):
+    """An error whose message is shown to the user as it is (no stack trace)."""
+
+
+class ConfigError(FinopsError):
+    """A setting is missing or malformed."""
+
+
+class ImportRefused(FinopsError):
+    """A file was refused as a whole; the cache is unchanged."""

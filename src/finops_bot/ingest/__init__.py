@@ -1,0 +1,1 @@
+"""Readers that stream billing files into normalised chunks."""

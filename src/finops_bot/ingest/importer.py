@@ -1,0 +1,192 @@
+"""Import FOCUS files (1.0, 1.1, 1.2; CSV, CSV.gz, Parquet; any provider) into the cache."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+from sqlite_utils import Database
+
+from finops_bot.errors import ImportRefused
+from finops_bot.ingest.files import (
+    BillingFile,
+    fingerprint,
+    iter_batches,
+    open_billing_file,
+    prefetch,
+)
+from finops_bot.ingest.normalize import FOCUS_FIELDS, REQUIRED_FIELDS, normalize
+from finops_bot.ingest.tags import TagRules
+from finops_bot.store.charges import ChargeLoader, LoadResult
+
+V11_COLUMNS = {
+    "CapacityReservationId",
+    "CapacityReservationStatus",
+    "CommitmentDiscountQuantity",
+    "CommitmentDiscountUnit",
+    "ServiceSubcategory",
+    "SkuMeter",
+    "SkuPriceDetails",
+}
+V12_COLUMNS = {
+    "BillingAccountType",
+    "InvoiceId",
+    "PricingCurrency",
+    "PricingCurrencyContractedUnitPrice",
+    "PricingCurrencyEffectiveCost",
+    "PricingCurrencyListUnitPrice",
+    "SubAccountType",
+}
+
+
+@dataclass
+class ImportReport:
+    path: Path
+    format: str
+    focus_version: str
+    result: LoadResult
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.result.rows_read / self.seconds if self.seconds else 0.0
+
+
+def focus_version(bf: BillingFile) -> str:
+    present = {c.strip() for c in bf.columns}
+    if present & V12_COLUMNS:
+        return "1.2"
+    if present & V11_COLUMNS:
+        return "1.1"
+    return "1.0"
+
+
+def focus_mapping(bf: BillingFile, default_currency: str | None = None) -> dict[str, str]:
+    """FOCUS field → the file's column; refuses the file if required columns are missing."""
+    mapping = {f: c for f, name in FOCUS_FIELDS.items() if (c := bf.find(name))}
+    missing = [
+        FOCUS_FIELDS[f]
+        for f in REQUIRED_FIELDS
+        if f not in mapping and not (f == "currency" and default_currency)
+    ]
+    if missing:
+        hint = ""
+        if any("/" in c or c.lower().startswith("line_item") for c in bf.columns):
+            hint = " It looks like an AWS CUR file, not FOCUS."
+        currency_hint = (
+            " If the file has no BillingCurrency column, --currency CODE supplies one."
+            if "BillingCurrency" in missing
+            else ""
+        )
+        raise ImportRefused(
+            f"{bf.path}: not imported, required FOCUS columns are missing: "
+            f"{', '.join(missing)}.{hint}{currency_hint} The cache is unchanged."
+        )
+    return mapping
+
+
+def import_file(
+    db: Database,
+    path: str | Path,
+    *,
+    rules: TagRules,
+    now: datetime,
+    strict: bool = False,
+    source: str | None = None,
+    currency: str | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> ImportReport:
+    """Import one FOCUS file, replacing what the same file (by path or content) brought."""
+    began = time.perf_counter()
+    bf = open_billing_file(path)
+    mapping = focus_mapping(bf, currency)
+    version = focus_version(bf)
+    digest = fingerprint(bf.path)
+    name = source or f"file:{bf.path.resolve()}"
+    same_content = [
+        row[0]
+        for row in db.execute(
+            "SELECT DISTINCT source FROM loads WHERE fingerprint = ? AND source != ?",
+            (digest, name),
+        ).fetchall()
+    ]
+    wanted = sorted(set(mapping.values()))
+    field_of = {column: f for f, column in mapping.items()}
+    result = load_batches(
+        db,
+        prefetch(iter_batches(bf, wanted, progress)),
+        field_of,
+        source=name,
+        kind="file",
+        rules=rules,
+        now=now,
+        strict=strict,
+        currency=currency,
+        path=str(bf.path.resolve()),
+        fingerprint=digest,
+        also_replace=same_content,
+        label=str(bf.path),
+    )
+    return ImportReport(bf.path, bf.format, version, result, time.perf_counter() - began)
+
+
+def load_batches(
+    db: Database,
+    batches: Iterable[pa.RecordBatch],
+    field_of: dict[str, str],
+    *,
+    source: str,
+    kind: str,
+    rules: TagRules,
+    now: datetime,
+    strict: bool = False,
+    currency: str | None = None,
+    path: str | None = None,
+    fingerprint: str | None = None,
+    also_replace: list[str] | None = None,
+    label: str | None = None,
+) -> LoadResult:
+    """Normalise and load Arrow batches (columns named per ``field_of``: column → field),
+    replacing everything ``source`` brought before, in one transaction."""
+    label = label or source
+    row_number = 1
+    with ChargeLoader(
+        db,
+        source,
+        kind=kind,
+        now=now,
+        path=path,
+        fingerprint=fingerprint,
+        also_replace=also_replace,
+    ) as loader:
+        for batch in batches:
+            columns = {
+                field_of[c]: batch.column(i)
+                for i, c in enumerate(batch.schema.names)
+                if c in field_of
+            }
+            chunk = normalize(
+                columns,
+                batch.num_rows,
+                rules=rules,
+                first_row_number=row_number,
+                default_currency=currency,
+            )
+            row_number += batch.num_rows
+            if strict and chunk.bad.count:
+                raise ImportRefused(
+                    f"{label}: refused (--strict): {chunk.bad.describe()}. The cache is unchanged."
+                )
+            loader.add(chunk)
+        result = loader.result
+        if result.rows_stored == 0:
+            why = f": {result.bad.describe()}" if result.bad.count else ""
+            raise ImportRefused(
+                f"{label}: no importable rows ({result.rows_read} read, "
+                f"{result.bad.count} unreadable{why}). The cache is unchanged."
+            )
+    return result

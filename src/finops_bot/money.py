@@ -1,0 +1,26 @@
+"""Money display. Sums happen in SQL; rounding happens only here."""
+
+from __future__ import annotations
+
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "INR": "₹"}
+
+
+def format_money(amount: float | None, currency: str) -> str:
+    if amount is None:
+        return "n/a"
+    digits = 0 if currency == "JPY" else 2
+    value = abs(amount)
+    sign = "-" if amount < 0 and round(value, digits) > 0 else ""
+    text = f"{value:,.{digits}f}"
+    symbol = SYMBOLS.get(currency)
+    if symbol:
+        return f"{sign}{symbol}{text}"
+    return f"{sign}{text} {currency}"
+
+
+def format_change(current: float, previous: float) -> str:
+    if previous == 0:
+        return "new" if current else "no change"
+    pct = (current - previous) / abs(previous) * 100
+    arrow = "▲" if pct > 0 else ("▼" if pct < 0 else "=")
+    return f"{arrow} {pct:+.1f}%"

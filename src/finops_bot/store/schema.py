@@ -1,0 +1,163 @@
+"""Schema, created and evolved by sqlite-utils Migrations.
+
+Layout (see README "The cache"):
+- charges: daily fact rows, narrow on purpose (bulk insert speed); dimensions live in
+  charge_keys, leftover tags in tag_sets. Rows of one load are contiguous rowids, recorded
+  in loads, so a source is replaced by rowid ranges without a fact-table index.
+- cube: per source, day, currency, the totals by one dimension (project, team, owner,
+  service, account, provider, region, or '*' for everything), alone (sub='') or broken
+  down by service or pricing category. Every question is answered from it.
+- names: the distinct keys of each dimension, for name matching.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+KEY_COLUMNS = (
+    "provider",
+    "billing_account_id",
+    "billing_account_name",
+    "sub_account_id",
+    "sub_account_name",
+    "region",
+    "service_name",
+    "service_category",
+    "charge_category",
+    "pricing_category",
+    "resource_type",
+    "currency",
+    "consumed_unit",
+    "pricing_unit",
+    "project",
+    "team",
+    "owner",
+)
+FACT_COLUMNS = (
+    "load_id",
+    "day",
+    "key_id",
+    "resource_id",
+    "sku_id",
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+    "consumed_quantity",
+    "pricing_quantity",
+    "tags_id",
+)
+MEASURE_COLUMNS = {
+    "EffectiveCost": "effective_cost",
+    "BilledCost": "billed_cost",
+    "ListCost": "list_cost",
+}
+
+migrations = Migrations("finops_bot")
+
+
+@migrations()
+def m001_billing_cache(db: Database) -> None:
+    key_cols = ",\n  ".join(f"{c} TEXT NOT NULL DEFAULT ''" for c in KEY_COLUMNS)
+    db.executescript(
+        f"""
+CREATE TABLE sources (
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  first_day TEXT,
+  last_day TEXT,
+  rows INTEGER NOT NULL DEFAULT 0,
+  loaded_at TEXT,
+  detail TEXT
+);
+CREATE TABLE loads (
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  path TEXT,
+  fingerprint TEXT,
+  first_rowid INTEGER,
+  last_rowid INTEGER,
+  rows INTEGER NOT NULL DEFAULT 0,
+  first_day TEXT,
+  last_day TEXT,
+  loaded_at TEXT NOT NULL
+);
+CREATE INDEX loads_source ON loads(source);
+CREATE INDEX loads_fingerprint ON loads(fingerprint);
+CREATE TABLE charge_keys (
+  id INTEGER PRIMARY KEY,
+  {key_cols}
+);
+CREATE UNIQUE INDEX charge_keys_unique ON charge_keys({", ".join(KEY_COLUMNS)});
+CREATE TABLE tag_sets (
+  id INTEGER PRIMARY KEY,
+  tags TEXT NOT NULL UNIQUE
+);
+CREATE TABLE charges (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  load_id INTEGER NOT NULL,
+  day TEXT NOT NULL,
+  key_id INTEGER NOT NULL,
+  resource_id TEXT,
+  sku_id TEXT,
+  billed_cost REAL NOT NULL,
+  effective_cost REAL NOT NULL,
+  list_cost REAL,
+  consumed_quantity REAL,
+  pricing_quantity REAL,
+  tags_id INTEGER
+);
+CREATE TABLE cube (
+  dim TEXT NOT NULL,
+  sub TEXT NOT NULL,
+  key TEXT NOT NULL,
+  day TEXT NOT NULL,
+  subkey TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  source TEXT NOT NULL,
+  billed_cost REAL NOT NULL,
+  effective_cost REAL NOT NULL,
+  list_cost REAL NOT NULL,
+  PRIMARY KEY (dim, sub, key, day, subkey, currency, source)
+) WITHOUT ROWID;
+CREATE INDEX cube_source ON cube(source, day);
+CREATE TABLE names (
+  dim TEXT NOT NULL,
+  key TEXT NOT NULL,
+  label TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (dim, key)
+) WITHOUT ROWID;
+CREATE VIEW focus_charges AS
+SELECT
+  l.source AS source,
+  c.day AS ChargeDay,
+  k.provider AS ProviderName,
+  k.billing_account_id AS BillingAccountId,
+  k.billing_account_name AS BillingAccountName,
+  k.sub_account_id AS SubAccountId,
+  k.sub_account_name AS SubAccountName,
+  k.region AS RegionId,
+  k.service_name AS ServiceName,
+  k.service_category AS ServiceCategory,
+  k.charge_category AS ChargeCategory,
+  k.pricing_category AS PricingCategory,
+  c.resource_id AS ResourceId,
+  k.resource_type AS ResourceType,
+  c.sku_id AS SkuId,
+  k.currency AS BillingCurrency,
+  c.billed_cost AS BilledCost,
+  c.effective_cost AS EffectiveCost,
+  c.list_cost AS ListCost,
+  c.consumed_quantity AS ConsumedQuantity,
+  k.consumed_unit AS ConsumedUnit,
+  c.pricing_quantity AS PricingQuantity,
+  k.pricing_unit AS PricingUnit,
+  k.project AS project,
+  k.team AS team,
+  k.owner AS owner,
+  t.tags AS Tags
+FROM charges c
+JOIN charge_keys k ON k.id = c.key_id
+JOIN loads l ON l.id = c.load_id
+LEFT JOIN tag_sets t ON t.id = c.tags_id;
+"""
+    )

@@ -12,8 +12,16 @@ from finops_bot.errors import FinopsError
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", help="cache file (default ./finops-bot.db, or FINOPS_BOT_DB)")
-    common.add_argument("--config", help="TOML config file (default ./finops-bot.toml if present)")
+    common.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        help="cache file (default ./finops-bot.db, or FINOPS_BOT_DB)",
+    )
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help="TOML config file (default ./finops-bot.toml if present)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -52,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.db = getattr(args, "db", None)
+    args.config = getattr(args, "config", None)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2

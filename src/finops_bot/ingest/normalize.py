@@ -166,9 +166,9 @@ def _to_seconds(arr: pa.Array | None, n: int) -> tuple[np.ndarray, np.ndarray]:
         if ts is None:
             raw = pd.Series(arr.to_numpy(zero_copy_only=False), dtype=object)
             parsed = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")
-            seconds = parsed.astype("int64", copy=False).to_numpy() // 10**9
-            out = seconds.astype(np.float64)
             missing = parsed.isna().to_numpy()
+            stamps = parsed.dt.tz_convert(None).to_numpy(dtype="datetime64[s]")
+            out = stamps.astype(np.int64).astype(np.float64)
             out[missing] = np.nan
             return out, missing & raw.notna().to_numpy()
     elif pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):

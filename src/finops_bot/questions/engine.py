@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from sqlite_utils import Database
 
 from finops_bot.questions.answer import Answer, Comparison, Row
-from finops_bot.questions.names import Match, NameIndex, NoMatch
+from finops_bot.questions.names import Match, NameIndex, NoMatch, canonical, fold
 from finops_bot.questions.parse import ParseError, Query, parse
 from finops_bot.questions.periods import Period, previous_period
 from finops_bot.store.schema import MEASURE_COLUMNS
@@ -212,11 +212,22 @@ class Engine:
 
     def _answer_top(self, q: Query, period: Period, col: str, base: dict, notes: list) -> Answer:
         dim = q.top_dim or "project"
-        rows = self._top(dim, period, col)
+        # spellings of one name ("BERT Training", "bert-training") rank as one
+        merged: dict[tuple[str, str], list] = {}
+        for key, cur, cost in self._top(dim, period, col):
+            entry = merged.setdefault((fold(key), cur), [[], 0.0])
+            entry[0].append(key)
+            entry[1] += cost
         totals: dict[str, float] = {}
-        for _, cur, cost in rows:
+        for (_, cur), (_, cost) in merged.items():
             totals[cur] = totals.get(cur, 0.0) + cost
-        ranked = [Row(key or "(untagged)", cost, cur) for key, cur, cost in rows]
+        ranked = sorted(
+            (
+                Row(canonical(keys) or "(untagged)", cost, cur)
+                for (_, cur), (keys, cost) in merged.items()
+            ),
+            key=lambda r: -r.cost,
+        )
         n = q.top_n or 5
         answer = Answer(
             kind="top",

@@ -49,6 +49,12 @@ def fold(name: str) -> str:
     return re.sub(r"[\s_.\-/]+", "-", name.strip().lower()).strip("-")
 
 
+def canonical(keys: list[str] | tuple[str, ...]) -> str:
+    """Of several spellings of one name, the one already in folded form, else the first."""
+    ordered = sorted(set(keys))
+    return next((k for k in ordered if fold(k) == k), ordered[0])
+
+
 @dataclass(frozen=True)
 class Match:
     dim: str
@@ -99,7 +105,7 @@ class NameIndex:
         if not keys:
             return None
         keys = sorted(set(keys))
-        label = next((k for k in keys if fold(k) == k), keys[0])
+        label = canonical(keys)
         shown = self.labels.get((dim, label))
         return Match(dim, tuple(keys), f"{shown} ({label})" if shown else label)
 
@@ -120,7 +126,7 @@ class NameIndex:
                 if wanted and (wanted in f or f in wanted):
                     score = max(score, 0.75)
                 if score >= 0.55:
-                    scored.append((score, keys[0]))
+                    scored.append((score, canonical(keys)))
         scored.sort(key=lambda x: (-x[0], x[1]))
         out: list[str] = []
         for _, key in scored:

@@ -173,6 +173,7 @@ def _take_period(text: str, today: date) -> tuple[str, Period | None]:
     return (text[:a] + " " + text[b:]).strip(), period
 
 
+COST_WORDS = re.compile(r"\b(?:cost|costs|spend|spent|spending|bill|billing|money|total|burn)")
 BEFORE_WORDS = {
     "the",
     "a",
@@ -276,6 +277,8 @@ def parse(question: str, today: date) -> Query:
     if compare:
         return Query(kind="compare", dim=dim, name=name, previous=previous, **common)
     if name is None and dim is None:
+        if not period_given and not COST_WORDS.search(question.lower()):
+            return Query(kind="help")  # "what can you do", "thanks" ...
         return Query(kind="total", **common)
     if name and re.fullmatch(r"(?:everything|total|all|spend|overall|cloud)", name):
         return Query(kind="total", **common)

@@ -1,0 +1,148 @@
+"""End to end: `python -m bot ...` in a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+from tests.conftest import REPO, charge, dump, write_focus
+
+AS_OF = "2026-11-22"
+
+
+def run(*args: str, db: Path, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_BOT")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", *args, "--db", str(db)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_demo_then_ask(tmp_path):
+    db = tmp_path / "demo.db"
+    out = run("demo", "--as-of", AS_OF, db=db).stdout
+    assert "Project bert-training" in out and "Data through 2026-11-21" in out
+    assert "Try next" in out
+
+    def status() -> str:
+        return re.sub(r"loaded \S+", "", run("status", db=db).stdout)
+
+    rows = status()
+    again = run("demo", "--as-of", AS_OF, db=db).stdout
+    assert status() == rows  # twice: nothing doubled
+
+    def answers(text: str) -> str:
+        return re.sub(r"\(loaded [^)]*\)", "", text.split("\n", 1)[1])
+
+    assert answers(again) == answers(out)  # same answers
+    payload = json.loads(
+        run("ask", "top 3 projects last month", "--as-of", AS_OF, "--json", db=db).stdout
+    )
+    assert payload["kind"] == "top" and len(payload["rows"]) == 3
+    assert payload["period"] == {"start": "2026-10-01", "end": "2026-10-31", "label": "last month"}
+    assert payload["currency"] == "USD" and payload["data_through"] == "2026-11-21"
+
+
+def test_ask_on_an_empty_cache_and_unknown_names(tmp_path):
+    db = tmp_path / "empty.db"
+    out = run("ask", "what did project bert-training cost this week", db=db).stdout
+    assert "no billing data yet" in out and "python -m bot demo" in out
+    run("demo", "--as-of", AS_OF, db=db)
+    out = run("ask", "project bert-trainng this week", "--as-of", AS_OF, db=db).stdout
+    assert "Did you mean 'bert-training'" in out
+    assert "$" not in out
+
+
+def test_ask_with_a_bad_as_of(tmp_path):
+    proc = run("ask", "x", "--as-of", "22/11/2026", db=tmp_path / "a.db", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: --as-of '22/11/2026': give a date as YYYY-MM-DD"
+
+
+def test_import_reports_and_refuses(tmp_path):
+    db = tmp_path / "i.db"
+    rows = [charge("2026-11-01", 10), charge("2026-11-02", 5)]
+    rows[1]["BilledCost"] = "oops"
+    good = write_focus(tmp_path / "good.csv", rows)
+    out = run("import", str(good), db=db).stdout
+    assert "1 stored" in out or "1 stored at daily grain" in out
+    assert "row 2: BilledCost is not a number: 'oops'" in out
+    assert "USD: EffectiveCost $10.00" in out
+    bad = write_focus(tmp_path / "bad.csv", rows, ["ChargePeriodStart", "BilledCost"])
+    proc = run("import", str(bad), db=db, check=False)
+    assert proc.returncode == 1
+    assert "required FOCUS columns are missing: EffectiveCost, BillingCurrency" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = run("import", str(good), "--strict", db=db, check=False)
+    assert proc.returncode == 1 and "--strict" in proc.stderr
+    proc = run("--config", str(tmp_path / "missing.toml"), "status", db=db, check=False)
+    assert proc.returncode == 1 and "does not exist" in proc.stderr
+
+
+def test_every_shared_focus_file_imports(tmp_path, shared_fixtures):
+    db = tmp_path / "f.db"
+    files = sorted((shared_fixtures / "focus").rglob("*.csv"))
+    assert len(files) == 8
+    out = run("import", *map(str, files), "--currency", "USD", db=db).stdout
+    assert out.count("Imported ") == 8
+
+
+def test_kill_during_import_leaves_the_cache_as_it_was(tmp_path):
+    db = tmp_path / "k.db"
+    small = write_focus(tmp_path / "small.csv", [charge("2026-11-01", 10)])
+    run("import", str(small), db=db)
+    from finops_bot.store import connect
+
+    before = dump(connect(db))
+    n = 600_000
+    table = pa.table(
+        {
+            "ChargePeriodStart": ["2026-10-01T00:00:00Z"] * n,
+            "BilledCost": ["1.5"] * n,
+            "EffectiveCost": ["1.25"] * n,
+            "BillingCurrency": ["USD"] * n,
+            "ResourceId": [f"i-{i}" for i in range(n)],
+        }
+    )
+    big = tmp_path / "big.csv"
+    pacsv.write_csv(table, big)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_BOT")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "import", str(big), "--db", str(db), "--no-progress"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # wait until the import is writing (the WAL grows), then kill it hard
+    wal = Path(f"{db}-wal")
+    deadline = time.monotonic() + 60
+    start_size = wal.stat().st_size if wal.exists() else 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if wal.exists() and wal.stat().st_size > start_size + (2 << 20):
+            break
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        pytest.fail("the import finished before it could be interrupted; make the file larger")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert dump(connect(db)) == before
+    assert "1 source" in run("status", db=db).stdout

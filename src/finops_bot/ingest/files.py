@@ -23,8 +23,9 @@ import pyarrow.parquet as pq
 from finops_bot.errors import ImportRefused
 
 CSV_NULLS = ["", "NULL", "null", "None"]
-CSV_BLOCK_BYTES = 8 << 20
-PARQUET_BATCH_ROWS = 131_072
+CSV_BLOCK_BYTES = 4 << 20
+PARQUET_BATCH_ROWS = 65_536
+DICT_STRING = pa.dictionary(pa.int32(), pa.string())
 
 
 @dataclass
@@ -87,28 +88,40 @@ def open_billing_file(path: str | Path) -> BillingFile:
 
 
 def iter_batches(
-    bf: BillingFile, wanted: list[str], progress: Callable[[float], None] | None = None
+    bf: BillingFile,
+    wanted: list[str],
+    progress: Callable[[float], None] | None = None,
+    dictionary: frozenset[str] = frozenset(),
 ) -> Iterator[pa.RecordBatch]:
-    """Yield batches holding only the ``wanted`` columns (file spellings)."""
+    """Yield batches holding only the ``wanted`` columns (file spellings).
+
+    Columns in ``dictionary`` (few distinct values: dimensions, tags, timestamps) come as
+    Arrow dictionaries: less memory, and each distinct value is parsed once.
+    """
     if bf.format == "parquet":
-        pf = pq.ParquetFile(bf.path)
+        pf = pq.ParquetFile(bf.path, read_dictionary=[c for c in wanted if c in dictionary])
         done = 0
-        for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted):
-            done += batch.num_rows
-            if progress and bf.total_rows:
-                progress(done / bf.total_rows)
-            yield batch
+        # one reader per row group: a single iter_batches over the whole file keeps memory
+        # growing with the file (measured: +50 MB per million rows), this stays flat
+        for group in range(pf.metadata.num_row_groups):
+            for batch in pf.iter_batches(
+                batch_size=PARQUET_BATCH_ROWS, row_groups=[group], columns=wanted
+            ):
+                done += batch.num_rows
+                if progress and bf.total_rows:
+                    progress(done / bf.total_rows)
+                yield batch
         return
     raw = pa.OSFile(str(bf.path), "rb")
     try:
         stream = pa.CompressedInputStream(raw, "gzip") if bf.format == "csv.gz" else raw
         reader = pcsv.open_csv(
             stream,
-            read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=True),
+            read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False),
             parse_options=pcsv.ParseOptions(newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
                 include_columns=wanted,
-                column_types={c: pa.string() for c in wanted},
+                column_types={c: DICT_STRING if c in dictionary else pa.string() for c in wanted},
                 null_values=CSV_NULLS,
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,

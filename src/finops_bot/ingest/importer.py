@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from finops_bot.ingest.files import (
     open_billing_file,
     prefetch,
 )
-from finops_bot.ingest.normalize import FOCUS_FIELDS, REQUIRED_FIELDS, normalize
+from finops_bot.ingest.normalize import FOCUS_FIELDS, REQUIRED_FIELDS, Chunk, normalize
 from finops_bot.ingest.tags import TagRules
 from finops_bot.store.charges import ChargeLoader, LoadResult
 
@@ -54,6 +54,20 @@ class ImportReport:
     @property
     def rows_per_second(self) -> float:
         return self.result.rows_read / self.seconds if self.seconds else 0.0
+
+
+def dictionary_columns(mapping: dict[str, str]) -> frozenset[str]:
+    """The file's columns best read as dictionaries: all but ids and numbers."""
+    dense = {
+        "billed",
+        "effective",
+        "list",
+        "consumed_quantity",
+        "pricing_quantity",
+        "resource_id",
+        "sku_id",
+    }
+    return frozenset(column for f, column in mapping.items() if f not in dense)
 
 
 def focus_version(bf: BillingFile) -> str:
@@ -118,7 +132,7 @@ def import_file(
     field_of = {column: f for f, column in mapping.items()}
     result = load_batches(
         db,
-        prefetch(iter_batches(bf, wanted, progress)),
+        prefetch(iter_batches(bf, wanted, progress, dictionary_columns(mapping))),
         field_of,
         source=name,
         kind="file",
@@ -153,7 +167,24 @@ def load_batches(
     """Normalise and load Arrow batches (columns named per ``field_of``: column → field),
     replacing everything ``source`` brought before, in one transaction."""
     label = label or source
-    row_number = 1
+
+    def chunks() -> Iterator[Chunk]:
+        row_number = 1
+        for batch in batches:
+            columns = {
+                field_of[c]: batch.column(i)
+                for i, c in enumerate(batch.schema.names)
+                if c in field_of
+            }
+            yield normalize(
+                columns,
+                batch.num_rows,
+                rules=rules,
+                first_row_number=row_number,
+                default_currency=currency,
+            )
+            row_number += batch.num_rows
+
     with ChargeLoader(
         db,
         source,
@@ -163,20 +194,9 @@ def load_batches(
         fingerprint=fingerprint,
         also_replace=also_replace,
     ) as loader:
-        for batch in batches:
-            columns = {
-                field_of[c]: batch.column(i)
-                for i, c in enumerate(batch.schema.names)
-                if c in field_of
-            }
-            chunk = normalize(
-                columns,
-                batch.num_rows,
-                rules=rules,
-                first_row_number=row_number,
-                default_currency=currency,
-            )
-            row_number += batch.num_rows
+        # normalising stays in this thread: a CPU-bound Python thread next to executemany
+        # makes every sqlite3_step wait for the GIL (a convoy); Arrow reading prefetches
+        for chunk in chunks():
             if strict and chunk.bad.count:
                 raise ImportRefused(
                     f"{label}: refused (--strict): {chunk.bad.describe()}. The cache is unchanged."

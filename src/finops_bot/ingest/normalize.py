@@ -150,7 +150,11 @@ def _to_seconds(arr: pa.Array | None, n: int) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if pa.types.is_dictionary(arr.type):
-        arr = arr.cast(arr.type.value_type)
+        # parse each distinct value once, then spread by the indices
+        values, bad = _to_seconds(arr.dictionary, len(arr.dictionary))
+        codes, valid = _indices(arr)
+        out = np.where(valid, values[codes] if len(values) else np.nan, np.nan)
+        return out, np.where(valid, bad[codes] if len(bad) else False, False)
     ts = None
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         for target in (
@@ -182,10 +186,27 @@ def _to_seconds(arr: pa.Array | None, n: int) -> tuple[np.ndarray, np.ndarray]:
     return out, np.zeros(n, dtype=bool)
 
 
+def _indices(arr: pa.DictionaryArray) -> tuple[np.ndarray, np.ndarray]:
+    """A dictionary array's indices as int64 (0 where null) and its validity mask."""
+    indices = arr.indices
+    valid = pc.is_valid(indices).to_numpy(zero_copy_only=False)
+    codes = pc.fill_null(indices, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, valid
+
+
 def _encode(arr: pa.Array | None, n: int) -> tuple[np.ndarray, list[str]]:
     """Dictionary-encode a text column → (codes, distinct values); null → ''."""
     if arr is None:
         return np.zeros(n, dtype=np.int64), [""]
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        values = _as_strings(arr.dictionary).to_pylist()
+        codes, valid = _indices(arr)
+        if not valid.all():
+            codes = np.where(valid, codes, len(values))
+            values.append("")
+        return codes, [v if v is not None else "" for v in values]
     arr = pc.fill_null(_as_strings(arr), "")
     encoded = arr.dictionary_encode()
     return (

@@ -10,8 +10,9 @@ from finops_bot.questions.answer import Answer, Comparison, Row
 from finops_bot.questions.names import Match, NameIndex, NoMatch, canonical, fold
 from finops_bot.questions.parse import ParseError, Query, parse
 from finops_bot.questions.periods import Period, previous_period
-from finops_bot.store.schema import MEASURE_COLUMNS
+from finops_bot.store.schema import MEASURE_COLUMNS, SUBJECT_COLUMNS
 
+EPOCH_DATE = date(1970, 1, 1)
 BREAKDOWN_ROWS = 5
 PRICING_LABELS = {
     "Standard": "on-demand",
@@ -40,6 +41,11 @@ EXAMPLES = [
     "billed cost of team nlp in 2026-10",
     "cost of service ec2 between 2026-11-01 and 2026-11-15",
 ]
+
+
+def day_number(d: date) -> int:
+    """The cache stores UTC days as days since 1970-01-01."""
+    return (d - EPOCH_DATE).days
 
 
 class Engine:
@@ -71,28 +77,33 @@ class Engine:
     def _totals(self, dim: str, keys: tuple[str, ...], p: Period, col: str) -> dict[str, float]:
         marks = ",".join("?" * len(keys))
         rows = self.db.execute(
-            f"SELECT currency, SUM({col}) FROM cube WHERE dim = ? AND sub = '' "
-            f"AND key IN ({marks}) AND day BETWEEN ? AND ? GROUP BY currency ORDER BY 2 DESC",
-            (dim, *keys, p.start.isoformat(), p.end.isoformat()),
+            f"SELECT currency, SUM({col}) FROM cube WHERE dim = ? AND key IN ({marks}) "
+            "AND day BETWEEN ? AND ? GROUP BY currency ORDER BY 2 DESC",
+            (dim, *keys, day_number(p.start), day_number(p.end)),
         ).fetchall()
         return {cur: total for cur, total in rows}
 
     def _breakdown(
         self, dim: str, keys: tuple[str, ...], sub: str, p: Period, col: str
     ) -> list[tuple[str, str, float]]:
+        """(value of ``sub``, currency, cost) for one subject, largest first."""
+        if dim == "*":  # everything by service: the cube has it
+            return [(k, c, v) for k, c, v in self._top(sub, p, col)]
+        subject_col, sub_col = SUBJECT_COLUMNS[dim], SUBJECT_COLUMNS[sub]
         marks = ",".join("?" * len(keys))
+        # the subject's few dimension combinations, then their days (index range scans)
         return self.db.execute(
-            f"SELECT subkey, currency, SUM({col}) AS c FROM cube WHERE dim = ? AND sub = ? "
-            f"AND key IN ({marks}) AND day BETWEEN ? AND ? GROUP BY subkey, currency "
-            "ORDER BY c DESC",
-            (dim, sub, *keys, p.start.isoformat(), p.end.isoformat()),
+            f"SELECT k.{sub_col}, k.currency, SUM(d.{col}) AS c FROM charge_keys k "
+            f"JOIN daily_keys d ON d.key_id = k.id AND d.day BETWEEN ? AND ? "
+            f"WHERE k.{subject_col} IN ({marks}) GROUP BY 1, 2 ORDER BY c DESC",
+            (day_number(p.start), day_number(p.end), *keys),
         ).fetchall()
 
     def _top(self, dim: str, p: Period, col: str) -> list[tuple[str, str, float]]:
         return self.db.execute(
-            f"SELECT key, currency, SUM({col}) AS c FROM cube WHERE dim = ? AND sub = '' "
+            f"SELECT key, currency, SUM({col}) AS c FROM cube WHERE dim = ? "
             "AND day BETWEEN ? AND ? GROUP BY key, currency ORDER BY c DESC",
-            (dim, p.start.isoformat(), p.end.isoformat()),
+            (dim, day_number(p.start), day_number(p.end)),
         ).fetchall()
 
     # -- answering ---------------------------------------------------------------------

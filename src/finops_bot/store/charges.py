@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 from sqlite_utils import Database
 
-from finops_bot.ingest.normalize import EPOCH, BadRows, Chunk, day_strings
-from finops_bot.store.cube import build_cube, refresh_names
+from finops_bot.ingest.normalize import EPOCH, BadRows, Chunk
+from finops_bot.store.cube import cube_rows, daily_key_rows, refresh_names
 from finops_bot.store.schema import KEY_COLUMNS
 
 _INSERT_FACT = (
-    "INSERT INTO charges (load_id, day, key_id, resource_id, sku_id, billed_cost, "
+    "INSERT INTO charges (id, day, key_id, resource_id, sku_id, billed_cost, "
     "effective_cost, list_cost, consumed_quantity, pricing_quantity, tags_id) "
     "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
@@ -44,6 +44,7 @@ class LoadResult:
 
 
 def _day(d: date | str) -> int:
+    """ISO date → UTC day number (days since 1970-01-01), as stored."""
     return int((np.datetime64(str(d), "D") - EPOCH).astype(np.int64))
 
 
@@ -94,6 +95,12 @@ class ChargeLoader:
                 (self.source, self.path, self.fingerprint, self.now.isoformat(timespec="seconds")),
             )
             self.load_id = cur.lastrowid
+            # ids continue from the highest ever recorded, so no load's range is reused
+            (self._next_id,) = self.conn.execute(
+                "SELECT MAX(COALESCE((SELECT MAX(id) FROM charges), 0), "
+                "COALESCE((SELECT MAX(last_rowid) FROM loads), 0)) + 1"
+            ).fetchone()
+            self._first_id = self._next_id
             cols = ", ".join(KEY_COLUMNS)
             for row in self.conn.execute(f"SELECT id, {cols} FROM charge_keys"):
                 self._key_ids[tuple(row[1:])] = row[0]
@@ -131,21 +138,25 @@ class ChargeLoader:
                 if window:
                     cur = self.conn.execute(
                         "DELETE FROM charges WHERE id BETWEEN ? AND ? AND day BETWEEN ? AND ?",
-                        (first, last, str(window[0]), str(window[1])),
+                        (first, last, _day(window[0]), _day(window[1])),
                     )
                 else:
                     cur = self.conn.execute(
                         "DELETE FROM charges WHERE id BETWEEN ? AND ?", (first, last)
                     )
                 deleted += cur.rowcount
-            if window:
-                self.conn.execute(
-                    "DELETE FROM cube WHERE source = ? AND day BETWEEN ? AND ?",
-                    (source, str(window[0]), str(window[1])),
-                )
-            else:
+            load_ids = [row[0] for row in loads]
+            marks = ",".join("?" * len(load_ids))
+            for table in ("cube", "daily_keys") if load_ids else ():
+                if window:
+                    self.conn.execute(
+                        f"DELETE FROM {table} WHERE load_id IN ({marks}) AND day BETWEEN ? AND ?",
+                        (*load_ids, _day(window[0]), _day(window[1])),
+                    )
+                else:
+                    self.conn.execute(f"DELETE FROM {table} WHERE load_id IN ({marks})", load_ids)
+            if not window:
                 self.conn.execute("DELETE FROM loads WHERE source = ?", (source,))
-                self.conn.execute("DELETE FROM cube WHERE source = ?", (source,))
                 if source != self.source:
                     self.conn.execute("DELETE FROM sources WHERE name = ?", (source,))
                     self.result.replaced_sources.append(source)
@@ -228,9 +239,10 @@ class ChargeLoader:
         if not len(frame):
             return
         self._summarise(frame)
+        n = len(frame)
         rows = zip(
-            [self.load_id] * len(frame),
-            day_strings(frame["day"].to_numpy()).tolist(),
+            range(self._next_id, self._next_id + n),
+            frame["day"].tolist(),
             frame["key_id"].tolist(),
             frame["resource_id"].tolist(),
             frame["sku_id"].tolist(),
@@ -243,7 +255,8 @@ class ChargeLoader:
             strict=True,
         )
         self.conn.executemany(_INSERT_FACT, rows)
-        r.rows_stored += len(frame)
+        self._next_id += n
+        r.rows_stored += n
 
     def _summarise(self, frame: pd.DataFrame) -> None:
         part = (
@@ -275,10 +288,7 @@ class ChargeLoader:
         summary = self._merged_summary()
         first_rowid = last_rowid = None
         if r.rows_stored:
-            (last_rowid,) = self.conn.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'charges'"
-            ).fetchone()
-            first_rowid = last_rowid - r.rows_stored + 1
+            first_rowid, last_rowid = self._first_id, self._next_id - 1
         keys = pd.DataFrame(
             self.conn.execute(
                 "SELECT id AS key_id, currency, provider, project, team, owner, service_name, "
@@ -298,11 +308,15 @@ class ChargeLoader:
             ],
         )
         facts = summary.merge(keys, on="key_id", how="left")
-        cube_rows = build_cube(facts, self.source)
         self.conn.executemany(
-            "INSERT INTO cube (dim, sub, key, day, subkey, currency, source, billed_cost, "
-            "effective_cost, list_cost) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            cube_rows,
+            "INSERT INTO cube (dim, key, day, currency, load_id, billed_cost, effective_cost, "
+            "list_cost) VALUES (?,?,?,?,?,?,?,?)",
+            cube_rows(facts, self.load_id),
+        )
+        self.conn.executemany(
+            "INSERT INTO daily_keys (key_id, day, load_id, billed_cost, effective_cost, "
+            "list_cost) VALUES (?,?,?,?,?,?)",
+            daily_key_rows(summary, self.load_id),
         )
         refresh_names(self.conn)
         if len(facts):
@@ -326,10 +340,14 @@ class ChargeLoader:
             "DELETE FROM loads WHERE source = ? AND rows = 0 AND id != ?",
             (self.source, self.load_id),
         )
-        first_day, last_day = self.conn.execute(
-            "SELECT MIN(day), MAX(day) FROM cube WHERE source = ? AND dim = '*' AND sub = ''",
-            (self.source,),
-        ).fetchone()
+        first_day, last_day = (
+            None if d is None else str(EPOCH + d)
+            for d in self.conn.execute(
+                "SELECT MIN(day), MAX(day) FROM cube WHERE dim = '*' AND key = '*' AND load_id IN "
+                "(SELECT id FROM loads WHERE source = ?)",
+                (self.source,),
+            ).fetchone()
+        )
         (stored,) = self.conn.execute(
             "SELECT COALESCE(SUM(rows), 0) FROM loads WHERE source = ?", (self.source,)
         ).fetchone()

@@ -1,69 +1,56 @@
-"""The cube: per source, day and currency, totals by one dimension, alone or by a breakdown.
+"""Rollups written at the end of each load, so no question reads the fact table.
 
-It is what makes every question a short index range scan, whatever the fact table's size:
-"top projects this month" reads days x projects rows, not the month's charges.
+- cube: totals per day, currency and value of one dimension. "Top projects this month"
+  reads days x projects rows, whatever the number of charges.
+- daily_keys: totals per day and dimension combination; breakdowns of one subject read the
+  few combinations that subject has.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 
 import pandas as pd
 
-from finops_bot.ingest.normalize import day_strings
+from finops_bot.store.schema import SUBJECT_COLUMNS
 
-# question dimension → column of the facts summary ('*' = everything)
-DIMENSIONS = {
-    "*": None,
-    "project": "project",
-    "team": "team",
-    "owner": "owner",
-    "service": "service_name",
-    "account": "sub_account_id",
-    "provider": "provider",
-    "region": "region",
-}
-# breakdowns kept per dimension ('' = none)
-BREAKDOWNS = {"": None, "service": "service_name", "pricing": "pricing_category"}
+DIMENSIONS = {"*": None, **SUBJECT_COLUMNS}
 MEASURES = ["billed", "effective", "list"]
 
 
-def build_cube(facts: pd.DataFrame, source: str) -> list[tuple]:
-    """facts: one row per (day, key) with the key's columns and the three measures."""
+def cube_rows(facts: pd.DataFrame, load_id: int) -> Iterator[tuple]:
+    """facts: one row per (day, key_id) with the key's columns and the three measures."""
     if facts.empty:
-        return []
-    frames = []
-    for dim, dim_col in DIMENSIONS.items():
-        for sub, sub_col in BREAKDOWNS.items():
-            if dim == sub:
-                continue
-            cols = ["day", "currency"]
-            if dim_col:
-                cols.append(dim_col)
-            if sub_col:
-                cols.append(sub_col)
-            part = facts.groupby(cols, sort=False, as_index=False)[MEASURES].sum()
-            part["key"] = part[dim_col] if dim_col else "*"
-            part["subkey"] = part[sub_col] if sub_col else ""
-            part["dim"] = dim
-            part["sub"] = sub
-            frames.append(part[["dim", "sub", "key", "day", "subkey", "currency", *MEASURES]])
-    cube = pd.concat(frames, ignore_index=True)
-    cube = cube.sort_values(["dim", "sub", "key", "day", "subkey", "currency"], kind="stable")
-    return list(
-        zip(
-            cube["dim"].tolist(),
-            cube["sub"].tolist(),
-            cube["key"].astype(str).tolist(),
-            day_strings(cube["day"].to_numpy()).tolist(),
-            cube["subkey"].astype(str).tolist(),
-            cube["currency"].tolist(),
-            [source] * len(cube),
-            cube["billed"].tolist(),
-            cube["effective"].tolist(),
-            cube["list"].tolist(),
+        return
+    for dim in sorted(DIMENSIONS):
+        column = DIMENSIONS[dim]
+        cols = ["day", "currency"] + ([column] if column else [])
+        part = facts.groupby(cols, sort=False, as_index=False)[MEASURES].sum()
+        keys = part[column].astype(str).tolist() if column else ["*"] * len(part)
+        yield from zip(
+            [dim] * len(part),
+            keys,
+            part["day"].tolist(),
+            part["currency"].tolist(),
+            [load_id] * len(part),
+            part["billed"].tolist(),
+            part["effective"].tolist(),
+            part["list"].tolist(),
             strict=True,
         )
+
+
+def daily_key_rows(summary: pd.DataFrame, load_id: int) -> Iterator[tuple]:
+    summary = summary.sort_values(["key_id", "day"], kind="stable")
+    return zip(
+        summary["key_id"].tolist(),
+        summary["day"].tolist(),
+        [load_id] * len(summary),
+        summary["billed"].tolist(),
+        summary["effective"].tolist(),
+        summary["list"].tolist(),
+        strict=True,
     )
 
 
@@ -74,9 +61,7 @@ def refresh_names(conn: sqlite3.Connection) -> None:
         if dim == "*":
             continue
         conn.execute(
-            "INSERT INTO names (dim, key) SELECT DISTINCT dim, key FROM cube "
-            "WHERE dim = ? AND sub = ''",
-            (dim,),
+            "INSERT INTO names (dim, key) SELECT DISTINCT dim, key FROM cube WHERE dim = ?", (dim,)
         )
     conn.execute(
         "UPDATE names SET label = COALESCE((SELECT sub_account_name FROM charge_keys "

@@ -1,12 +1,16 @@
 """Schema, created and evolved by sqlite-utils Migrations.
 
-Layout (see README "The cache"):
+Layout (see README "The cache"). Days are UTC day numbers (days since 1970-01-01);
+the focus_charges view shows them as ISO dates.
 - charges: daily fact rows, narrow on purpose (bulk insert speed); dimensions live in
   charge_keys, leftover tags in tag_sets. Rows of one load are contiguous rowids, recorded
-  in loads, so a source is replaced by rowid ranges without a fact-table index.
-- cube: per source, day, currency, the totals by one dimension (project, team, owner,
-  service, account, provider, region, or '*' for everything), alone (sub='') or broken
-  down by service or pricing category. Every question is answered from it.
+  in loads, so a source is replaced by rowid ranges without a fact-table index. Ids are
+  given explicitly from a high-water mark, so a range is never reused.
+- daily_keys: per source, day and dimension combination (charge_keys row), the three
+  measures: what breakdowns of one subject (by service, by pricing category) read.
+- cube: per source, day and currency, the totals of each value of one dimension (project,
+  team, owner, service, account, provider, region, pricing, or '*' for everything): what
+  totals, rankings and comparisons read.
 - names: the distinct keys of each dimension, for name matching.
 """
 
@@ -34,7 +38,7 @@ KEY_COLUMNS = (
     "owner",
 )
 FACT_COLUMNS = (
-    "load_id",
+    "id",
     "day",
     "key_id",
     "resource_id",
@@ -46,6 +50,17 @@ FACT_COLUMNS = (
     "pricing_quantity",
     "tags_id",
 )
+# question dimension → charge_keys column
+SUBJECT_COLUMNS = {
+    "project": "project",
+    "team": "team",
+    "owner": "owner",
+    "service": "service_name",
+    "account": "sub_account_id",
+    "provider": "provider",
+    "region": "region",
+    "pricing": "pricing_category",
+}
 MEASURE_COLUMNS = {
     "EffectiveCost": "effective_cost",
     "BilledCost": "billed_cost",
@@ -58,6 +73,9 @@ migrations = Migrations("finops_bot")
 @migrations()
 def m001_billing_cache(db: Database) -> None:
     key_cols = ",\n  ".join(f"{c} TEXT NOT NULL DEFAULT ''" for c in KEY_COLUMNS)
+    index_sql = "\n".join(
+        f"CREATE INDEX charge_keys_{c} ON charge_keys({c});" for c in SUBJECT_COLUMNS.values()
+    )
     db.executescript(
         f"""
 CREATE TABLE sources (
@@ -88,14 +106,14 @@ CREATE TABLE charge_keys (
   {key_cols}
 );
 CREATE UNIQUE INDEX charge_keys_unique ON charge_keys({", ".join(KEY_COLUMNS)});
+{index_sql}
 CREATE TABLE tag_sets (
   id INTEGER PRIMARY KEY,
   tags TEXT NOT NULL UNIQUE
 );
 CREATE TABLE charges (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  load_id INTEGER NOT NULL,
-  day TEXT NOT NULL,
+  id INTEGER PRIMARY KEY,
+  day INTEGER NOT NULL,
   key_id INTEGER NOT NULL,
   resource_id TEXT,
   sku_id TEXT,
@@ -106,20 +124,26 @@ CREATE TABLE charges (
   pricing_quantity REAL,
   tags_id INTEGER
 );
-CREATE TABLE cube (
-  dim TEXT NOT NULL,
-  sub TEXT NOT NULL,
-  key TEXT NOT NULL,
-  day TEXT NOT NULL,
-  subkey TEXT NOT NULL,
-  currency TEXT NOT NULL,
-  source TEXT NOT NULL,
+CREATE TABLE daily_keys (
+  key_id INTEGER NOT NULL,
+  day INTEGER NOT NULL,
+  load_id INTEGER NOT NULL,
   billed_cost REAL NOT NULL,
   effective_cost REAL NOT NULL,
   list_cost REAL NOT NULL,
-  PRIMARY KEY (dim, sub, key, day, subkey, currency, source)
+  PRIMARY KEY (key_id, day, load_id)
 ) WITHOUT ROWID;
-CREATE INDEX cube_source ON cube(source, day);
+CREATE TABLE cube (
+  dim TEXT NOT NULL,
+  key TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  load_id INTEGER NOT NULL,
+  billed_cost REAL NOT NULL,
+  effective_cost REAL NOT NULL,
+  list_cost REAL NOT NULL,
+  PRIMARY KEY (dim, key, day, currency, load_id)
+) WITHOUT ROWID;
 CREATE TABLE names (
   dim TEXT NOT NULL,
   key TEXT NOT NULL,
@@ -129,7 +153,7 @@ CREATE TABLE names (
 CREATE VIEW focus_charges AS
 SELECT
   l.source AS source,
-  c.day AS ChargeDay,
+  date(c.day * 86400, 'unixepoch') AS ChargeDay,
   k.provider AS ProviderName,
   k.billing_account_id AS BillingAccountId,
   k.billing_account_name AS BillingAccountName,
@@ -157,7 +181,7 @@ SELECT
   t.tags AS Tags
 FROM charges c
 JOIN charge_keys k ON k.id = c.key_id
-JOIN loads l ON l.id = c.load_id
+JOIN loads l ON c.id BETWEEN l.first_rowid AND l.last_rowid
 LEFT JOIN tag_sets t ON t.id = c.tags_id;
 """
     )

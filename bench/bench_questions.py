@@ -1,0 +1,101 @@
+"""Question latency, in process, over caches of 1M and 10M daily rows (built by
+bench_import.py, or pass --db). p50/p95 per question kind.
+
+    python bench/bench_questions.py [--db bench/out/import_1000000_parquet.db ...] [--n 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+
+from finops_bot.questions import Engine
+from finops_bot.store import connect
+
+HERE = Path(__file__).resolve().parent
+TODAY = date(2026, 11, 22)
+QUESTIONS = {
+    "subject cost (project, this week)": "what did project project-042 cost this week",
+    "subject cost (team, last month)": "team team-07 last month",
+    "subject cost (owner, last 30 days)": "owner owner021@example.com last 30 days",
+    "subject cost (service, this month)": "service amazon elastic compute cloud this month",
+    "total spend (this month)": "total spend this month",
+    "top 10 projects (this month)": "top 10 projects this month",
+    "top 5 services (last 90 days)": "top 5 services last 90 days",
+    "by service (project, last 30 days)": "project-042 by service last 30 days",
+    "by service (region, last month)": "region us-east-1 by service last month",
+    "compare (project, month vs month)": "compare project-042 this month vs last month",
+    "untagged (this month)": "untagged spend this month",
+    "spot vs on-demand (team, last 30 days)": "spot vs on-demand for team team-07 last 30 days",
+    "unknown name": "project project-9999 this week",
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(len(ordered) * q), len(ordered) - 1)]
+
+
+def bench(db_path: Path, n: int) -> list[dict]:
+    rows = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM charges").fetchone()[0]
+    engine = Engine(connect(db_path))
+    results = []
+    for kind, question in QUESTIONS.items():
+        answer = engine.ask(question, TODAY)  # warm: names loaded once per cache version
+        times = []
+        for _ in range(n):
+            began = time.perf_counter()
+            engine.ask(question, TODAY)
+            times.append((time.perf_counter() - began) * 1000)
+        line = {
+            "bench": "question",
+            "cache_rows": rows,
+            "kind": kind,
+            "answer_kind": answer.kind,
+            "p50_ms": round(statistics.median(times), 2),
+            "p95_ms": round(percentile(times, 0.95), 2),
+        }
+        print(json.dumps(line))
+        results.append(line)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--db",
+        type=Path,
+        nargs="*",
+        default=[
+            HERE / "out" / "import_1000000_parquet.db",
+            HERE / "out" / "import_10000000_parquet.db",
+        ],
+    )
+    parser.add_argument("--n", type=int, default=200)
+    args = parser.parse_args()
+    all_results = []
+    for db in args.db:
+        if db.exists():
+            all_results += bench(db, args.n)
+        else:
+            print(
+                json.dumps(
+                    {
+                        "bench": "question",
+                        "skipped": str(db),
+                        "why": "run bench/bench_import.py first",
+                    }
+                )
+            )
+    print(f"\n{'question kind':<42} {'cache rows':>11} {'p50 ms':>8} {'p95 ms':>8}")
+    for r in all_results:
+        print(f"{r['kind']:<42} {r['cache_rows']:>11,} {r['p50_ms']:>8} {r['p95_ms']:>8}")
+
+
+if __name__ == "__main__":
+    main()

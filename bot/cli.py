@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=commands.import_files)
 
+    p = sub.add_parser("serve", parents=[common], help="run the Slack app (Socket Mode or HTTP)")
+    p.add_argument("--host", help="address to listen on (default 0.0.0.0, or [server] host)")
+    p.add_argument("--port", type=int, help="port (default 3000, or [server] port)")
+    p.set_defaults(run=commands.serve)
+
     p = sub.add_parser("status", parents=[common], help="what the cache holds and how fresh it is")
     p.set_defaults(run=commands.status)
     return parser

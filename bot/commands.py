@@ -150,3 +150,66 @@ def status(args: argparse.Namespace) -> int:
             f"loaded {loaded}"
         )
     return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Socket Mode when SLACK_APP_TOKEN is set, else HTTP; /healthz in both."""
+    import contextlib
+    import logging
+    import os
+    import signal
+    import threading
+    from datetime import UTC, datetime
+
+    from bot.answers import AnswerService
+    from bot.app import SlackDeps, build_app
+    from bot.server import start_server
+    from finops_bot.config import load_slack_settings
+    from handlers import http
+    from handlers.http.routing import Router
+
+    logging.basicConfig(
+        level=os.environ.get("FINOPS_BOT_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    deps = build(args.db, args.config)
+    slack = load_slack_settings(os.environ, args.config, args.host, args.port)
+    connect(deps.settings.db_path).close()  # create / migrate the cache before serving
+    answers = AnswerService(
+        deps.settings.db_path, deps.settings.measure, today=lambda: datetime.now(UTC).date()
+    )
+    app = build_app(slack, SlackDeps(answers))
+    socket_connected = None
+    handler = None
+    if slack.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(app, slack.app_token)
+        socket_connected = handler.client.is_connected
+    router = Router()
+    http.register(
+        router,
+        health=answers.healthy,
+        socket_connected=socket_connected,
+        app=None if slack.socket_mode else app,
+        signing_secret=slack.signing_secret,
+    )
+    server, _ = start_server(slack.host, slack.port, router)
+    host, port = server.server_address[:2]
+    mode = "Socket Mode" if slack.socket_mode else f"HTTP: POST http://{host}:{port}/slack/events"
+    print(
+        f"finops-bot serving ({mode}); health: http://{host}:{port}/healthz; "
+        f"cache {deps.settings.db_path}",
+        flush=True,
+    )
+    if handler is not None:
+        handler.connect()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    server.shutdown()
+    if handler is not None:
+        handler.close()
+    print("finops-bot stopped", flush=True)
+    return 0

@@ -101,3 +101,94 @@ def load_settings(
         allocation_keys=_allocation(data.get("allocation")),
         config_path=Path(path) if path else None,
     )
+
+
+SECRET_KEYS = {"bot_token", "signing_secret", "app_token", "token"}
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """What `serve` needs. Secrets come only from the environment."""
+
+    bot_token: str
+    signing_secret: str | None
+    app_token: str | None  # set → Socket Mode; unset → HTTP with /slack/events
+    api_url: str  # Web API base URL, e.g. https://slack.com/api/ (tests point it at a fake)
+    verify_token: bool  # call auth.test at start (needs network)
+    host: str
+    port: int
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.app_token)
+
+
+def load_slack_settings(
+    environ: Mapping[str, str],
+    config_path: str | Path | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> SlackSettings:
+    """Validate what `serve` needs; raise ConfigError naming the first missing/bad setting."""
+    path = config_path or environ.get("FINOPS_BOT_CONFIG")
+    if not path and Path(DEFAULT_CONFIG_FILE).is_file():
+        path = DEFAULT_CONFIG_FILE
+    data = _read_file(Path(path)) if path else {}
+    slack = data.get("slack", {})
+    server = data.get("server", {})
+    if not isinstance(slack, dict) or not isinstance(server, dict):
+        raise ConfigError("[slack] and [server] must be tables in the config file")
+    leaked = sorted(SECRET_KEYS & set(slack))
+    if leaked:
+        raise ConfigError(
+            f"[slack] {leaked[0]}: secrets are read only from the environment "
+            "(SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN); remove it from the file"
+        )
+
+    bot_token = environ.get("SLACK_BOT_TOKEN", "").strip()
+    if not bot_token:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is not set: export the app's Bot User OAuth Token (xoxb-...)"
+        )
+    if not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN does not look like a bot token (it starts with xoxb-)")
+    app_token = environ.get("SLACK_APP_TOKEN", "").strip() or None
+    if app_token and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN does not look like an app-level token (xapp-...)")
+    secret = environ.get("SLACK_SIGNING_SECRET", "").strip() or None
+    if not app_token and not secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify "
+            "requests (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+
+    api_url = environ.get("SLACK_API_URL") or slack.get("api_url") or "https://slack.com/api/"
+    if not str(api_url).startswith(("http://", "https://")):
+        raise ConfigError(f"SLACK_API_URL {api_url!r} must be an http(s) URL")
+    if not api_url.endswith("/"):
+        api_url += "/"
+
+    verify_raw = environ.get("FINOPS_BOT_VERIFY_TOKEN", str(slack.get("verify_token", "true")))
+    verify = str(verify_raw).strip().lower()
+    if verify not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"FINOPS_BOT_VERIFY_TOKEN {verify_raw!r}: use true or false")
+
+    host = host or environ.get("FINOPS_BOT_HOST") or server.get("host") or "0.0.0.0"
+    raw_port = (
+        port if port is not None else environ.get("FINOPS_BOT_PORT", server.get("port", 3000))
+    )
+    try:
+        port_number = int(raw_port)
+    except (TypeError, ValueError):
+        raise ConfigError(f"port {raw_port!r} is not a number (serve --port N)") from None
+    if not 0 <= port_number <= 65535:
+        raise ConfigError(f"port {port_number} is out of range 0-65535")
+    return SlackSettings(
+        bot_token=bot_token,
+        signing_secret=secret,
+        app_token=app_token,
+        api_url=str(api_url),
+        verify_token=verify in ("true", "1", "yes"),
+        host=str(host),
+        port=port_number,
+    )

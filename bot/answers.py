@@ -1,0 +1,44 @@
+"""Answers for the Slack side: one cache connection per thread (a Database may not cross
+threads), a deadline so slow questions can be finished after the 3-second ack."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+from finops_bot.questions import Answer, Engine
+from finops_bot.store import connect
+
+
+class AnswerService:
+    def __init__(self, db_path: Path, measure: str, today: Callable[[], date], workers: int = 4):
+        self.db_path = db_path
+        self.measure = measure
+        self.today = today
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finops-answer")
+
+    def _engine(self) -> Engine:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._local.engine = Engine(connect(self.db_path), self.measure)
+        return engine
+
+    def ask(self, question: str, today: date | None = None) -> Answer:
+        return self._engine().ask(question, today or self.today())
+
+    def submit(self, question: str, today: date) -> Future[Answer]:
+        return self._pool.submit(self.ask, question, today)
+
+    def healthy(self) -> tuple[bool, str]:
+        """The cache is readable (and how fresh it is)."""
+        try:
+            row = (
+                self._engine().db.execute("SELECT MAX(last_day), COUNT(*) FROM sources").fetchone()
+            )
+        except Exception as exc:  # reported, not raised: this is a health check
+            return False, f"cache not readable: {exc}"
+        return True, f"cache readable, {row[1]} source(s), data through {row[0]}"

@@ -1,0 +1,17 @@
+"""A direct message to the bot: answered in the DM."""
+
+from __future__ import annotations
+
+from handlers.reply import message, strip_mention
+
+
+def is_direct_message(event: dict) -> bool:
+    # people's messages only: no bot echoes, edits, joins (they carry a subtype or bot_id)
+    return (
+        event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id")
+    )
+
+
+def direct_message(event, context, say) -> None:
+    deps = context["finops"]
+    say(**message(deps.answers.ask(strip_mention(event.get("text", "")) or "help")))

@@ -1,0 +1,25 @@
+"""HTTP routes served beside Slack in both modes: /healthz always, /slack/events in HTTP
+mode. The server itself lives in bot/server.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_bolt import App
+
+from handlers.http.healthz import healthz
+from handlers.http.routing import Router
+from handlers.http.slack_events import SlackEventsRoute
+
+
+def register(
+    router: Router,
+    *,
+    health: Callable[[], tuple[bool, str]],
+    socket_connected: Callable[[], bool] | None,
+    app: App | None,
+    signing_secret: str | None,
+) -> None:
+    router.add("GET", "/healthz", healthz(health, socket_connected))
+    if app is not None and signing_secret:
+        router.add("POST", "/slack/events", SlackEventsRoute(app, signing_secret))

@@ -1,0 +1,170 @@
+"""Answer → Slack Block Kit, as plain dicts (the core imports no Slack code).
+
+Kept inside Slack's limits (see shared/fixtures/slack/LIMITS.md): at most 50 blocks, 3,000
+characters per section text, 150 per header, 2,000 per button value, and a whole message
+well under the ~13k characters Slack accepts.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from finops_bot.money import format_change, format_money
+from finops_bot.questions.answer import Answer
+from finops_bot.render.text import MEASURE_WORDS, freshness_line
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_BUTTON_VALUE = 2000
+MAX_MESSAGE = 12_000
+SHARE_ACTION = "finops_share"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def share_value(question: str, today: date) -> str | None:
+    """The share button's value: the question and the day it was answered for (no secret)."""
+    value = json.dumps({"q": question, "d": today.isoformat()}, ensure_ascii=False)
+    return value if len(value) <= MAX_BUTTON_VALUE else None
+
+
+def parse_share_value(value: str) -> tuple[str, date]:
+    data = json.loads(value)
+    return str(data["q"]), date.fromisoformat(data["d"])
+
+
+def _header(answer: Answer) -> str:
+    period = f" · {answer.period.label}" if answer.period else ""
+    return _cut(f"{answer.title}{period}", MAX_HEADER)
+
+
+def _total_text(answer: Answer) -> str:
+    lines = []
+    span = answer.period.describe() if answer.period else ""
+    if not answer.totals:
+        lines.append(f"No spend in {span}.")
+    for currency, total in answer.totals.items():
+        lines.append(f"*{format_money(total, currency)}*  ({currency}, {span})")
+    if answer.previous:
+        prev = answer.previous
+        for currency, before in prev.totals.items():
+            now = answer.totals.get(currency, 0.0)
+            lines.append(
+                f"vs {prev.period.describe()}: {format_money(before, currency)} "
+                f"({format_change(now, before)})"
+            )
+        if not prev.totals and answer.totals:
+            lines.append(f"vs {prev.period.describe()}: no spend")
+    return "\n".join(lines)
+
+
+def _rows_text(answer: Answer, limit: int) -> str:
+    lines = []
+    for r in answer.rows[:limit]:
+        line = f"• {_escape(r.key)}  *{format_money(r.cost, r.currency)}*"
+        if r.previous_cost is not None:
+            line += f"  (before {format_money(r.previous_cost, r.currency)}, "
+            line += f"{format_change(r.cost, r.previous_cost)})"
+        lines.append(line)
+    more = answer.more_rows + max(len(answer.rows) - limit, 0)
+    if more:
+        lines.append(f"_and {more} more_")
+    return "\n".join(lines)
+
+
+def answer_blocks(answer: Answer, *, share: str | None = None) -> list[dict]:
+    """Blocks for one answer. ``share``: the Share-in-channel button's value, if wanted."""
+    blocks: list[dict] = []
+    if not answer.has_number:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": _cut(_escape(answer.message or answer.title), MAX_SECTION),
+                },
+            }
+        )
+        if answer.suggestions:
+            label = "Known names like it" if answer.kind == "unknown_name" else "Try"
+            items = "\n".join(f"• `{_escape(s)}`" for s in answer.suggestions)
+            blocks.append(
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": _cut(f"*{label}:*\n{items}", MAX_SECTION)},
+                }
+            )
+        if answer.data_through:
+            blocks.append(_context([freshness_line(answer)]))
+        return blocks
+
+    blocks.append({"type": "header", "text": {"type": "plain_text", "text": _header(answer)}})
+    blocks.append(
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": _cut(_total_text(answer), MAX_SECTION)},
+        }
+    )
+    if answer.rows:
+        limit = 10
+        text = _rows_text(answer, limit)
+        while len(text) > MAX_SECTION and limit > 1:
+            limit -= 1
+            text = _rows_text(answer, limit)
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}}
+        )
+    measure = MEASURE_WORDS.get(answer.measure, answer.measure)
+    context = [f"Measure: {measure}", freshness_line(answer)]
+    context += [_escape(n) for n in answer.notes]
+    blocks.append(_context(context))
+    if answer.suggestions:
+        blocks.append(
+            _context(["Next: " + " · ".join(f"`{_escape(s)}`" for s in answer.suggestions[:3])])
+        )
+    if share:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": SHARE_ACTION,
+                        "text": {"type": "plain_text", "text": "Share in channel"},
+                        "value": share,
+                    }
+                ],
+            }
+        )
+    return _fit(blocks)
+
+
+def _context(texts: list[str]) -> dict:
+    # a context block holds at most 10 elements, each text at most 3,000 characters
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": _cut(t, MAX_SECTION)} for t in texts[:10]],
+    }
+
+
+def _fit(blocks: list[dict]) -> list[dict]:
+    blocks = blocks[:MAX_BLOCKS]
+    while len(json.dumps(blocks)) > MAX_MESSAGE and len(blocks) > 2:
+        blocks.pop(-2 if blocks[-1]["type"] == "actions" else -1)
+    return blocks
+
+
+def answer_fallback_text(answer: Answer) -> str:
+    """The notification / screen-reader text that goes with the blocks."""
+    if not answer.has_number:
+        return _cut(answer.message or answer.title, 300)
+    totals = ", ".join(format_money(v, c) for c, v in answer.totals.items()) or "no spend"
+    return _cut(f"{_header(answer)}: {totals}", 300)

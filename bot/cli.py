@@ -75,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FinopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `python -m bot ask ... | head`: the reader left, not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(
             "\ninterrupted: nothing was half-written; the cache is as it was before.",

@@ -71,6 +71,21 @@ def test_ask_on_an_empty_cache_and_unknown_names(tmp_path):
     assert "$" not in out
 
 
+def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FINOPS_BOT")}
+    proc = subprocess.run(
+        f"{sys.executable} -m bot demo --db {tmp_path / 'p.db'} | head -1",
+        shell=True,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.startswith("Demo organisation built")
+    assert "Traceback" not in proc.stderr
+
+
 def test_ask_with_a_bad_as_of(tmp_path):
     proc = run("ask", "x", "--as-of", "22/11/2026", db=tmp_path / "a.db", check=False)
     assert proc.returncode == 1

@@ -91,6 +91,8 @@ def focus_mapping(bf: BillingFile, default_currency: str | None = None) -> dict[
         hint = ""
         if any("/" in c or c.lower().startswith("line_item") for c in bf.columns):
             hint = " It looks like an AWS CUR file, not FOCUS."
+        elif {"metercategory", "subscriptionid"} & {c.strip().lower() for c in bf.columns}:
+            hint = " It looks like an Azure cost-details export, not FOCUS."
         currency_hint = (
             " If the file has no BillingCurrency column, --currency CODE supplies one."
             if "BillingCurrency" in missing

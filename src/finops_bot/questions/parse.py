@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -154,6 +155,11 @@ def _subject(text: str) -> tuple[str | None, str | None]:
     text = _strip_filler(text)
     if not text:
         return None, None
+    first, _, rest = text.partition(" ")
+    if rest and first not in DIMENSION_WORDS and len(first) >= 5:
+        close = difflib.get_close_matches(first, list(DIMENSION_WORDS), n=1, cutoff=0.8)
+        if close:  # "projcet bert-training": a typo of a dimension word
+            text = f"{close[0]} {rest}"
     m = re.search(rf"\b(?P<dim>{_DIM_ALT})\b\s+(?P<name>.+)$", text)
     if m:
         name = _strip_filler(m["name"])

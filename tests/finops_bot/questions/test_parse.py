@@ -25,6 +25,7 @@ from tests.conftest import TODAY
         ("account ml-prod since monday", "cost", "account", "ml-prod"),
         ("provider aws last 7 days", "cost", "provider", "aws"),
         ("region us-east-1 today", "cost", "region", "us-east-1"),
+        ("cost of projcet bert-training last week", "cost", "project", "bert-training"),
         ("total spend this month", "total", None, None),
         ("how much did we spend last week?", "total", None, None),
         ("llm-finetune by service last 30 days", "breakdown", None, "llm-finetune"),

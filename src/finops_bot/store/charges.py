@@ -23,7 +23,7 @@ _INSERT_FACT = (
     "effective_cost, list_cost, consumed_quantity, pricing_quantity, tags_id) "
     "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
-_SUMMARY_COMPACT_ROWS = 1_000_000
+_SUMMARY_COMPACT_ROWS = 200_000
 
 
 @dataclass
@@ -81,6 +81,7 @@ class ChargeLoader:
         self.result = LoadResult(source=source)
         self._summaries: list[pd.DataFrame] = []
         self._summary_rows = 0
+        self._merged_rows = 0
         self._key_ids: dict[tuple[str, ...], int] = {}
         self._tag_ids: dict[str, int | None] = {"": None}
         self.load_id = 0
@@ -266,10 +267,12 @@ class ChargeLoader:
         )
         self._summaries.append(part)
         self._summary_rows += len(part)
-        if self._summary_rows > _SUMMARY_COMPACT_ROWS and len(self._summaries) > 1:
+        # compact before the pending parts outgrow the merged summary: memory stays near
+        # the summary's own size (days x dimension combinations), not the file's
+        if self._summary_rows > max(_SUMMARY_COMPACT_ROWS, 2 * self._merged_rows):
             merged = self._merged_summary()
             self._summaries = [merged]
-            self._summary_rows = len(merged)
+            self._summary_rows = self._merged_rows = len(merged)
 
     def _merged_summary(self) -> pd.DataFrame:
         if not self._summaries:

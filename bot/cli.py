@@ -57,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default 3000, or [server] port)")
     p.set_defaults(run=commands.serve)
 
+    p = sub.add_parser(
+        "sync", parents=[common], help="pull billing data from the configured sources"
+    )
+    p.add_argument("--source", help="only this source (a name from [[sources]])")
+    p.add_argument("--since", help="backfill from YYYY-MM-DD (default: the refresh window)")
+    p.set_defaults(run=commands.sync)
+
     p = sub.add_parser("status", parents=[common], help="what the cache holds and how fresh it is")
     p.set_defaults(run=commands.status)
     return parser

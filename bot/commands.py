@@ -142,14 +142,89 @@ def status(args: argparse.Namespace) -> int:
         "SELECT name, kind, first_day, last_day, rows, loaded_at FROM sources ORDER BY name"
     ).fetchall()
     print(f"Cache {deps.settings.db_path}: {len(rows)} source(s); measure {deps.settings.measure}.")
-    if not rows:
+    if not rows and not deps.settings.sources:
         print("No billing data yet: python -m bot demo, or python -m bot import FILE.")
     for name, kind, first, last, count, loaded in rows:
         print(
             f"  {name} [{kind}] {count:,} rows, {first} … {last}, data through {last}, "
             f"loaded {loaded}"
         )
+    synced = {
+        r[0]: r
+        for r in db.execute(
+            "SELECT name, last_success_at, last_error, last_error_at, api_calls_last, "
+            "api_calls_total, rows_last FROM source_status"
+        ).fetchall()
+    }
+    for config in deps.settings.sources:
+        s = synced.get(config.name)
+        line = f"  sync {config.name} [{config.type}] every {config.interval_hours:g} h: "
+        if s is None:
+            print(line + "never synced (python -m bot sync)")
+            continue
+        _, ok_at, error, error_at, calls, total, rows_last = s
+        line += f"last success {ok_at or 'never'}, {rows_last:,} rows, "
+        line += f"API calls last {calls} / total {total}"
+        if config.type == "aws_cost_explorer":
+            line += f" (USD {total * 0.01:.2f} at 0.01 each)"
+        print(line)
+        if error and (not ok_at or (error_at or "") > ok_at):
+            print(f"    last error {error_at}: {error}")
     return 0
+
+
+def run_sync(deps, names: list[str] | None = None, since=None) -> list:
+    """Sync the configured sources (all, or ``names``); one connection per call."""
+    from bot.deps import cloud_factories
+    from finops_bot.sources import build_source
+    from finops_bot.sources.sync import sync_source
+
+    configs = [c for c in deps.settings.sources if not names or c.name in names]
+    db = connect(deps.settings.db_path)
+    results = []
+    factories = cloud_factories()
+    try:
+        for config in configs:
+            source = build_source(config, factories)
+            results.append(
+                sync_source(
+                    db,
+                    source,
+                    today=deps.today,
+                    now=deps.now,
+                    rules=deps.rules,
+                    refresh_days=config.refresh_days,
+                    since=since,
+                )
+            )
+    finally:
+        db.close()
+    return results
+
+
+def sync(args: argparse.Namespace) -> int:
+    from bot.deps import parse_as_of
+
+    deps = build(args.db, args.config)
+    if not deps.settings.sources:
+        raise FinopsError("no [[sources]] in the config file; see README, Billing sources")
+    known = [c.name for c in deps.settings.sources]
+    if args.source and args.source not in known:
+        raise FinopsError(
+            f"--source {args.source!r}: no such source; configured: {', '.join(known)}"
+        )
+    since = parse_as_of(args.since, "--since")
+    results = run_sync(deps, [args.source] if args.source else None, since)
+    for r in results:
+        span = f"{r.windows[0].start} … {r.windows[-1].end}" if r.windows else "-"
+        if r.ok:
+            print(
+                f"{r.source}: synced {span}, {r.rows:,} rows, {r.api_calls} API call(s), "
+                f"{r.seconds:.1f} s"
+            )
+        else:
+            print(f"{r.source}: FAILED after {r.api_calls} API call(s): {r.error}", file=sys.stderr)
+    return 0 if all(r.ok for r in results) else 1
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -204,11 +279,34 @@ def serve(args: argparse.Namespace) -> int:
     )
     if handler is not None:
         handler.connect()
+    scheduler = None
+    if deps.settings.sources:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        from scheduled import billing
+
+        scheduler = BackgroundScheduler(timezone=UTC)
+
+        def sync_one(name: str) -> None:
+            # each run: fresh settings, clock and connection (jobs run in worker threads)
+            for r in run_sync(build(args.db, args.config), [name]):
+                logging.getLogger("finops_bot.sync").log(
+                    logging.INFO if r.ok else logging.ERROR,
+                    "%s: %s",
+                    r.source,
+                    f"{r.rows} rows, {r.api_calls} API calls" if r.ok else r.error,
+                )
+
+        billing.register(scheduler, deps.settings.sources, sync_one)
+        scheduler.start()
+        print(f"billing sync scheduled for {len(deps.settings.sources)} source(s)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     server.shutdown()
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
     if handler is not None:
         handler.close()
     print("finops-bot stopped", flush=True)

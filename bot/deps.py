@@ -23,13 +23,24 @@ class Deps:
         return TagRules(self.settings.allocation_keys)
 
 
-def parse_as_of(value: str | None) -> date | None:
+def cloud_factories() -> dict:
+    """The seams sources get their SDK sessions from (tests pass their own)."""
+
+    def aws_session(profile: str | None = None):
+        import boto3
+
+        return boto3.Session(profile_name=profile) if profile else boto3.Session()
+
+    return {"aws_session": aws_session}
+
+
+def parse_as_of(value: str | None, flag: str = "--as-of") -> date | None:
     if not value:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise FinopsError(f"--as-of {value!r}: give a date as YYYY-MM-DD") from None
+        raise FinopsError(f"{flag} {value!r}: give a date as YYYY-MM-DD") from None
 
 
 def build(db: str | None, config: str | None, as_of: str | None = None) -> Deps:

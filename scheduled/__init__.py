@@ -1,2 +1,2 @@
-"""APScheduler jobs (billing refresh, digests, idle sweeps); each takes ``now`` and deps.
-Arrives with the billing-sources issue."""
+"""APScheduler jobs (billing refresh now; digests and idle sweeps later). Thin: each job
+calls the core with ``now`` and its dependencies; register(scheduler, ...) adds them."""

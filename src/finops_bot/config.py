@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from finops_bot.errors import ConfigError
+from finops_bot.sources.base import SourceConfig
 
 MEASURES = {
     "effectivecost": "EffectiveCost",
@@ -20,6 +21,7 @@ MEASURES = {
 }
 ALLOCATION_COLUMNS = ("project", "team", "owner")
 DEFAULT_CONFIG_FILE = "finops-bot.toml"
+SECRET_KEYS = {"bot_token", "signing_secret", "app_token", "token"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,52 @@ class Settings:
         default_factory=lambda: {c: (c,) for c in ALLOCATION_COLUMNS}
     )
     config_path: Path | None = None
+    sources: tuple[SourceConfig, ...] = ()
+
+
+def _sources(raw: Any) -> tuple[SourceConfig, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
+        raise ConfigError("[[sources]] must be an array of tables, one per source")
+    out, seen = [], set()
+    for i, table in enumerate(raw, 1):
+        name, kind = table.get("name"), table.get("type")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f'[[sources]] #{i}: give it a name, e.g. name = "aws-prod"')
+        if name in seen:
+            raise ConfigError(f"[[sources]] {name}: the name is used twice")
+        seen.add(name)
+        if not isinstance(kind, str):
+            raise ConfigError(
+                f'[[sources]] {name}: give it a type, e.g. type = "aws_cost_explorer"'
+            )
+        leaked = sorted(SECRET_KEYS & set(table)) + sorted(
+            k for k in table if "secret" in k.lower() or "password" in k.lower()
+        )
+        if leaked:
+            raise ConfigError(
+                f"[[sources]] {name}: {leaked[0]}: credentials come from the "
+                "environment or the cloud's own credential chain, not this file"
+            )
+        try:
+            interval = float(table.get("interval_hours", 6))
+            refresh = int(table.get("refresh_days", 5))
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"[[sources]] {name}: interval_hours and refresh_days must be numbers"
+            ) from None
+        if interval <= 0 or not 1 <= refresh <= 31:
+            raise ConfigError(
+                f"[[sources]] {name}: interval_hours must be > 0 and refresh_days between 1 and 31"
+            )
+        options = {
+            k: v
+            for k, v in table.items()
+            if k not in ("name", "type", "interval_hours", "refresh_days")
+        }
+        out.append(SourceConfig(name.strip(), kind, interval, refresh, options))
+    return tuple(out)
 
 
 def normalise_measure(value: str, setting: str = "measure") -> str:
@@ -100,10 +148,8 @@ def load_settings(
         measure=normalise_measure(measure, "questions.measure"),
         allocation_keys=_allocation(data.get("allocation")),
         config_path=Path(path) if path else None,
+        sources=_sources(data.get("sources")),
     )
-
-
-SECRET_KEYS = {"bot_token", "signing_secret", "app_token", "token"}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -165,6 +165,8 @@ def load_batches(
     fingerprint: str | None = None,
     also_replace: list[str] | None = None,
     label: str | None = None,
+    window: tuple[date, date] | None = None,
+    allow_empty: bool = False,
 ) -> LoadResult:
     """Normalise and load Arrow batches (columns named per ``field_of``: column → field),
     replacing everything ``source`` brought before, in one transaction."""
@@ -195,6 +197,7 @@ def load_batches(
         path=path,
         fingerprint=fingerprint,
         also_replace=also_replace,
+        window=window,
     ) as loader:
         # normalising stays in this thread: a CPU-bound Python thread next to executemany
         # makes every sqlite3_step wait for the GIL (a convoy); Arrow reading prefetches
@@ -205,7 +208,8 @@ def load_batches(
                 )
             loader.add(chunk)
         result = loader.result
-        if result.rows_stored == 0:
+        # a file that yields nothing is refused; a sync window with no spend is a fact
+        if result.rows_stored == 0 and not (allow_empty and result.bad.count == 0):
             why = f": {result.bad.describe()}" if result.bad.count else ""
             raise ImportRefused(
                 f"{label}: no importable rows ({result.rows_read} read, "

@@ -185,3 +185,24 @@ JOIN loads l ON c.id BETWEEN l.first_rowid AND l.last_rowid
 LEFT JOIN tag_sets t ON t.id = c.tags_id;
 """
     )
+
+
+@migrations()
+def m002_source_status(db: Database) -> None:
+    db.executescript(
+        """
+CREATE TABLE source_status (
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  last_attempt_at TEXT,
+  last_success_at TEXT,
+  last_error TEXT,
+  last_error_at TEXT,
+  window_start TEXT,
+  window_end TEXT,
+  rows_last INTEGER NOT NULL DEFAULT 0,
+  api_calls_last INTEGER NOT NULL DEFAULT 0,
+  api_calls_total INTEGER NOT NULL DEFAULT 0
+);
+"""
+    )

@@ -1,0 +1,27 @@
+"""Source types by name; each is built from its config and injected factories (seams)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from finops_bot.errors import ConfigError
+from finops_bot.sources.aws_ce import AwsCostExplorer
+from finops_bot.sources.base import BillingSource, SourceConfig
+
+# type name → (class, the factory it needs from the composition root)
+SOURCE_TYPES: dict[str, type] = {
+    "aws_cost_explorer": AwsCostExplorer,
+}
+
+
+def build_source(
+    config: SourceConfig, factories: Mapping[str, Callable[..., Any]]
+) -> BillingSource:
+    cls = SOURCE_TYPES.get(config.type)
+    if cls is None:
+        raise ConfigError(
+            f"[[sources]] {config.name}: unknown type {config.type!r}; "
+            f"use one of {', '.join(sorted(SOURCE_TYPES))}"
+        )
+    return cls.from_config(config, factories)

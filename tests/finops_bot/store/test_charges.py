@@ -27,7 +27,10 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
     first = connect(db_path)
     second = connect(db_path)
     assert second.journal_mode == "wal"
-    assert [m.name for m in migrations.applied(second)] == ["m001_billing_cache"]
+    assert [m.name for m in migrations.applied(second)] == [
+        "m001_billing_cache",
+        "m002_source_status",
+    ]
     assert not migrations.pending(second)
     first.close()
     second.close()

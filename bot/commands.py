@@ -104,7 +104,7 @@ def import_files(args: argparse.Namespace) -> int:
         bar.done()
         r = report.result
         print(
-            f"Imported {report.path} (FOCUS {report.focus_version}, {report.format}): "
+            f"Imported {report.path} ({report.what}, {report.format}): "
             f"{r.rows_read:,} rows read, {r.rows_stored:,} stored at daily grain, "
             f"{r.bad.count:,} unreadable, {report.seconds:.1f} s "
             f"({report.rows_per_second:,.0f} rows/s)"

@@ -12,6 +12,7 @@ import pyarrow as pa
 from sqlite_utils import Database
 
 from finops_bot.errors import ImportRefused
+from finops_bot.ingest.cur import cur_columns, cur_to_focus, is_cur, missing_required
 from finops_bot.ingest.files import (
     BillingFile,
     fingerprint,
@@ -47,7 +48,7 @@ V12_COLUMNS = {
 class ImportReport:
     path: Path
     format: str
-    focus_version: str
+    what: str  # "FOCUS 1.2", "AWS CUR"
     result: LoadResult
     seconds: float
 
@@ -116,11 +117,11 @@ def import_file(
     currency: str | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> ImportReport:
-    """Import one FOCUS file, replacing what the same file (by path or content) brought."""
+    """Import one FOCUS (or AWS CUR) file, replacing what the same file (by path or content)
+    brought before."""
     began = time.perf_counter()
     bf = open_billing_file(path)
-    mapping = focus_mapping(bf, currency)
-    version = focus_version(bf)
+    columns, what = file_columns(bf, currency=currency, progress=progress)
     digest = fingerprint(bf.path)
     name = source or f"file:{bf.path.resolve()}"
     same_content = [
@@ -130,12 +131,9 @@ def import_file(
             (digest, name),
         ).fetchall()
     ]
-    wanted = sorted(set(mapping.values()))
-    field_of = {column: f for f, column in mapping.items()}
-    result = load_batches(
+    result = load_columns(
         db,
-        prefetch(iter_batches(bf, wanted, progress, dictionary_columns(mapping))),
-        field_of,
+        columns,
         source=name,
         kind="file",
         rules=rules,
@@ -147,7 +145,44 @@ def import_file(
         also_replace=same_content,
         label=str(bf.path),
     )
-    return ImportReport(bf.path, bf.format, version, result, time.perf_counter() - began)
+    return ImportReport(bf.path, bf.format, what, result, time.perf_counter() - began)
+
+
+def file_columns(
+    bf: BillingFile,
+    *,
+    currency: str | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[Iterator[tuple[dict, int]], str]:
+    """A billing file → (FOCUS-field column batches, what it is). FOCUS or AWS CUR."""
+    if is_cur(bf.columns):
+        missing = missing_required(bf.columns)
+        if missing:
+            raise ImportRefused(
+                f"{bf.path}: not imported, this AWS CUR file lacks "
+                f"{', '.join(missing)}. The cache is unchanged."
+            )
+        names = cur_columns(bf.columns)
+        batches = prefetch(iter_batches(bf, sorted(set(names.values())), progress))
+        return (cur_to_focus(b, names) for b in batches), "AWS CUR"
+    mapping = focus_mapping(bf, currency)
+    field_of = {column: f for f, column in mapping.items()}
+    batches = prefetch(
+        iter_batches(bf, sorted(set(mapping.values())), progress, dictionary_columns(mapping))
+    )
+
+    def columns() -> Iterator[tuple[dict, int]]:
+        for batch in batches:
+            yield (
+                {
+                    field_of[c]: batch.column(i)
+                    for i, c in enumerate(batch.schema.names)
+                    if c in field_of
+                },
+                batch.num_rows,
+            )
+
+    return columns(), f"FOCUS {focus_version(bf)}"
 
 
 def load_batches(
@@ -172,22 +207,62 @@ def load_batches(
     replacing everything ``source`` brought before, in one transaction."""
     label = label or source
 
+    column_batches = (
+        (
+            {field_of[c]: b.column(i) for i, c in enumerate(b.schema.names) if c in field_of},
+            b.num_rows,
+        )
+        for b in batches
+    )
+    return load_columns(
+        db,
+        column_batches,
+        source=source,
+        kind=kind,
+        rules=rules,
+        now=now,
+        strict=strict,
+        currency=currency,
+        path=path,
+        fingerprint=fingerprint,
+        also_replace=also_replace,
+        label=label,
+        window=window,
+        allow_empty=allow_empty,
+    )
+
+
+def load_columns(
+    db: Database,
+    column_batches: Iterable[tuple[dict, int]],
+    *,
+    source: str,
+    kind: str,
+    rules: TagRules,
+    now: datetime,
+    strict: bool = False,
+    currency: str | None = None,
+    path: str | None = None,
+    fingerprint: str | None = None,
+    also_replace: list[str] | None = None,
+    label: str | None = None,
+    window: tuple[date, date] | None = None,
+    allow_empty: bool = False,
+) -> LoadResult:
+    """Normalise and load batches of FOCUS-field columns in one transaction."""
+    label = label or source
+
     def chunks() -> Iterator[Chunk]:
         row_number = 1
-        for batch in batches:
-            columns = {
-                field_of[c]: batch.column(i)
-                for i, c in enumerate(batch.schema.names)
-                if c in field_of
-            }
+        for columns, n in column_batches:
             yield normalize(
                 columns,
-                batch.num_rows,
+                n,
                 rules=rules,
                 first_row_number=row_number,
                 default_currency=currency,
             )
-            row_number += batch.num_rows
+            row_number += n
 
     with ChargeLoader(
         db,

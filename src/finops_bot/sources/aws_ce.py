@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from finops_bot.sources.base import SourceConfig, SourceError, SyncWindow
+from finops_bot.sources.base import SourceConfig, SourceError, SyncWindow, focus_columns
 
 log = logging.getLogger("finops_bot.sources.aws_ce")
 PERMISSIONS = ("ce:GetCostAndUsage",)
@@ -56,7 +56,7 @@ class AwsCostExplorer:
             config=Config(retries={"mode": "standard", "max_attempts": 6}),
         )
 
-    def fetch(self, window: SyncWindow) -> Iterator[pa.RecordBatch]:
+    def fetch(self, window: SyncWindow) -> Iterator[tuple[dict, int]]:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         self.api_calls = 0
@@ -77,7 +77,7 @@ class AwsCostExplorer:
             while True:
                 response = client.get_cost_and_usage(**params)
                 self.api_calls += 1
-                yield self._batch(response)
+                yield focus_columns(self._batch(response))
                 token = response.get("NextPageToken")
                 if not token:
                     break

@@ -40,6 +40,16 @@ class BillingSource(Protocol):
     kind: str
     api_calls: int  # requests made by the last fetch (some cost money: CE is USD 0.01 each)
 
-    def fetch(self, window: SyncWindow) -> Iterator[pa.RecordBatch]:
-        """Batches with FOCUS column names covering every day of ``window``."""
+    def fetch(self, window: SyncWindow) -> Iterator[tuple[dict[str, pa.Array | None], int]]:
+        """Column batches (FOCUS field → array, rows) covering every day of ``window``."""
         ...
+
+
+def focus_columns(batch: pa.RecordBatch) -> tuple[dict[str, pa.Array | None], int]:
+    """A batch with FOCUS column names → (FOCUS field → array, rows)."""
+    from finops_bot.ingest.normalize import FOCUS_FIELDS
+
+    field_of = {name: f for f, name in FOCUS_FIELDS.items()}
+    return {
+        field_of[c]: batch.column(i) for i, c in enumerate(batch.schema.names) if c in field_of
+    }, batch.num_rows

@@ -6,19 +6,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlite_utils import Database
 
 from finops_bot.errors import FinopsError
-from finops_bot.ingest.importer import load_batches
-from finops_bot.ingest.normalize import FOCUS_FIELDS
+from finops_bot.ingest.importer import load_columns
 from finops_bot.ingest.tags import TagRules
 from finops_bot.sources.base import BillingSource, SyncWindow
 from finops_bot.sources.windows import sync_windows
 
 log = logging.getLogger("finops_bot.sync")
-FIELD_OF = {name: f for f, name in FOCUS_FIELDS.items()}
 
 
 @dataclass
@@ -29,6 +27,8 @@ class SyncResult:
     api_calls: int = 0
     error: str | None = None
     seconds: float = 0.0
+    unchanged: list[SyncWindow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -48,12 +48,24 @@ def sync_source(
     result = SyncResult(source.name)
     began = time.perf_counter()
     windows = sync_windows(today, refresh_days, since)
+    if getattr(source, "window_granularity", "day") == "month":
+        windows = whole_months(windows)
     try:
         for window in windows:
-            loaded = load_batches(
+            files = None
+            if hasattr(source, "manifest"):  # file exports: skip months whose files are the same
+                files = source.manifest(window)
+                result.api_calls += source.api_calls
+                if not files:
+                    result.notes.append(f"{window.start:%Y-%m}: no export files yet")
+                    continue
+                if files == _stored_files(db, source.name, window):
+                    result.unchanged.append(window)
+                    continue
+            batches = source.fetch(window, files) if files is not None else source.fetch(window)
+            loaded = load_columns(
                 db,
-                source.fetch(window),
-                FIELD_OF,
+                batches,
                 source=source.name,
                 kind=source.kind,
                 rules=rules,
@@ -61,6 +73,8 @@ def sync_source(
                 window=(window.start, window.end),
                 allow_empty=True,
             )
+            if files is not None:
+                _store_files(db, source.name, window, files, now)
             result.windows.append(window)
             result.rows += loaded.rows_stored
             result.api_calls += source.api_calls
@@ -74,6 +88,38 @@ def sync_source(
     result.seconds = time.perf_counter() - began
     _record(db, source, result, windows, now)
     return result
+
+
+def whole_months(windows: list[SyncWindow]) -> list[SyncWindow]:
+    months: list[SyncWindow] = []
+    for w in windows:
+        first = w.start.replace(day=1)
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        if not months or months[-1].start != first:
+            months.append(SyncWindow(first, last))
+    return months
+
+
+def _stored_files(db: Database, source: str, window: SyncWindow) -> list[tuple[str, str]]:
+    return [
+        (k, e)
+        for k, e in db.execute(
+            "SELECT key, etag FROM export_files WHERE source = ? AND period = ? ORDER BY key",
+            (source, f"{window.start:%Y-%m}"),
+        )
+    ]
+
+
+def _store_files(
+    db: Database, source: str, window: SyncWindow, files: list[tuple[str, str]], now: datetime
+) -> None:
+    period = f"{window.start:%Y-%m}"
+    with db.conn:
+        db.execute("DELETE FROM export_files WHERE source = ? AND period = ?", (source, period))
+        db.conn.executemany(
+            "INSERT INTO export_files (source, period, key, etag, loaded_at) VALUES (?,?,?,?,?)",
+            [(source, period, k, e, now.isoformat(timespec="seconds")) for k, e in files],
+        )
 
 
 def _record(

@@ -206,3 +206,19 @@ CREATE TABLE source_status (
 );
 """
     )
+
+
+@migrations()
+def m003_export_files(db: Database) -> None:
+    db.executescript(
+        """
+CREATE TABLE export_files (
+  source TEXT NOT NULL,
+  period TEXT NOT NULL,
+  key TEXT NOT NULL,
+  etag TEXT NOT NULL,
+  loaded_at TEXT NOT NULL,
+  PRIMARY KEY (source, period, key)
+) WITHOUT ROWID;
+"""
+    )

@@ -32,7 +32,7 @@ def test_official_focus_sample_imports_with_exact_totals(db, rules, shared_fixtu
     sample = shared_fixtures / "focus" / "focus_1.0_sample_1000.csv"
     report = import_file(db, sample, rules=rules, now=NOW)
     r = report.result
-    assert report.focus_version == "1.0"
+    assert report.what == "FOCUS 1.0"
     assert (r.rows_read, r.bad.count) == (1000, 0)
     assert r.providers == ["AWS", "Microsoft", "Oracle"]
     assert (r.first_day, r.last_day) == ("2024-09-01", "2024-09-30")
@@ -113,9 +113,9 @@ def test_focus_1_1_and_1_2_with_extension_columns(db, rules, tmp_path):
         [*rows[0].keys()],
     )
     report = import_file(db, v12, rules=rules, now=NOW)
-    assert report.focus_version == "1.2"
+    assert report.what == "FOCUS 1.2"
     v11 = write_focus(tmp_path / "v11.csv", rows, [c for c in rows[0] if c != "InvoiceId"])
-    assert import_file(db, v11, rules=rules, now=NOW).focus_version == "1.1"
+    assert import_file(db, v11, rules=rules, now=NOW).what == "FOCUS 1.1"
 
 
 def test_reimport_replaces_never_doubles(db, rules, tmp_path):
@@ -164,10 +164,52 @@ def test_missing_required_columns_refused_and_nothing_changes(db, rules, tmp_pat
     assert dump(db) == before
 
 
-def test_cur_file_gets_a_hint(db, rules, shared_fixtures):
+def test_legacy_cur_csv_imports_with_exact_totals(db, rules, shared_fixtures):
     cur = shared_fixtures / "aws/cur/focus_converters_anonymous_cur_2023-11.csv"
-    with pytest.raises(ImportRefused, match="AWS CUR"):
-        import_file(db, cur, rules=rules, now=NOW)
+    report = import_file(db, cur, rules=rules, now=NOW)
+    assert report.what == "AWS CUR"
+    assert report.result.bad.count == 0
+    assert _cache_total(db, "billed_cost") == pytest.approx(
+        float(_csv_totals(cur, "lineItem/UnblendedCost")), abs=1e-9
+    )
+    assert db.execute("SELECT DISTINCT ProviderName FROM focus_charges").fetchall() == [("AWS",)]
+
+
+def test_athena_style_cur_parquet_with_drifting_columns(tmp_path, rules, shared_fixtures):
+    from finops_bot.store import connect
+
+    totals = {}
+    for month in ("10", "11", "12"):
+        path = shared_fixtures / f"aws/cur/wa_labs_WorkshopCUR_2018-{month}.snappy.parquet"
+        db = connect(tmp_path / f"cur{month}.db")
+        report = import_file(db, path, rules=rules, now=NOW)
+        assert report.what == "AWS CUR" and report.result.bad.count == 0
+        expected = pq.read_table(path, columns=["line_item_unblended_cost"]).column(0)
+        assert _cache_total(db, "billed_cost") == pytest.approx(
+            sum(v for v in expected.to_pylist() if v is not None), rel=1e-9
+        )
+        pricing = dict(
+            db.execute("SELECT PricingCategory, COUNT(*) FROM focus_charges GROUP BY 1").fetchall()
+        )
+        assert pricing.get("Dynamic") and pricing.get("Committed")  # Spot and RI usage
+        tags = db.execute(
+            "SELECT COUNT(*) FROM focus_charges WHERE Tags LIKE '%user:cost_center%'"
+        ).fetchone()[0]
+        assert tags > 0
+        totals[month] = report.result.rows_read
+        db.close()
+    assert totals == {"10": 119_307, "11": 124_340, "12": 91_264}
+
+
+def test_cur_csv_subset_amortises_reservations(db, rules, shared_fixtures):
+    path = shared_fixtures / "aws/cur/wa_labs_WorkshopCUR_2018-10_subset1000.csv"
+    import_file(db, path, rules=rules, now=NOW)
+    billed, effective = db.execute(
+        "SELECT SUM(BilledCost), SUM(EffectiveCost) FROM focus_charges "
+        "WHERE PricingCategory = 'Committed'"
+    ).fetchone()
+    assert billed == pytest.approx(0.0, abs=1e-6)  # RI-covered usage is billed through RIFee
+    assert effective > 0  # ... and costs its effective rate when amortised
 
 
 @pytest.mark.parametrize(
@@ -332,3 +374,140 @@ def test_parquet_with_native_types(db, rules, tmp_path):
     assert db.execute(
         "SELECT ChargeDay, SubAccountId, BillingCurrency, SUM(EffectiveCost) FROM focus_charges"
     ).fetchone() == ("1970-01-01", "123", "EUR", 3.0)
+
+
+def test_cur_amortisation_follows_the_line_item_types(db, rules, tmp_path):
+    """Hand-made CUR rows, one per line item type, with the amortised cost AWS defines."""
+    header = [
+        "lineItem/UsageStartDate",
+        "lineItem/UnblendedCost",
+        "lineItem/LineItemType",
+        "lineItem/UsageType",
+        "lineItem/CurrencyCode",
+        "reservation/EffectiveCost",
+        "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
+        "reservation/UnusedRecurringFee",
+        "savingsPlan/SavingsPlanEffectiveCost",
+        "savingsPlan/TotalCommitmentToDate",
+        "savingsPlan/UsedCommitment",
+        "resourceTags/user:Project",
+    ]
+    rows = [
+        [
+            "2026-11-01T00:00:00Z",
+            "2.0",
+            "Usage",
+            "BoxUsage:p4d",
+            "USD",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "bert-training",
+        ],
+        [
+            "2026-11-01T00:00:00Z",
+            "0.6",
+            "Usage",
+            "SpotUsage:p4d",
+            "USD",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "bert-training",
+        ],
+        [
+            "2026-11-01T00:00:00Z",
+            "0",
+            "DiscountedUsage",
+            "BoxUsage:p4d",
+            "USD",
+            "1.5",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "bert-training",
+        ],
+        [
+            "2026-11-01T00:00:00Z",
+            "10",
+            "RIFee",
+            "HeavyUsage:p4d",
+            "USD",
+            "",
+            "0.5",
+            "0.25",
+            "",
+            "",
+            "",
+            "",
+        ],
+        [
+            "2026-11-01T00:00:00Z",
+            "3",
+            "SavingsPlanCoveredUsage",
+            "BoxUsage:g5",
+            "USD",
+            "",
+            "",
+            "",
+            "1.2",
+            "",
+            "",
+            "nlp",
+        ],
+        [
+            "2026-11-01T00:00:00Z",
+            "-3",
+            "SavingsPlanNegation",
+            "BoxUsage:g5",
+            "USD",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "nlp",
+        ],
+        [
+            "2026-11-01T00:00:00Z",
+            "5",
+            "SavingsPlanRecurringFee",
+            "ComputeSP",
+            "USD",
+            "",
+            "",
+            "",
+            "",
+            "5",
+            "4",
+            "",
+        ],
+        ["2026-11-01T00:00:00Z", "0.4", "Tax", "", "USD", "", "", "", "", "", "", ""],
+    ]
+    path = tmp_path / "cur.csv"
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    report = import_file(db, path, rules=rules, now=NOW)
+    assert report.what == "AWS CUR"
+    got = db.execute(
+        "SELECT PricingCategory, ChargeCategory, SUM(BilledCost), SUM(EffectiveCost) "
+        "FROM focus_charges GROUP BY 1, 2 ORDER BY 1, 2"
+    ).fetchall()
+    assert got == [
+        ("Committed", "Usage", pytest.approx(0.0), pytest.approx(1.5 + 1.2)),
+        ("Dynamic", "Usage", pytest.approx(0.6), pytest.approx(0.6)),
+        ("Standard", "Purchase", pytest.approx(15.0), pytest.approx(0.75 + 1.0)),
+        ("Standard", "Tax", pytest.approx(0.4), pytest.approx(0.4)),
+        ("Standard", "Usage", pytest.approx(2.0), pytest.approx(2.0)),
+    ]
+    assert db.execute(
+        "SELECT SUM(BilledCost) FROM focus_charges WHERE project = 'bert-training'"
+    ).fetchone()[0] == pytest.approx(2.6)

@@ -30,6 +30,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
     assert [m.name for m in migrations.applied(second)] == [
         "m001_billing_cache",
         "m002_source_status",
+        "m003_export_files",
     ]
     assert not migrations.pending(second)
     first.close()

@@ -149,8 +149,9 @@ def main() -> None:
     parser.add_argument("rows", type=int)
     parser.add_argument("out")
     parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--end", default="2026-11-21", help="last day, YYYY-MM-DD")
     args = parser.parse_args()
-    write(generate(args.rows, args.days), args.out)
+    write(generate(args.rows, args.days, end=date.fromisoformat(args.end)), args.out)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,15 @@ def cloud_factories() -> dict:
 
         return boto3.Session(profile_name=profile) if profile else boto3.Session()
 
-    return {"aws_session": aws_session}
+    def azure_client():
+        from azure.identity import DefaultAzureCredential
+        from azure.mgmt.costmanagement import CostManagementClient
+
+        from finops_bot.sources.azure_cost import retry_policy
+
+        return CostManagementClient(DefaultAzureCredential(), retry_policy=retry_policy())
+
+    return {"aws_session": aws_session, "azure_client": azure_client}
 
 
 def parse_as_of(value: str | None, flag: str = "--as-of") -> date | None:

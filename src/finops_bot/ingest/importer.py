@@ -12,6 +12,7 @@ import pyarrow as pa
 from sqlite_utils import Database
 
 from finops_bot.errors import ImportRefused
+from finops_bot.ingest.azure_export import azure_columns, azure_to_focus, is_azure_export
 from finops_bot.ingest.cur import cur_columns, cur_to_focus, is_cur, missing_required
 from finops_bot.ingest.files import (
     BillingFile,
@@ -165,6 +166,10 @@ def file_columns(
         names = cur_columns(bf.columns)
         batches = prefetch(iter_batches(bf, sorted(set(names.values())), progress))
         return (cur_to_focus(b, names) for b in batches), "AWS CUR"
+    if is_azure_export(bf.columns):
+        names = azure_columns(bf.columns)
+        batches = prefetch(iter_batches(bf, sorted(set(names.values())), progress))
+        return (azure_to_focus(b, names) for b in batches), "Azure cost-details export"
     mapping = focus_mapping(bf, currency)
     field_of = {column: f for f, column in mapping.items()}
     batches = prefetch(

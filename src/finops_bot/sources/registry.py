@@ -8,12 +8,14 @@ from typing import Any
 from finops_bot.errors import ConfigError
 from finops_bot.sources.aws_ce import AwsCostExplorer
 from finops_bot.sources.aws_s3_export import AwsS3Export
+from finops_bot.sources.azure_cost import AzureCostManagement
 from finops_bot.sources.base import BillingSource, SourceConfig
 
 # type name → (class, the factory it needs from the composition root)
 SOURCE_TYPES: dict[str, type] = {
     "aws_cost_explorer": AwsCostExplorer,
     "aws_s3_export": AwsS3Export,
+    "azure_cost_management": AzureCostManagement,
 }
 
 

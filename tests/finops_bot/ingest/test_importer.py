@@ -511,3 +511,38 @@ def test_cur_amortisation_follows_the_line_item_types(db, rules, tmp_path):
     assert db.execute(
         "SELECT SUM(BilledCost) FROM focus_charges WHERE project = 'bert-training'"
     ).fetchone()[0] == pytest.approx(2.6)
+
+
+@pytest.mark.parametrize(
+    ("name", "cost_column", "currency"),
+    [
+        ("finops_toolkit_EA_ActualCost_Small.csv", "Cost", "USD"),
+        ("finops_toolkit_EA_AmortizedCost_Small.csv", "Cost", "USD"),
+        ("focus_converters_anonymous_ea_export_2023-09.csv", "CostInBillingCurrency", "CAD"),
+    ],
+)
+def test_azure_ea_exports_import(db, rules, shared_fixtures, name, cost_column, currency):
+    path = shared_fixtures / "azure/exports" / name
+    report = import_file(db, path, rules=rules, now=NOW)
+    assert report.what == "Azure cost-details export"
+    assert report.result.bad.count == 0
+    assert report.result.first_day.startswith("2023-09")
+    assert _cache_total(db, "billed_cost") == pytest.approx(
+        float(_csv_totals(path, cost_column)), rel=1e-9
+    )
+    assert list(report.result.totals) == [currency]
+
+
+def test_azure_braceless_tags_feed_allocation(db, rules, tmp_path):
+    path = tmp_path / "ea.csv"
+    path.write_text(
+        "\ufeffSubscriptionId,Date,MeterCategory,Cost,BillingCurrency,Tags\n"
+        's1,11/02/2026,Virtual Machines,12.5,USD,"""project"": ""speech-asr"",""env"": ""prod"""\n'
+        "s1,13/45/2026,Virtual Machines,1,USD,\n",
+        encoding="utf-8",
+    )
+    report = import_file(db, path, rules=rules, now=NOW)
+    assert report.result.bad.count == 1 and "ChargePeriodStart" in report.result.bad.describe()
+    assert db.execute("SELECT ChargeDay, project, Tags FROM focus_charges").fetchall() == [
+        ("2026-11-02", "speech-asr", '{"env": "prod"}')
+    ]

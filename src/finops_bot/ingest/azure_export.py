@@ -1,0 +1,130 @@
+"""Azure EA / MCA cost-details exports → FOCUS-named columns.
+
+These CSVs start with a UTF-8 BOM, write dates as MM/DD/YYYY and Tags without braces
+(`"k": "v","k2": "v2"`). One export holds one cost type: an "ActualCost" export is what
+was billed, an "AmortizedCost" export spreads reservation purchases. The file's Cost
+becomes both BilledCost and EffectiveCost; import the export type you want to measure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+COST_COLUMNS = ("Cost", "CostInBillingCurrency", "PreTaxCost")
+PRICING = {
+    "ondemand": "Standard",
+    "spot": "Dynamic",
+    "reservation": "Committed",
+    "savingsplan": "Committed",
+}
+CHARGE = {
+    "usage": "Usage",
+    "purchase": "Purchase",
+    "refund": "Credit",
+    "unusedreservation": "Usage",
+    "unusedsavingsplan": "Usage",
+    "tax": "Tax",
+}
+
+
+def is_azure_export(columns: list[str]) -> bool:
+    names = {c.strip().lstrip("\ufeff") for c in columns}
+    return {"MeterCategory", "SubscriptionId", "Date"} <= names and bool(names & set(COST_COLUMNS))
+
+
+def _find(columns: list[str], *names: str) -> str | None:
+    index = {c.strip().lstrip("\ufeff").lower(): c for c in columns}
+    return next((index[n.lower()] for n in names if n.lower() in index), None)
+
+
+def azure_columns(columns: list[str]) -> dict[str, str]:
+    """Field → the file's column, for the columns present."""
+    wanted = {
+        "date": ("Date", "UsageDate"),
+        "cost": COST_COLUMNS,
+        "currency": ("BillingCurrency", "BillingCurrencyCode", "Currency"),
+        "billing_account_id": ("BillingAccountId",),
+        "billing_account_name": ("BillingAccountName",),
+        "sub_account_id": ("SubscriptionId",),
+        "sub_account_name": ("SubscriptionName",),
+        "region": ("ResourceLocation",),
+        "service_name": ("MeterCategory",),
+        "resource_id": ("ResourceId", "InstanceId"),
+        "sku_id": ("MeterId", "PartNumber"),
+        "consumed_quantity": ("Quantity",),
+        "consumed_unit": ("UnitOfMeasure",),
+        "pricing_model": ("PricingModel",),
+        "charge_type": ("ChargeType",),
+        "tags": ("Tags",),
+    }
+    return {f: c for f, names in wanted.items() if (c := _find(columns, *names))}
+
+
+def _text(batch: pa.RecordBatch, column: str | None) -> np.ndarray:
+    if column is None:
+        return np.full(batch.num_rows, "", dtype=object)
+    arr = batch.column(batch.schema.get_field_index(column))
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)
+    return np.asarray(
+        pc.fill_null(pc.cast(arr, pa.string()), "").to_numpy(zero_copy_only=False), dtype=object
+    )
+
+
+def _iso_dates(values: np.ndarray) -> np.ndarray:
+    """MM/DD/YYYY (EA, MCA) or ISO → ISO dates; unreadable values stay as they are, so the
+    normaliser reports them as bad rows."""
+    series = pd.Series(values, dtype=object)
+    us = pd.to_datetime(series, format="%m/%d/%Y", errors="coerce")
+    iso = pd.to_datetime(series.where(us.isna()), format="ISO8601", errors="coerce", utc=True)
+    out = series.copy()
+    out[us.notna()] = us[us.notna()].dt.strftime("%Y-%m-%d")
+    out[iso.notna()] = iso[iso.notna()].dt.strftime("%Y-%m-%d")
+    return out.to_numpy(dtype=object)
+
+
+def azure_to_focus(batch: pa.RecordBatch, names: dict[str, str]) -> tuple[dict, int]:
+    n = batch.num_rows
+
+    def col(field: str) -> pa.Array | None:
+        column = names.get(field)
+        return None if column is None else pa.array(_text(batch, column), pa.string())
+
+    cost = col("cost")
+    pricing = np.array(
+        [
+            PRICING.get(v.replace(" ", "").lower(), "Standard" if not v else "Other")
+            for v in _text(batch, names.get("pricing_model"))
+        ],
+        dtype=object,
+    )
+    charge = np.array(
+        [
+            CHARGE.get(v.replace(" ", "").lower(), "Usage")
+            for v in _text(batch, names.get("charge_type"))
+        ],
+        dtype=object,
+    )
+    return {
+        "start": pa.array(_iso_dates(_text(batch, names.get("date"))), pa.string()),
+        "billed": cost,
+        "effective": cost,
+        "currency": col("currency"),
+        "provider": pa.array(np.full(n, "Microsoft", dtype=object), pa.string()),
+        "billing_account_id": col("billing_account_id"),
+        "billing_account_name": col("billing_account_name"),
+        "sub_account_id": col("sub_account_id"),
+        "sub_account_name": col("sub_account_name"),
+        "region": col("region"),
+        "service_name": col("service_name"),
+        "charge_category": pa.array(charge, pa.string()),
+        "pricing_category": pa.array(pricing, pa.string()),
+        "resource_id": col("resource_id"),
+        "sku_id": col("sku_id"),
+        "consumed_quantity": col("consumed_quantity"),
+        "consumed_unit": col("consumed_unit"),
+        "tags": col("tags"),
+    }, n

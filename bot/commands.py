@@ -177,7 +177,7 @@ def run_sync(deps, names: list[str] | None = None, since=None) -> list:
     """Sync the configured sources (all, or ``names``); one connection per call."""
     from bot.deps import cloud_factories
     from finops_bot.sources import build_source
-    from finops_bot.sources.sync import sync_source
+    from finops_bot.sources.sync import refresh_source, sync_source
 
     configs = [c for c in deps.settings.sources if not names or c.name in names]
     db = connect(deps.settings.db_path)
@@ -186,6 +186,9 @@ def run_sync(deps, names: list[str] | None = None, since=None) -> list:
     try:
         for config in configs:
             source = build_source(config, factories)
+            if hasattr(source, "refresh"):
+                results.append(refresh_source(db, source, now=deps.now))
+                continue
             results.append(
                 sync_source(
                     db,
@@ -216,7 +219,7 @@ def sync(args: argparse.Namespace) -> int:
     since = parse_as_of(args.since, "--since")
     results = run_sync(deps, [args.source] if args.source else None, since)
     for r in results:
-        span = f"{r.windows[0].start} … {r.windows[-1].end}" if r.windows else "-"
+        span = f"{r.windows[0].start} … {r.windows[-1].end}" if r.windows else "metadata"
         if r.ok:
             print(
                 f"{r.source}: synced {span}, {r.rows:,} rows, {r.api_calls} API call(s), "

@@ -39,7 +39,28 @@ def cloud_factories() -> dict:
 
         return CostManagementClient(DefaultAzureCredential(), retry_policy=retry_policy())
 
-    return {"aws_session": aws_session, "azure_client": azure_client}
+    def bigquery_client(project: str | None = None):
+        from google.cloud import bigquery
+
+        return bigquery.Client(project=project)
+
+    def gcp_billing_client():
+        from google.cloud import billing_v1
+
+        return billing_v1.CloudBillingClient()
+
+    def gcp_catalog_client():
+        from google.cloud import billing_v1
+
+        return billing_v1.CloudCatalogClient()
+
+    return {
+        "aws_session": aws_session,
+        "azure_client": azure_client,
+        "bigquery_client": bigquery_client,
+        "gcp_billing_client": gcp_billing_client,
+        "gcp_catalog_client": gcp_catalog_client,
+    }
 
 
 def parse_as_of(value: str | None, flag: str = "--as-of") -> date | None:

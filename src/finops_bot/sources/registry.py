@@ -10,12 +10,16 @@ from finops_bot.sources.aws_ce import AwsCostExplorer
 from finops_bot.sources.aws_s3_export import AwsS3Export
 from finops_bot.sources.azure_cost import AzureCostManagement
 from finops_bot.sources.base import BillingSource, SourceConfig
+from finops_bot.sources.gcp_bigquery import GcpBigQueryExport
+from finops_bot.sources.gcp_billing import GcpCloudBilling
 
 # type name → (class, the factory it needs from the composition root)
 SOURCE_TYPES: dict[str, type] = {
     "aws_cost_explorer": AwsCostExplorer,
     "aws_s3_export": AwsS3Export,
     "azure_cost_management": AzureCostManagement,
+    "gcp_bigquery_export": GcpBigQueryExport,
+    "gcp_cloud_billing": GcpCloudBilling,
 }
 
 

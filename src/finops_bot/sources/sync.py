@@ -48,8 +48,15 @@ def sync_source(
     result = SyncResult(source.name)
     began = time.perf_counter()
     windows = sync_windows(today, refresh_days, since)
-    if getattr(source, "window_granularity", "day") == "month":
+    granularity = getattr(source, "window_granularity", "range")
+    if granularity == "month":
         windows = whole_months(windows)
+    elif granularity == "day":  # each day compared and replaced on its own
+        windows = [
+            SyncWindow(w.start + timedelta(days=i), w.start + timedelta(days=i))
+            for w in windows
+            for i in range(w.days)
+        ]
     try:
         for window in windows:
             files = None
@@ -57,7 +64,8 @@ def sync_source(
                 files = source.manifest(window)
                 result.api_calls += source.api_calls
                 if not files:
-                    result.notes.append(f"{window.start:%Y-%m}: no export files yet")
+                    if granularity == "month":
+                        result.notes.append(f"{window.start:%Y-%m}: no export files yet")
                     continue
                 if files == _stored_files(db, source.name, window):
                     result.unchanged.append(window)
@@ -90,6 +98,23 @@ def sync_source(
     return result
 
 
+def refresh_source(db: Database, source, *, now: datetime) -> SyncResult:
+    """Metadata sources (accounts, prices): reload, record the outcome like a sync."""
+    result = SyncResult(source.name)
+    began = time.perf_counter()
+    try:
+        result.rows = source.refresh(db, now)
+    except FinopsError as exc:
+        result.error = str(exc)
+    except Exception as exc:  # logged in full; the other sources go on
+        log.exception("refresh of %s failed", source.name)
+        result.error = f"{source.name}: unexpected error ({type(exc).__name__}: {exc}); see the log"
+    result.api_calls = getattr(source, "api_calls", 0)
+    result.seconds = time.perf_counter() - began
+    _record(db, source, result, [], now)
+    return result
+
+
 def whole_months(windows: list[SyncWindow]) -> list[SyncWindow]:
     months: list[SyncWindow] = []
     for w in windows:
@@ -105,15 +130,19 @@ def _stored_files(db: Database, source: str, window: SyncWindow) -> list[tuple[s
         (k, e)
         for k, e in db.execute(
             "SELECT key, etag FROM export_files WHERE source = ? AND period = ? ORDER BY key",
-            (source, f"{window.start:%Y-%m}"),
+            (source, _period(window)),
         )
     ]
+
+
+def _period(window: SyncWindow) -> str:
+    return str(window.start) if window.start == window.end else f"{window.start:%Y-%m}"
 
 
 def _store_files(
     db: Database, source: str, window: SyncWindow, files: list[tuple[str, str]], now: datetime
 ) -> None:
-    period = f"{window.start:%Y-%m}"
+    period = _period(window)
     with db.conn:
         db.execute("DELETE FROM export_files WHERE source = ? AND period = ?", (source, period))
         db.conn.executemany(

@@ -222,3 +222,35 @@ CREATE TABLE export_files (
 ) WITHOUT ROWID;
 """
     )
+
+
+@migrations()
+def m004_prices_and_accounts(db: Database) -> None:
+    db.executescript(
+        """
+CREATE TABLE gpu_prices (
+  provider TEXT NOT NULL,
+  sku_id TEXT NOT NULL,
+  usage_type TEXT NOT NULL,
+  description TEXT NOT NULL,
+  regions TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  unit TEXT NOT NULL,
+  price REAL NOT NULL,
+  effective_time TEXT,
+  source TEXT NOT NULL,
+  loaded_at TEXT NOT NULL,
+  PRIMARY KEY (provider, sku_id, usage_type)
+) WITHOUT ROWID;
+CREATE TABLE cloud_accounts (
+  provider TEXT NOT NULL,
+  billing_account_id TEXT NOT NULL,
+  billing_account_name TEXT NOT NULL DEFAULT '',
+  sub_account_id TEXT NOT NULL,
+  sub_account_name TEXT NOT NULL DEFAULT '',
+  billing_enabled INTEGER,
+  loaded_at TEXT NOT NULL,
+  PRIMARY KEY (provider, billing_account_id, sub_account_id)
+) WITHOUT ROWID;
+"""
+    )

@@ -31,6 +31,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m001_billing_cache",
         "m002_source_status",
         "m003_export_files",
+        "m004_prices_and_accounts",
     ]
     assert not migrations.pending(second)
     first.close()

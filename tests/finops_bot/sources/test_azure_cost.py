@@ -151,3 +151,20 @@ def test_the_recorded_spec_example_parses(shared_fixtures):
     assert (day, resource_group, currency) == ("2018-03-31", "JapanUnifia-Trial", "USD")
     assert cost == pytest.approx(19.545363672276512)
     assert properties["nextLink"]  # the example pages
+
+
+def test_no_azure_credential_says_what_to_do(db, rules):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NoCredential:
+        def get_token(self, *a, **kw):
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+        get_token_info = get_token
+
+    def no_login_client():
+        return CostManagementClient(NoCredential(), retry_policy=retry_policy())
+
+    result = sync_source(db, AzureCostManagement("azure", no_login_client, SCOPE), today=TODAY,
+                         now=NOW, rules=rules)
+    assert not result.ok and "az login" in result.error and "AZURE_CLIENT_ID" in result.error

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from sqlite_utils import Database
@@ -191,27 +192,10 @@ def file_columns(
 
 
 def load_batches(
-    db: Database,
-    batches: Iterable[pa.RecordBatch],
-    field_of: dict[str, str],
-    *,
-    source: str,
-    kind: str,
-    rules: TagRules,
-    now: datetime,
-    strict: bool = False,
-    currency: str | None = None,
-    path: str | None = None,
-    fingerprint: str | None = None,
-    also_replace: list[str] | None = None,
-    label: str | None = None,
-    window: tuple[date, date] | None = None,
-    allow_empty: bool = False,
+    db: Database, batches: Iterable[pa.RecordBatch], field_of: dict[str, str], **options: Any
 ) -> LoadResult:
-    """Normalise and load Arrow batches (columns named per ``field_of``: column → field),
-    replacing everything ``source`` brought before, in one transaction."""
-    label = label or source
-
+    """Load Arrow batches whose columns are named per ``field_of`` (column → FOCUS field);
+    ``options`` as for load_columns."""
     column_batches = (
         (
             {field_of[c]: b.column(i) for i, c in enumerate(b.schema.names) if c in field_of},
@@ -219,22 +203,7 @@ def load_batches(
         )
         for b in batches
     )
-    return load_columns(
-        db,
-        column_batches,
-        source=source,
-        kind=kind,
-        rules=rules,
-        now=now,
-        strict=strict,
-        currency=currency,
-        path=path,
-        fingerprint=fingerprint,
-        also_replace=also_replace,
-        label=label,
-        window=window,
-        allow_empty=allow_empty,
-    )
+    return load_columns(db, column_batches, **options)
 
 
 def load_columns(

@@ -165,6 +165,7 @@ def test_no_azure_credential_says_what_to_do(db, rules):
     def no_login_client():
         return CostManagementClient(NoCredential(), retry_policy=retry_policy())
 
-    result = sync_source(db, AzureCostManagement("azure", no_login_client, SCOPE), today=TODAY,
-                         now=NOW, rules=rules)
+    result = sync_source(
+        db, AzureCostManagement("azure", no_login_client, SCOPE), today=TODAY, now=NOW, rules=rules
+    )
     assert not result.ok and "az login" in result.error and "AZURE_CLIENT_ID" in result.error

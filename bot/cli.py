@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the SDKs' own warnings (azure-identity lists every credential it tried) would bury the
+    # one line we print; our messages say what to do
+    logging.getLogger("azure").setLevel(logging.ERROR)
     args.db = getattr(args, "db", None)
     args.config = getattr(args, "config", None)
     if not getattr(args, "run", None):

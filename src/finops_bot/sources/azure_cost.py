@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from typing import Any
 
 import pyarrow as pa
@@ -236,7 +236,3 @@ def parse_rows(properties: Mapping[str, Any], tag_key: str) -> Iterator[tuple[tu
             str(row[currency_at]) if currency_at is not None else "",
         )
         yield key, float(row[cost_at] or 0.0)
-
-
-def window_days(window: SyncWindow) -> list[str]:
-    return [str(window.start + timedelta(days=i)) for i in range(window.days)]

@@ -37,19 +37,6 @@ KEY_COLUMNS = (
     "team",
     "owner",
 )
-FACT_COLUMNS = (
-    "id",
-    "day",
-    "key_id",
-    "resource_id",
-    "sku_id",
-    "billed_cost",
-    "effective_cost",
-    "list_cost",
-    "consumed_quantity",
-    "pricing_quantity",
-    "tags_id",
-)
 # question dimension → charge_keys column
 SUBJECT_COLUMNS = {
     "project": "project",

@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="backfill from YYYY-MM-DD (default: the refresh window)")
     p.set_defaults(run=commands.sync)
 
+    p = sub.add_parser(
+        "agent-token", parents=[common], help="GPU agent tokens: create, list, revoke"
+    )
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("--name", help="the token's name (create, revoke)")
+    p.set_defaults(run=commands.agent_token)
+
     p = sub.add_parser("status", parents=[common], help="what the cache holds and how fresh it is")
     p.set_defaults(run=commands.status)
     return parser

@@ -265,13 +265,18 @@ def serve(args: argparse.Namespace) -> int:
         handler = SocketModeHandler(app, slack.app_token)
         socket_connected = handler.client.is_connected
     router = Router()
+    from handlers.http.heartbeats import HeartbeatsRoute
+
     http.register(
         router,
         health=answers.healthy,
         socket_connected=socket_connected,
         app=None if slack.socket_mode else app,
         signing_secret=slack.signing_secret,
+        heartbeats=HeartbeatsRoute(deps.settings.db_path, now=lambda: datetime.now(UTC)),
     )
+    stop = threading.Event()  # before anything is announced: SIGTERM always stops cleanly
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server, _ = start_server(slack.host, slack.port, router)
     host, port = server.server_address[:2]
     mode = "Socket Mode" if slack.socket_mode else f"HTTP: POST http://{host}:{port}/slack/events"
@@ -282,13 +287,13 @@ def serve(args: argparse.Namespace) -> int:
     )
     if handler is not None:
         handler.connect()
-    scheduler = None
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from scheduled import billing, fleet
+
+    scheduler = BackgroundScheduler(timezone=UTC)
+    fleet.register(scheduler, deps.settings.db_path)
     if deps.settings.sources:
-        from apscheduler.schedulers.background import BackgroundScheduler
-
-        from scheduled import billing
-
-        scheduler = BackgroundScheduler(timezone=UTC)
 
         def sync_one(name: str) -> None:
             # each run: fresh settings, clock and connection (jobs run in worker threads)
@@ -301,16 +306,42 @@ def serve(args: argparse.Namespace) -> int:
                 )
 
         billing.register(scheduler, deps.settings.sources, sync_one)
-        scheduler.start()
         print(f"billing sync scheduled for {len(deps.settings.sources)} source(s)", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    scheduler.start()
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     server.shutdown()
-    if scheduler is not None:
-        scheduler.shutdown(wait=False)
+    scheduler.shutdown(wait=False)
     if handler is not None:
         handler.close()
     print("finops-bot stopped", flush=True)
+    return 0
+
+
+def agent_token(args: argparse.Namespace) -> int:
+    from finops_bot.gpu.tokens import create_token, list_tokens, revoke_token
+
+    deps = build(args.db, args.config)
+    db = connect(deps.settings.db_path)
+    if args.action == "create":
+        if not args.name:
+            raise FinopsError("agent-token create needs --name NAME")
+        token = create_token(db, args.name, deps.now)
+        print(token)
+        print(
+            f"Token {args.name!r} created. It is shown only now: put it in the node's "
+            "--token-file.",
+            file=sys.stderr,
+        )
+    elif args.action == "list":
+        rows = list_tokens(db)
+        if not rows:
+            print("No agent tokens: python -m bot agent-token create --name NAME")
+        for name, created, revoked in rows:
+            print(f"{name}  created {created}  " + (f"REVOKED {revoked}" if revoked else "active"))
+    else:
+        if not args.name:
+            raise FinopsError("agent-token revoke needs --name NAME")
+        revoke_token(db, args.name, deps.now)
+        print(f"Token {args.name!r} revoked: its nodes get 401 from now on.")
     return 0

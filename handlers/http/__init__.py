@@ -8,6 +8,7 @@ from collections.abc import Callable
 from slack_bolt import App
 
 from handlers.http.healthz import healthz
+from handlers.http.heartbeats import HeartbeatsRoute, agent_file
 from handlers.http.routing import Router
 from handlers.http.slack_events import SlackEventsRoute
 
@@ -19,7 +20,11 @@ def register(
     socket_connected: Callable[[], bool] | None,
     app: App | None,
     signing_secret: str | None,
+    heartbeats: HeartbeatsRoute | None = None,
 ) -> None:
     router.add("GET", "/healthz", healthz(health, socket_connected))
+    if heartbeats is not None:
+        router.add("POST", "/v1/heartbeats", heartbeats)
+        router.add("GET", "/agent.py", agent_file)
     if app is not None and signing_secret:
         router.add("POST", "/slack/events", SlackEventsRoute(app, signing_secret))

@@ -161,3 +161,19 @@ def test_kill_during_import_leaves_the_cache_as_it_was(tmp_path):
     proc.wait()
     assert dump(connect(db)) == before
     assert "1 source" in run("status", db=db).stdout
+
+
+def test_agent_token_create_list_revoke(tmp_path):
+    db = tmp_path / "t.db"
+    created = run("agent-token", "create", "--name", "training-nodes", db=db)
+    token = created.stdout.strip()
+    assert token.startswith("fbt_") and "shown only now" in created.stderr
+    assert "training-nodes" in run("agent-token", "list", db=db).stdout
+    again = run("agent-token", "create", "--name", "training-nodes", db=db, check=False)
+    assert again.returncode == 1 and "exists" in again.stderr
+    run("agent-token", "revoke", "--name", "training-nodes", db=db)
+    assert "REVOKED" in run("agent-token", "list", db=db).stdout
+    from finops_bot.gpu.tokens import verify_token
+    from finops_bot.store import connect
+
+    assert verify_token(connect(db), token) is None

@@ -241,3 +241,47 @@ CREATE TABLE cloud_accounts (
 ) WITHOUT ROWID;
 """
     )
+
+
+@migrations()
+def m005_gpu_fleet(db: Database) -> None:
+    db.executescript(
+        """
+CREATE TABLE agent_tokens (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE TABLE heartbeat_batches (
+  batch_id TEXT PRIMARY KEY,
+  token_id INTEGER NOT NULL,
+  node TEXT NOT NULL,
+  received_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX heartbeat_batches_received ON heartbeat_batches(received_at);
+CREATE TABLE gpu_latest (
+  node TEXT NOT NULL,
+  gpu TEXT NOT NULL,
+  hostname TEXT NOT NULL,
+  provider TEXT, instance_id TEXT, instance_type TEXT, region TEXT, zone TEXT, spot INTEGER,
+  project TEXT, owner TEXT, job TEXT, progress INTEGER,
+  gpu_index INTEGER NOT NULL, name TEXT, state TEXT NOT NULL, error TEXT,
+  util_min REAL, util_mean REAL, util_max REAL, mem_used_mb REAL, mem_total_mb REAL,
+  power_w REAL, temp_c REAL, processes INTEGER, process_mem_mb REAL,
+  window_end TEXT NOT NULL,
+  received_at TEXT NOT NULL,
+  PRIMARY KEY (node, gpu)
+) WITHOUT ROWID;
+CREATE TABLE gpu_minutes (
+  node TEXT NOT NULL,
+  gpu TEXT NOT NULL,
+  minute TEXT NOT NULL,
+  util_min REAL, util_mean REAL, util_max REAL, mem_used_mb REAL, power_w REAL,
+  processes INTEGER, process_mem_mb REAL, progress INTEGER, project TEXT, owner TEXT,
+  PRIMARY KEY (node, gpu, minute)
+) WITHOUT ROWID;
+CREATE INDEX gpu_minutes_minute ON gpu_minutes(minute);
+"""
+    )

@@ -32,6 +32,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m002_source_status",
         "m003_export_files",
         "m004_prices_and_accounts",
+        "m005_gpu_fleet",
     ]
     assert not migrations.pending(second)
     first.close()

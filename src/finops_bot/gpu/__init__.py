@@ -1,0 +1,1 @@
+"""GPU fleet: agent tokens, heartbeat batches (schema, validation, storage), retention."""

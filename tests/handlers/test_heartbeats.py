@@ -1,0 +1,216 @@
+"""POST /v1/heartbeats over real HTTP on loopback: good batches, every bad input, replays,
+floods, 413; GET /agent.py; retention; and the agent sending into it end to end."""
+
+from __future__ import annotations
+
+import copy
+import http.client
+import json
+import sys
+from datetime import timedelta
+
+import pytest
+
+from bot.server import start_server
+from finops_bot.agent import finops_agent
+from finops_bot.gpu.heartbeat import prune
+from finops_bot.gpu.tokens import create_token, revoke_token
+from finops_bot.store import connect
+from handlers.http.heartbeats import HeartbeatsRoute
+from handlers.http.routing import Router
+from tests import fake_nvml
+from tests.conftest import NOW
+
+
+def good_batch(batch_id: str = "batch-0001", util: float = 1.5) -> dict:
+    return {
+        "schema": "finops.heartbeat/v1",
+        "batch_id": batch_id,
+        "sent_at": "2026-11-22T06:01:00Z",
+        "agent": {"version": "0.1.0", "dropped_batches": 0},
+        "node": {
+            "hostname": "gpu-node-1",
+            "provider": "aws",
+            "instance_id": "i-0abc",
+            "instance_type": "p4d.24xlarge",
+            "region": "us-east-1",
+            "zone": "us-east-1a",
+            "spot": False,
+        },
+        "labels": {"project": "bert-training", "owner": "alice"},
+        "progress": 1200,
+        "window": {"start": "2026-11-22T06:00:00Z", "end": "2026-11-22T06:01:00Z", "samples": 6},
+        "gpus": [
+            {
+                "index": i,
+                "uuid": f"GPU-{i}",
+                "name": "NVIDIA A100-SXM4-80GB",
+                "state": "ok",
+                "util": {"min": 0, "mean": util, "max": 3},
+                "mem_total_mb": 81920,
+                "mem_used_mb": {"min": 0, "mean": 0, "max": 0},
+                "power_w": {"min": 60, "mean": 61, "max": 62},
+                "temp_c": {"min": 30, "mean": 31, "max": 32},
+                "processes": [],
+            }
+            for i in range(8)
+        ],
+    }
+
+
+class Bot:
+    def __init__(self, db_path, rate=10.0, burst=50):
+        self.db = connect(db_path)
+        self.token = create_token(self.db, "training-nodes", NOW)
+        router = Router()
+        router.add("POST", "/v1/heartbeats", HeartbeatsRoute(db_path, lambda: NOW, rate, burst))
+        from handlers.http.heartbeats import agent_file
+
+        router.add("GET", "/agent.py", agent_file)
+        self.server, _ = start_server("127.0.0.1", 0, router)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.conn = http.client.HTTPConnection(
+            "127.0.0.1", self.server.server_address[1], timeout=10
+        )
+
+    def post(self, body, token: str | None = "default", raw: bytes | None = None):
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["authorization"] = f"Bearer {self.token if token == 'default' else token}"
+        data = raw if raw is not None else json.dumps(body).encode()
+        self.conn.request("POST", "/v1/heartbeats", body=data, headers=headers)
+        resp = self.conn.getresponse()
+        payload = json.loads(resp.read() or b"{}")
+        if resp.getheader("connection", "").lower() == "close":
+            self.conn.close()
+        return resp.status, payload
+
+
+@pytest.fixture
+def bot(db_path):
+    b = Bot(db_path)
+    yield b
+    b.server.shutdown()
+
+
+def test_a_good_batch_is_stored_once(bot):
+    assert bot.post(good_batch()) == (200, {"batch_id": "batch-0001", "stored": True})
+    assert bot.post(good_batch()) == (200, {"batch_id": "batch-0001", "stored": False})
+    assert bot.db.execute("SELECT COUNT(*) FROM gpu_latest").fetchone()[0] == 8
+    assert bot.db.execute("SELECT COUNT(*) FROM gpu_minutes").fetchone()[0] == 8
+    row = bot.db.execute(
+        "SELECT node, hostname, project, owner, util_mean, instance_type, "
+        "progress FROM gpu_latest WHERE gpu = 'GPU-0'"
+    ).fetchone()
+    assert row == ("i-0abc", "gpu-node-1", "bert-training", "alice", 1.5, "p4d.24xlarge", 1200)
+
+
+@pytest.mark.parametrize("token", [None, "fbt_not-a-real-token", "xoxb-wrong-kind"])
+def test_bad_tokens_are_401(bot, token):
+    status, body = bot.post(good_batch(), token=token)
+    assert status == 401 and "token" in body["error"]
+
+
+def test_revoked_token_is_401(bot):
+    revoke_token(bot.db, "training-nodes", NOW)
+    assert bot.post(good_batch())[0] == 401
+
+
+def mutate(path: str, value):
+    batch = copy.deepcopy(good_batch())
+    target = batch
+    keys = path.split(".")
+    for key in keys[:-1]:
+        target = target[int(key)] if key.isdigit() else target[key]
+    last = keys[-1]
+    if value is KeyError:
+        del target[last]
+    else:
+        target[int(last) if last.isdigit() else last] = value
+    return batch
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("schema", "finops.heartbeat/v0", "schema"),
+        ("batch_id", "x", "batch_id"),
+        ("node", KeyError, "node"),
+        ("node.hostname", "", "node.hostname"),
+        ("node.provider", "oracle", "node.provider"),
+        ("node.spot", "yes", "node.spot"),
+        ("labels.team", "nlp", "labels"),
+        ("progress", -1, "progress"),
+        ("window.end", "yesterday", "window.end"),
+        ("window.start", "2026-11-22T09:00:00Z", "window"),
+        ("window.samples", 0, "window.samples"),
+        ("gpus", "many", "gpus"),
+        ("gpus.0.index", 99, "gpus[0].index"),
+        ("gpus.1.index", 0, "gpus[1].index"),
+        ("gpus.0.state", "sleepy", "gpus[0].state"),
+        ("gpus.0.util", {"min": 5, "mean": 1, "max": 3}, "gpus[0].util"),
+        ("gpus.0.util", {"min": 0, "mean": 150, "max": 150}, "gpus[0].util.mean"),
+        ("gpus.0.power_w", {"min": 0, "mean": "lots", "max": 1}, "gpus[0].power_w.mean"),
+        ("gpus.0.processes", [{"pid": "x"}], "gpus[0].processes"),
+    ],
+)
+def test_malformed_batches_are_400_naming_the_field(bot, path, value, field):
+    status, body = bot.post(mutate(path, value))
+    assert status == 400 and body["field"] == field and body["why"]
+    assert bot.db.execute("SELECT COUNT(*) FROM heartbeat_batches").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"\xff\xfe", b"[]", b"null", b""])
+def test_non_json_bodies_are_400(bot, raw):
+    assert bot.post(None, raw=raw)[0] == 400
+
+
+def test_over_1_mib_is_413(bot):
+    assert bot.post(None, raw=b"x" * ((1 << 20) + 1))[0] == 413
+
+
+def test_a_flooding_token_gets_429(db_path):
+    b = Bot(db_path, rate=1.0, burst=3)
+    try:
+        codes = [b.post(good_batch(f"batch-{i:04d}"))[0] for i in range(6)]
+    finally:
+        b.server.shutdown()
+    assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429, 429]
+
+
+def test_agent_py_is_served(bot):
+    bot.conn.request("GET", "/agent.py")
+    resp = bot.conn.getresponse()
+    body = resp.read().decode()
+    assert resp.status == 200 and "def main(" in body and "import pynvml" in body
+
+
+def test_retention_prunes_old_minutes(bot):
+    bot.post(good_batch())
+    assert prune(bot.db, NOW + timedelta(days=13)) == 0
+    assert prune(bot.db, NOW + timedelta(days=15)) == 8
+    assert bot.db.execute("SELECT COUNT(*) FROM heartbeat_batches").fetchone()[0] == 0
+
+
+def test_the_agent_sends_into_the_endpoint(bot, monkeypatch, tmp_path):
+    monkeypatch.setitem(
+        sys.modules,
+        "pynvml",
+        fake_nvml.make(
+            [
+                fake_nvml.a100(i, util=0 if i else 88, procs=[(7, 2048)] if i == 1 else [])
+                for i in range(8)
+            ]
+        ),
+    )
+    token_file = tmp_path / "token"
+    token_file.write_text(bot.token + "\n")
+    env = {"FINOPS_AGENT_NO_METADATA": "1", "FINOPS_PROJECT": "llm-finetune"}
+    assert (
+        finops_agent.main(["--once", "--url", bot.url, "--token-file", str(token_file)], env) == 0
+    )
+    rows = bot.db.execute(
+        "SELECT gpu_index, util_mean, processes, project FROM gpu_latest ORDER BY gpu_index"
+    ).fetchall()
+    assert len(rows) == 8 and rows[0][1] == 88.0 and rows[1][2] == 1
+    assert {r[3] for r in rows} == {"llm-finetune"}

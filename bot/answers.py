@@ -28,7 +28,10 @@ class AnswerService:
         return engine
 
     def ask(self, question: str, today: date | None = None) -> Answer:
-        return self._engine().ask(question, today or self.today())
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC) if today is None else None  # live GPU questions need the time
+        return self._engine().ask(question, today or self.today(), now)
 
     def submit(self, question: str, today: date) -> Future[Answer]:
         return self._pool.submit(self.ask, question, today)

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the token's name (create, revoke)")
     p.set_defaults(run=commands.agent_token)
 
+    p = sub.add_parser("gpus", parents=[common], help="the GPU fleet: state, $/h, idle $")
+    p.set_defaults(run=commands.gpus)
+
     p = sub.add_parser("status", parents=[common], help="what the cache holds and how fresh it is")
     p.set_defaults(run=commands.status)
     return parser

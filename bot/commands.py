@@ -45,7 +45,9 @@ def demo(args: argparse.Namespace) -> int:
 def ask(args: argparse.Namespace) -> int:
     deps = build(args.db, args.config, args.as_of)
     db = connect(deps.settings.db_path)
-    answer = Engine(db, deps.settings.measure).ask(" ".join(args.question), deps.today)
+    answer = Engine(db, deps.settings.measure, deps.prices).ask(
+        " ".join(args.question), deps.today, deps.now if not args.as_of else None
+    )
     print(render_json(answer) if args.json else render_text(answer))
     return 0 if answer.kind not in ("error",) else 1
 
@@ -344,4 +346,44 @@ def agent_token(args: argparse.Namespace) -> int:
             raise FinopsError("agent-token revoke needs --name NAME")
         revoke_token(db, args.name, deps.now)
         print(f"Token {args.name!r} revoked: its nodes get 401 from now on.")
+    return 0
+
+
+def gpus(args: argparse.Namespace) -> int:
+    """The GPU fleet: node, owner, project, GPUs, state, since, $/h, idle $."""
+    from finops_bot.gpu.fleet import fleet
+    from finops_bot.gpu.prices import PRICES_AS_OF
+    from finops_bot.money import format_money
+
+    deps = build(args.db, args.config)
+    db = connect(deps.settings.db_path)
+    nodes = fleet(db, deps.now, deps.prices)
+    if not nodes:
+        print(
+            "No GPU heartbeats yet. On each node: python finops_agent.py --url URL "
+            "--token-file FILE (token: python -m bot agent-token create --name NAME)."
+        )
+        return 0
+    header = (
+        f"{'node':<22} {'owner':<16} {'project':<16} {'GPUs':>5} {'state':<18} "
+        f"{'since (UTC)':<16} {'$/h':>9} {'idle $/h':>9} {'idle $':>9}"
+    )
+    print(header)
+    for n in nodes:
+        idle = sum(g.idle for g in n.gpus)
+        money = [
+            format_money(v, "USD") if v is not None else "?"
+            for v in (n.hourly, n.idle_hourly, n.idle_dollars(deps.now.replace(tzinfo=None)))
+        ]
+        print(
+            f"{n.hostname[:22]:<22} {(n.owner or '-')[:16]:<16} {(n.project or '-')[:16]:<16} "
+            f"{idle:>2}/{len(n.gpus):<2} {n.state:<18} {n.since:%Y-%m-%d %H:%M} "
+            f"{money[0]:>9} {money[1]:>9} {money[2]:>9}"
+        )
+    unknown = sorted({n.instance_type or "?" for n in nodes if n.hourly is None})
+    print(
+        f"\nPrices: bundled table as of {PRICES_AS_OF}, [gpu_prices] overrides"
+        + (f"; no price for {', '.join(unknown)} (add it under [gpu_prices])" if unknown else "")
+        + "."
+    )
     return 0

@@ -22,6 +22,12 @@ class Deps:
     def rules(self) -> TagRules:
         return TagRules(self.settings.allocation_keys)
 
+    @property
+    def prices(self):
+        from finops_bot.gpu.prices import PriceBook
+
+        return PriceBook(self.settings.gpu_prices)
+
 
 def cloud_factories() -> dict:
     """The seams sources get their SDK sessions from (tests pass their own)."""

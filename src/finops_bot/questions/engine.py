@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlite_utils import Database
 
+from finops_bot.gpu.prices import PriceBook
 from finops_bot.questions.answer import Answer, Comparison, Row
+from finops_bot.questions.gpu_answers import gpu_answer
 from finops_bot.questions.names import Match, NameIndex, NoMatch, canonical, fold
 from finops_bot.questions.parse import ParseError, Query, parse
 from finops_bot.questions.periods import Period, previous_period
@@ -51,9 +53,12 @@ def day_number(d: date) -> int:
 class Engine:
     """Answers questions from one open cache. Not thread-safe: one per thread."""
 
-    def __init__(self, db: Database, default_measure: str = "EffectiveCost"):
+    def __init__(
+        self, db: Database, default_measure: str = "EffectiveCost", prices: PriceBook | None = None
+    ):
         self.db = db
         self.default_measure = default_measure
+        self.prices = prices or PriceBook()
         self._names: NameIndex | None = None
         self._names_version: tuple | None = None
 
@@ -107,7 +112,9 @@ class Engine:
         ).fetchall()
 
     # -- answering ---------------------------------------------------------------------
-    def ask(self, question: str, today: date) -> Answer:
+    def ask(self, question: str, today: date, now: datetime | None = None) -> Answer:
+        """Answer one question. ``now`` (UTC) is needed only by the live GPU questions; it
+        defaults to the end of ``today``."""
         data_through, loaded_at, sources = self._freshness()
         base = dict(
             question=question,
@@ -127,6 +134,9 @@ class Engine:
                 message=_help_text(),
                 **base,
             )
+        if q.kind in ("idle_gpus", "idle_cost"):
+            now = now or datetime.combine(today, time(23, 59), tzinfo=UTC)
+            return gpu_answer(self.db, q, question, today, now, self.prices)
         if not sources:
             return Answer(
                 kind="empty",

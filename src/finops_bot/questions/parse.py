@@ -247,6 +247,22 @@ def parse(question: str, today: date) -> Query:
 
     common = dict(period=period, period_given=period_given, measure=measure)
 
+    if re.search(r"\bgpus?\b", text) and re.search(r"\bidle\b|\bwasted?\b|\bunused\b", text):
+        if COST_WORDS.search(text) or re.search(r"\bdollars?\b|\busd\b|\$", text) or period:
+            by = re.search(r"\bby\s+(owner|project)s?\b", text)
+            rest = text[: by.start()] + " " + text[by.end() :] if by else text
+            rest = re.sub(
+                r"\bidle\b|\bgpus?\b|\bdollars?\b|\bof\b|\bwasted?\b|"
+                r"\bunused\b|\bmany\b|\bfor\b",
+                " ",
+                rest,
+            )
+            dim, name = _subject(rest)
+            return Query(
+                kind="idle_cost", dim=dim, name=name, by=by.group(1) if by else "project", **common
+            )
+        return Query(kind="idle_gpus")
+
     m = re.search(rf"\btop\s*(?P<n>\d+)?\s*(?P<dim>{_DIM_ALT})\b", text) or re.search(
         rf"\b(?:biggest|largest|most expensive)\s*(?P<n>\d+)?\s*(?P<dim>{_DIM_ALT})\b", text
     )

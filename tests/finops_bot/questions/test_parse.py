@@ -82,3 +82,23 @@ def test_bad_period_is_a_parse_error():
         parse("project x between 2026-11-09 and 2026-11-01", TODAY)
     with pytest.raises(ParseError):
         parse("top 1000 projects", TODAY)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "name", "by"),
+    [
+        ("which GPUs are idle?", "idle_gpus", None, None),
+        ("idle gpus", "idle_gpus", None, None),
+        ("idle GPU cost for bert-training this week", "idle_cost", "bert-training", "project"),
+        (
+            "how many dollars of idle GPU did bert-training burn this week",
+            "idle_cost",
+            "bert-training",
+            "project",
+        ),
+        ("idle gpu cost by owner last 7 days", "idle_cost", None, "owner"),
+    ],
+)
+def test_gpu_questions(question, kind, name, by):
+    q = parse(question, TODAY)
+    assert (q.kind, q.name, q.by) == (kind, name, by)

@@ -1,0 +1,234 @@
+"""Fleet states and idle money, from the heartbeat rollups. ``now`` is always passed in.
+
+States (defaults configurable through FleetRules):
+- silent: no heartbeat for 3 minutes (3 batch intervals): node gone or agent dead. Never
+  counted as idle; its timer starts at the last heartbeat.
+- stalled: the node reports a progress counter, a process still runs on its GPUs, and the
+  counter has not moved for 30 minutes, whether the GPUs compute or not. The timer resets
+  whenever the counter changes. (A finished job has left the GPUs: that is idle.)
+- idle: every GPU of the node under 5 % utilisation (the per-minute max) for 30 minutes.
+  A GPU's idle timer resets at any minute whose max utilisation reaches 5 %.
+- idle, memory held: idle, and a process still holds GPU memory (the notebook that keeps a
+  GPU). Same timer as idle.
+- partly idle: some GPUs idle (by the rule above), others not.
+- busy: anything else.
+Money: each GPU costs its instance's hourly price / the instance's GPU count (PriceBook).
+Idle dollars count only idle minutes that were reported: silent time costs nothing here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+from finops_bot.gpu.prices import PriceBook
+
+MINUTE = "%Y-%m-%dT%H:%M"
+
+
+@dataclass(frozen=True)
+class FleetRules:
+    idle_util: float = 5.0
+    idle_minutes: int = 30
+    stall_minutes: int = 30
+    silent_minutes: int = 3
+
+
+@dataclass
+class GpuState:
+    gpu: str
+    index: int
+    name: str | None
+    util: float | None
+    idle: bool
+    idle_since: datetime | None
+    memory_held: bool
+    hourly: float | None
+
+
+@dataclass
+class NodeState:
+    node: str
+    hostname: str
+    provider: str | None
+    instance_type: str | None
+    spot: bool | None
+    project: str | None
+    owner: str | None
+    state: str
+    since: datetime
+    last_seen: datetime
+    gpus: list[GpuState] = field(default_factory=list)
+    hourly: float | None = None  # the whole node, USD/h
+    gpu_count: int | None = None  # the instance type's GPUs (for the per-GPU price)
+    progress: int | None = None
+    processes: int = 0
+
+    @property
+    def idle_hourly(self) -> float | None:
+        if self.state == "silent" or self.hourly is None:
+            return None
+        return sum(g.hourly or 0.0 for g in self.gpus if g.idle)
+
+    def idle_dollars(self, now: datetime) -> float | None:
+        """Dollars burnt by the GPUs idle right now, since each became idle."""
+        if self.state == "silent" or self.hourly is None:
+            return None
+        return sum(
+            (g.hourly or 0.0) * (now - g.idle_since).total_seconds() / 3600
+            for g in self.gpus
+            if g.idle and g.idle_since
+        )
+
+
+def _minute(text: str) -> datetime:
+    return datetime.strptime(text[:16], MINUTE).replace(tzinfo=None)
+
+
+def fleet(
+    db: Database, now: datetime, prices: PriceBook | None = None, rules: FleetRules = FleetRules()
+) -> list[NodeState]:
+    prices = prices or PriceBook()
+    now_naive = now.replace(tzinfo=None)
+    rows = db.execute(
+        "SELECT node, gpu, hostname, provider, instance_type, spot, project, owner, progress, "
+        "gpu_index, name, util_mean, processes, process_mem_mb, window_end FROM gpu_latest "
+        "ORDER BY node, gpu_index"
+    ).fetchall()
+    nodes: dict[str, NodeState] = {}
+    for (
+        node,
+        gpu,
+        hostname,
+        provider,
+        itype,
+        spot,
+        project,
+        owner,
+        progress,
+        index,
+        name,
+        util,
+        processes,
+        process_mem,
+        window_end,
+    ) in rows:
+        last_seen = datetime.fromisoformat(window_end).replace(tzinfo=None)
+        state = nodes.get(node)
+        if state is None:
+            hourly, count = prices.hourly(provider, itype, bool(spot) if spot is not None else None)
+            state = nodes[node] = NodeState(
+                node,
+                hostname,
+                provider,
+                itype,
+                None if spot is None else bool(spot),
+                project,
+                owner,
+                "busy",
+                last_seen,
+                last_seen,
+                hourly=hourly,
+                gpu_count=count,
+                progress=progress,
+            )
+        state.processes += processes or 0
+        state.last_seen = max(state.last_seen, last_seen)
+        last_busy, first = db.execute(
+            "SELECT MAX(CASE WHEN util_max >= ? THEN minute END), MIN(minute) FROM gpu_minutes "
+            "WHERE node = ? AND gpu = ?",
+            (rules.idle_util, node, gpu),
+        ).fetchone()
+        if last_busy:
+            idle_since = _minute(last_busy) + timedelta(minutes=1)
+        else:
+            idle_since = _minute(first) - timedelta(minutes=1) if first else last_seen
+        idle = now_naive - idle_since >= timedelta(minutes=rules.idle_minutes)
+        per_gpu = None
+        if state.hourly is not None:
+            per_gpu = state.hourly / max(state.gpu_count or 1, 1)
+        state.gpus.append(
+            GpuState(
+                gpu,
+                index,
+                name,
+                util,
+                idle,
+                idle_since if idle else None,
+                bool(processes) and (process_mem or 0) > 0,
+                per_gpu,
+            )
+        )
+    for state in nodes.values():
+        _decide(db, state, now_naive, rules)
+    return sorted(nodes.values(), key=lambda s: (s.state != "idle", s.node))
+
+
+def _decide(db: Database, state: NodeState, now: datetime, rules: FleetRules) -> None:
+    if now - state.last_seen > timedelta(minutes=rules.silent_minutes):
+        for g in state.gpus:  # silent is never idle
+            g.idle, g.idle_since = False, None
+        state.state, state.since = "silent", state.last_seen
+        return
+    progress = state.progress
+    # stalled: a process still runs on the GPUs but its step counter stopped (a job that
+    # finished has left the GPUs: that is idle, not stalled)
+    if progress is not None and state.processes:
+        changed = db.execute(
+            "SELECT MAX(minute) FROM gpu_minutes WHERE node = ? AND progress IS NOT NULL "
+            "AND progress != ?",
+            (state.node, progress),
+        ).fetchone()[0]
+        first = db.execute(
+            "SELECT MIN(minute) FROM gpu_minutes WHERE node = ?", (state.node,)
+        ).fetchone()[0]
+        since = _minute(changed) + timedelta(minutes=1) if changed else _minute(first)
+        if now - since >= timedelta(minutes=rules.stall_minutes):
+            state.state, state.since = "stalled", since
+            return
+    idle = [g for g in state.gpus if g.idle]
+    if state.gpus and len(idle) == len(state.gpus):
+        held = any(g.memory_held for g in idle)
+        state.state = "idle, memory held" if held else "idle"
+        state.since = max(g.idle_since for g in idle if g.idle_since)
+    elif idle:
+        state.state = "partly idle"
+        state.since = min(g.idle_since for g in idle if g.idle_since)
+    else:
+        state.state, state.since = "busy", state.last_seen
+
+
+def idle_cost(
+    db: Database,
+    start: datetime,
+    end: datetime,
+    prices: PriceBook | None = None,
+    rules: FleetRules = FleetRules(),
+    by: str = "project",
+) -> list[tuple[str, float, int]]:
+    """Idle GPU dollars per project (or owner) over [start, end): (name, USD, idle minutes).
+
+    A minute is idle when its max utilisation stayed under the threshold; minutes with no
+    heartbeat are not counted (silent is never idle)."""
+    prices = prices or PriceBook()
+    column = "owner" if by == "owner" else "project"
+    node_price = {}
+    for node, provider, itype, spot in db.execute(
+        "SELECT DISTINCT node, provider, instance_type, spot FROM gpu_latest"
+    ):
+        hourly, count = prices.hourly(provider, itype, bool(spot) if spot is not None else None)
+        node_price[node] = hourly / max(count or 1, 1) if hourly is not None else None
+    totals: dict[str, list] = {}
+    for name, node, minutes in db.execute(
+        f"SELECT COALESCE({column}, ''), node, COUNT(*) FROM gpu_minutes "
+        "WHERE minute >= ? AND minute < ? AND util_max < ? GROUP BY 1, 2",
+        (start.strftime(MINUTE), end.strftime(MINUTE), rules.idle_util),
+    ):
+        price = node_price.get(node)
+        entry = totals.setdefault(name, [0.0, 0])
+        entry[1] += minutes
+        if price is not None:
+            entry[0] += price * minutes / 60
+    return sorted(((k, v[0], v[1]) for k, v in totals.items()), key=lambda x: -x[1])

@@ -41,7 +41,7 @@ class TokenBucket:
 
 class HeartbeatsRoute:
     def __init__(
-        self, db_path: Path, now: Callable[[], datetime], rate: float = 10.0, burst: int = 50
+        self, db_path: Path, now: Callable[[], datetime], rate: float = 100.0, burst: int = 500
     ):
         self.db_path = db_path
         self.now = now

@@ -83,6 +83,10 @@ class NodeState:
         )
 
 
+def now_min() -> datetime:
+    return datetime(1970, 1, 1)
+
+
 def _minute(text: str) -> datetime:
     return datetime.strptime(text[:16], MINUTE).replace(tzinfo=None)
 
@@ -162,8 +166,27 @@ def fleet(
             )
         )
     for state in nodes.values():
+        if not state.project or not state.owner:
+            _from_billing_tags(db, state)
         _decide(db, state, now_naive, rules)
     return sorted(nodes.values(), key=lambda s: (s.state != "idle", s.node))
+
+
+def _from_billing_tags(db: Database, state: NodeState) -> None:
+    """Agent labels first; else the instance's tags as the billing data knows them."""
+    from finops_bot.store.charges import resource_key
+
+    for candidate in (state.node, state.hostname):
+        if not candidate:
+            continue
+        row = db.execute(
+            "SELECT project, owner FROM resource_allocation WHERE resource_key = ?",
+            (resource_key(candidate),),
+        ).fetchone()
+        if row:
+            state.project = state.project or row[0] or None
+            state.owner = state.owner or row[1] or None
+            return
 
 
 def _decide(db: Database, state: NodeState, now: datetime, rules: FleetRules) -> None:
@@ -220,6 +243,13 @@ def idle_cost(
     ):
         hourly, count = prices.hourly(provider, itype, bool(spot) if spot is not None else None)
         node_price[node] = hourly / max(count or 1, 1) if hourly is not None else None
+    fallback = {}  # unlabelled nodes: the billing data's tags for the instance
+    for node, hostname in db.execute("SELECT DISTINCT node, hostname FROM gpu_latest"):
+        probe = NodeState(
+            node, hostname, None, None, None, None, None, "busy", now_min(), now_min()
+        )
+        _from_billing_tags(db, probe)
+        fallback[node] = probe.owner if by == "owner" else probe.project
     totals: dict[str, list] = {}
     for name, node, minutes in db.execute(
         f"SELECT COALESCE({column}, ''), node, COUNT(*) FROM gpu_minutes "
@@ -227,6 +257,7 @@ def idle_cost(
         (start.strftime(MINUTE), end.strftime(MINUTE), rules.idle_util),
     ):
         price = node_price.get(node)
+        name = name or fallback.get(node) or ""
         entry = totals.setdefault(name, [0.0, 0])
         entry[1] += minutes
         if price is not None:

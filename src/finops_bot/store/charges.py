@@ -81,6 +81,7 @@ class ChargeLoader:
         self.result = LoadResult(source=source)
         self._summaries: list[pd.DataFrame] = []
         self._summary_rows = 0
+        self._resources: dict[str, tuple[int, int]] = {}
         self._merged_rows = 0
         self._key_ids: dict[tuple[str, ...], int] = {}
         self._tag_ids: dict[str, int | None] = {"": None}
@@ -240,6 +241,7 @@ class ChargeLoader:
         if not len(frame):
             return
         self._summarise(frame)
+        self._remember_resources(frame)
         n = len(frame)
         rows = zip(
             range(self._next_id, self._next_id + n),
@@ -258,6 +260,22 @@ class ChargeLoader:
         self.conn.executemany(_INSERT_FACT, rows)
         self._next_id += n
         r.rows_stored += n
+
+    def _remember_resources(self, frame: pd.DataFrame) -> None:
+        """The latest allocation key of each resource (for tying GPU nodes to their tags)."""
+        resources = frame.loc[frame["resource_id"].notna(), ["resource_id", "key_id", "day"]]
+        if resources.empty:
+            return
+        latest = resources.sort_values("day").drop_duplicates("resource_id", keep="last")
+        for rid, key_id, day in zip(
+            latest["resource_id"].tolist(),
+            latest["key_id"].tolist(),
+            latest["day"].tolist(),
+            strict=True,
+        ):
+            known = self._resources.get(rid)
+            if known is None or known[1] <= day:
+                self._resources[rid] = (key_id, day)
 
     def _summarise(self, frame: pd.DataFrame) -> None:
         part = (
@@ -283,6 +301,27 @@ class ChargeLoader:
             pd.concat(self._summaries, ignore_index=True)
             .groupby(["day", "key_id"], sort=False, as_index=False)[["billed", "effective", "list"]]
             .sum()
+        )
+
+    def _write_resource_allocation(self) -> None:
+        if not self._resources:
+            return
+        keys = dict(
+            self.conn.execute(
+                "SELECT id, project || char(31) || team || char(31) || owner FROM charge_keys"
+            ).fetchall()
+        )
+        rows = []
+        for rid, (key_id, day) in self._resources.items():
+            project, team, owner = keys.get(key_id, "\x1f\x1f").split("\x1f")
+            if project or owner:
+                rows.append((resource_key(rid), rid, project, team, owner, day))
+        self.conn.executemany(
+            "INSERT INTO resource_allocation VALUES (?,?,?,?,?,?) ON CONFLICT(resource_key) "
+            "DO UPDATE SET resource_id = excluded.resource_id, project = excluded.project, "
+            "team = excluded.team, owner = excluded.owner, day = excluded.day "
+            "WHERE excluded.day >= resource_allocation.day",
+            rows,
         )
 
     # -- finish ------------------------------------------------------------------------
@@ -322,6 +361,7 @@ class ChargeLoader:
             daily_key_rows(summary, self.load_id),
         )
         refresh_names(self.conn)
+        self._write_resource_allocation()
         if len(facts):
             days = sorted({int(d) for d in facts["day"].unique()})
             r.first_day = str(EPOCH + days[0])
@@ -373,6 +413,12 @@ class ChargeLoader:
                 self.now.isoformat(timespec="seconds"),
             ),
         )
+
+
+def resource_key(resource_id: str) -> str:
+    """The part of a resource id a node knows itself by: the last path segment
+    (arn:...:instance/i-0abc → i-0abc; .../virtualMachines/asr-0 → asr-0), lower-cased."""
+    return resource_id.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
 
 
 def _nullable(series: pd.Series) -> list:

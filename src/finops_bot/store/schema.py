@@ -285,3 +285,19 @@ CREATE TABLE gpu_minutes (
 CREATE INDEX gpu_minutes_minute ON gpu_minutes(minute);
 """
     )
+
+
+@migrations()
+def m006_resource_allocation(db: Database) -> None:
+    db.executescript(
+        """
+CREATE TABLE resource_allocation (
+  resource_key TEXT PRIMARY KEY,
+  resource_id TEXT NOT NULL,
+  project TEXT NOT NULL DEFAULT '',
+  team TEXT NOT NULL DEFAULT '',
+  owner TEXT NOT NULL DEFAULT '',
+  day INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+    )

@@ -150,3 +150,49 @@ def test_the_question_engine_answers_gpu_questions(db):
     assert [r.key for r in by_owner.rows] == ["alice"]
     none = Engine(db).ask("idle GPU cost for recsys today", now.date(), now)
     assert none.totals == {}  # recsys never idled
+
+
+def test_unlabelled_nodes_take_owner_and_project_from_billing_tags(db, rules):
+    from datetime import date
+
+    from finops_bot.demo import load_demo
+
+    load_demo(db, date(2026, 11, 22), T0, rules)  # has i-0b3a1c2d4e5f60001 tagged bert-training
+    node = "i-0b3a1c2d4e5f60001"
+    for m in range(0, 40):
+        end = T0 + timedelta(minutes=m)
+        store_batch(
+            db,
+            1,
+            validate_batch(
+                {
+                    "schema": "finops.heartbeat/v1",
+                    "batch_id": f"unlabelled-{m:05d}",
+                    "node": {
+                        "hostname": "ip-10-0-0-7",
+                        "provider": "aws",
+                        "instance_id": node,
+                        "instance_type": "p4d.24xlarge",
+                        "spot": False,
+                    },
+                    "window": {
+                        "start": (end - timedelta(minutes=1)).isoformat(),
+                        "end": end.isoformat(),
+                        "samples": 6,
+                    },
+                    "gpus": [
+                        {
+                            "index": i,
+                            "uuid": f"u{i}",
+                            "state": "ok",
+                            "util": {"min": 0, "mean": 0, "max": 0},
+                        }
+                        for i in range(8)
+                    ],
+                }
+            ),
+            end,
+        )
+    state = state_at(db, 40)[node]
+    assert (state.project, state.owner) == ("bert-training", "alice@acme.ai")
+    assert idle_cost(db, T0, T0 + timedelta(hours=1))[0][0] == "bert-training"

@@ -33,6 +33,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m003_export_files",
         "m004_prices_and_accounts",
         "m005_gpu_fleet",
+        "m006_resource_allocation",
     ]
     assert not migrations.pending(second)
     first.close()

@@ -262,20 +262,19 @@ class ChargeLoader:
         r.rows_stored += n
 
     def _remember_resources(self, frame: pd.DataFrame) -> None:
-        """The latest allocation key of each resource (for tying GPU nodes to their tags)."""
+        """The allocation key each resource had last (in file order: exports are
+        chronological), for tying GPU nodes to their tags. Only a fallback label, so no sort."""
         resources = frame.loc[frame["resource_id"].notna(), ["resource_id", "key_id", "day"]]
         if resources.empty:
             return
-        latest = resources.sort_values("day").drop_duplicates("resource_id", keep="last")
-        for rid, key_id, day in zip(
-            latest["resource_id"].tolist(),
-            latest["key_id"].tolist(),
-            latest["day"].tolist(),
-            strict=True,
-        ):
-            known = self._resources.get(rid)
-            if known is None or known[1] <= day:
-                self._resources[rid] = (key_id, day)
+        latest = resources.drop_duplicates("resource_id", keep="last")
+        self._resources.update(
+            zip(
+                latest["resource_id"].tolist(),
+                zip(latest["key_id"].tolist(), latest["day"].tolist(), strict=True),
+                strict=True,
+            )
+        )
 
     def _summarise(self, frame: pd.DataFrame) -> None:
         part = (

@@ -82,6 +82,7 @@ class ChargeLoader:
         self._summaries: list[pd.DataFrame] = []
         self._summary_rows = 0
         self._resources: dict[str, tuple[int, int]] = {}
+        self._compute_keys: set[int] = set()
         self._merged_rows = 0
         self._key_ids: dict[tuple[str, ...], int] = {}
         self._tag_ids: dict[str, int | None] = {"": None}
@@ -177,6 +178,8 @@ class ChargeLoader:
                 )
                 found = self._key_ids[key] = cur.lastrowid
             ids[i] = found
+            if _is_compute(key):
+                self._compute_keys.add(found)
         return ids
 
     def _ids_for_tags(self, texts: list[str]) -> np.ndarray:
@@ -262,16 +265,24 @@ class ChargeLoader:
         r.rows_stored += n
 
     def _remember_resources(self, frame: pd.DataFrame) -> None:
-        """The allocation key each resource had last (in file order: exports are
-        chronological), for tying GPU nodes to their tags. Only a fallback label, so no sort."""
-        resources = frame.loc[frame["resource_id"].notna(), ["resource_id", "key_id", "day"]]
-        if resources.empty:
+        """The allocation key of each compute resource, as first seen in the load, for tying
+        GPU nodes without labels to their tags. Only instances matter, and a resource recurs
+        every day, so the per-chunk work is a hash of the chunk's ids and nothing after."""
+        if not self._compute_keys:
             return
-        latest = resources.drop_duplicates("resource_id", keep="last")
+        keep = np.isin(frame["key_id"].to_numpy(), np.fromiter(self._compute_keys, np.int64))
+        if not keep.any():
+            return
+        ids = frame["resource_id"].to_numpy()[keep]
+        new = [r for r in pd.unique(ids) if r is not None and r not in self._resources]
+        if not new:
+            return
+        subset = frame.loc[keep, ["resource_id", "key_id", "day"]]
+        first = subset[subset["resource_id"].isin(new)].drop_duplicates("resource_id")
         self._resources.update(
             zip(
-                latest["resource_id"].tolist(),
-                zip(latest["key_id"].tolist(), latest["day"].tolist(), strict=True),
+                first["resource_id"].tolist(),
+                zip(first["key_id"].tolist(), first["day"].tolist(), strict=True),
                 strict=True,
             )
         )
@@ -412,6 +423,20 @@ class ChargeLoader:
                 self.now.isoformat(timespec="seconds"),
             ),
         )
+
+
+_SERVICE_CATEGORY = KEY_COLUMNS.index("service_category")
+_RESOURCE_TYPE = KEY_COLUMNS.index("resource_type")
+_COMPUTE_CATEGORIES = {"compute", "ai and machine learning"}
+
+
+def _is_compute(key: tuple[str, ...]) -> bool:
+    kind = key[_RESOURCE_TYPE].lower()
+    return (
+        key[_SERVICE_CATEGORY].lower() in _COMPUTE_CATEGORIES
+        or "instance" in kind
+        or "virtual machine" in kind
+    )
 
 
 def resource_key(resource_id: str) -> str:

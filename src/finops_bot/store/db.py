@@ -23,7 +23,7 @@ def connect(path: str | Path, *, migrate: bool = True) -> Database:
         db.enable_wal()
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA temp_store=MEMORY")
-        db.execute("PRAGMA cache_size=-32768")
+        db.execute("PRAGMA cache_size=-16384")
         db.execute("PRAGMA busy_timeout=10000")
         if migrate:
             migrations.apply(db)

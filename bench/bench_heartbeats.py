@@ -11,9 +11,7 @@ import argparse
 import copy
 import http.client
 import json
-import os
 import resource
-import socket
 import subprocess
 import sys
 import threading
@@ -22,48 +20,16 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
+from _serve import SECRET, bench_env, start_serve
 from slack_sdk.signature import SignatureVerifier
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
-SECRET = "bench-secret"
+sys.path.insert(0, str(REPO))  # the repo's tests hold the sample batch and the fake NVML
 
-BATCH = {
-    "schema": "finops.heartbeat/v1",
-    "batch_id": "x",
-    "node": {
-        "hostname": "n",
-        "provider": "aws",
-        "instance_id": "i",
-        "instance_type": "p4d.24xlarge",
-        "spot": False,
-    },
-    "labels": {"project": "bert-training", "owner": "alice"},
-    "progress": 1,
-    "window": {"start": "2026-11-22T06:00:00Z", "end": "2026-11-22T06:01:00Z", "samples": 6},
-    "gpus": [
-        {
-            "index": i,
-            "uuid": f"GPU-{i}",
-            "name": "NVIDIA A100-SXM4-80GB",
-            "state": "ok",
-            "util": {"min": 0, "mean": 40, "max": 90},
-            "mem_total_mb": 81920,
-            "mem_used_mb": {"min": 1, "mean": 2, "max": 3},
-            "power_w": {"min": 60, "mean": 200, "max": 400},
-            "temp_c": {"min": 30, "mean": 40, "max": 50},
-            "processes": [{"pid": 1000 + i, "used_memory_mb": 2048}],
-        }
-        for i in range(8)
-    ],
-}
+from tests.handlers.test_heartbeats import good_batch  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+BATCH = good_batch()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -181,7 +147,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=HERE / "out" / "import_1000000_parquet.db")
     args = parser.parse_args()
     db = args.db if args.db.exists() else HERE / "out" / "heartbeats.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FINOPS_BOT"))}
+    env = bench_env()
     tokens = [
         subprocess.run(
             [
@@ -203,33 +169,7 @@ def main() -> None:
         ).stdout.strip()
         for _ in range(args.clients)
     ]  # one token per node group, as in a real fleet
-    port = free_port()
-    env.update(
-        SLACK_BOT_TOKEN="xoxb-bench",
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL="http://127.0.0.1:9/api/",
-        FINOPS_BOT_VERIFY_TOKEN="false",
-        FINOPS_BOT_LOG_LEVEL="WARNING",
-    )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            "--db",
-            str(db),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    server.stdout.readline()
+    server, port = start_serve(db)
     try:
         for keep_alive in (True, False):
             slack: dict = {}

@@ -13,21 +13,17 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from _serve import SECRET, start_serve
 from slack_sdk.signature import SignatureVerifier
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SECRET = "bench-secret"
 QUESTIONS = [
     "what did project project-042 cost this week",
     "top 10 projects this month",
@@ -35,12 +31,6 @@ QUESTIONS = [
     "compare team team-07 this month vs last month",
     "total spend last week",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def signed_requests() -> list[tuple[bytes, dict]]:
@@ -138,34 +128,7 @@ def main() -> None:
             print(json.dumps({"bench": "slack", "skipped": str(db), "why": "run bench_import.py"}))
             continue
         count = sqlite3.connect(db).execute("SELECT COUNT(*) FROM charges").fetchone()[0]
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FINOPS_BOT"))}
-        env.update(
-            SLACK_BOT_TOKEN="xoxb-bench",
-            SLACK_SIGNING_SECRET=SECRET,
-            SLACK_API_URL="http://127.0.0.1:9/api/",
-            FINOPS_BOT_VERIFY_TOKEN="false",
-            FINOPS_BOT_LOG_LEVEL="WARNING",
-        )
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot",
-                "serve",
-                "--db",
-                str(db),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        server.stdout.readline()
+        server, port = start_serve(db)
         try:
             load(port, 4, 1.0)  # warm-up: connections, caches
             for clients in (int(c) for c in args.clients.split(",")):

@@ -83,10 +83,6 @@ class NodeState:
         )
 
 
-def now_min() -> datetime:
-    return datetime(1970, 1, 1)
-
-
 def _minute(text: str) -> datetime:
     return datetime.strptime(text[:16], MINUTE).replace(tzinfo=None)
 
@@ -166,27 +162,28 @@ def fleet(
             )
         )
     for state in nodes.values():
-        if not state.project or not state.owner:
-            _from_billing_tags(db, state)
+        if not state.project or not state.owner:  # agent labels first, then billing tags
+            project, owner = billing_labels(db, state.node, state.hostname)
+            state.project, state.owner = state.project or project, state.owner or owner
         _decide(db, state, now_naive, rules)
     return sorted(nodes.values(), key=lambda s: (s.state != "idle", s.node))
 
 
-def _from_billing_tags(db: Database, state: NodeState) -> None:
-    """Agent labels first; else the instance's tags as the billing data knows them."""
+def billing_labels(db: Database, *names: str | None) -> tuple[str | None, str | None]:
+    """(project, owner) the billing data's tags give the first of ``names`` (instance id,
+    hostname) that matches a resource; (None, None) when none does."""
     from finops_bot.store.charges import resource_key
 
-    for candidate in (state.node, state.hostname):
-        if not candidate:
+    for name in names:
+        if not name:
             continue
         row = db.execute(
             "SELECT project, owner FROM resource_allocation WHERE resource_key = ?",
-            (resource_key(candidate),),
+            (resource_key(name),),
         ).fetchone()
         if row:
-            state.project = state.project or row[0] or None
-            state.owner = state.owner or row[1] or None
-            return
+            return row[0] or None, row[1] or None
+    return None, None
 
 
 def _decide(db: Database, state: NodeState, now: datetime, rules: FleetRules) -> None:
@@ -245,11 +242,8 @@ def idle_cost(
         node_price[node] = hourly / max(count or 1, 1) if hourly is not None else None
     fallback = {}  # unlabelled nodes: the billing data's tags for the instance
     for node, hostname in db.execute("SELECT DISTINCT node, hostname FROM gpu_latest"):
-        probe = NodeState(
-            node, hostname, None, None, None, None, None, "busy", now_min(), now_min()
-        )
-        _from_billing_tags(db, probe)
-        fallback[node] = probe.owner if by == "owner" else probe.project
+        project, owner = billing_labels(db, node, hostname)
+        fallback[node] = owner if by == "owner" else project
     totals: dict[str, list] = {}
     for name, node, minutes in db.execute(
         f"SELECT COALESCE({column}, ''), node, COUNT(*) FROM gpu_minutes "

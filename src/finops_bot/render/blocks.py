@@ -12,7 +12,7 @@ from datetime import date
 
 from finops_bot.money import format_change, format_money
 from finops_bot.questions.answer import Answer
-from finops_bot.render.text import MEASURE_WORDS, freshness_line
+from finops_bot.render.text import MEASURE_WORDS, comparison_lines, freshness_line
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -53,16 +53,7 @@ def _total_text(answer: Answer) -> str:
         lines.append(f"No spend in {span}.")
     for currency, total in answer.totals.items():
         lines.append(f"*{format_money(total, currency)}*  ({currency}, {span})")
-    if answer.previous:
-        prev = answer.previous
-        for currency, before in prev.totals.items():
-            now = answer.totals.get(currency, 0.0)
-            lines.append(
-                f"vs {prev.period.describe()}: {format_money(before, currency)} "
-                f"({format_change(now, before)})"
-            )
-        if not prev.totals and answer.totals:
-            lines.append(f"vs {prev.period.describe()}: no spend")
+    lines.extend(comparison_lines(answer))
     return "\n".join(lines)
 
 

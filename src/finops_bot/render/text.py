@@ -12,6 +12,21 @@ MEASURE_WORDS = {
 }
 
 
+def comparison_lines(answer: Answer) -> list[str]:
+    """'vs <previous period>: <total> (<change>)', one line per currency."""
+    prev = answer.previous
+    if prev is None:
+        return []
+    lines = [
+        f"vs {prev.period.describe()}: {format_money(before, currency)} "
+        f"({format_change(answer.totals.get(currency, 0.0), before)})"
+        for currency, before in prev.totals.items()
+    ]
+    if not prev.totals and answer.totals:
+        lines.append(f"vs {prev.period.describe()}: no spend")
+    return lines
+
+
 def freshness_line(answer: Answer) -> str:
     if not answer.data_through:
         return "No billing data loaded."
@@ -37,18 +52,7 @@ def render_text(answer: Answer) -> str:
         lines.append("  No spend in this period.")
     for currency, total in answer.totals.items():
         lines.append(f"  {format_money(total, currency)}")
-    if answer.previous:
-        prev = answer.previous
-        for currency, before in prev.totals.items() or {"": 0.0}.items():
-            if not currency:
-                continue
-            now = answer.totals.get(currency, 0.0)
-            lines.append(
-                f"  vs {prev.period.describe()}: {format_money(before, currency)} "
-                f"({format_change(now, before)})"
-            )
-        if not prev.totals and answer.totals:
-            lines.append(f"  vs {prev.period.describe()}: no spend")
+    lines.extend(f"  {line}" for line in comparison_lines(answer))
     if answer.rows:
         lines.append("")
         width = max(len(r.key) for r in answer.rows)

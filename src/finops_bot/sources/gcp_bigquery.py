@@ -18,7 +18,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from finops_bot.sources.base import SourceConfig, SourceError, SyncWindow, focus_columns
+from finops_bot.sources.base import SourceConfig, SyncWindow, focus_columns
+from finops_bot.sources.gcp_errors import google_errors
 
 ROLES = ("roles/bigquery.dataViewer (export dataset)", "roles/bigquery.jobUser (query project)")
 TABLE = re.compile(r"^[A-Za-z0-9_.\-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")
@@ -107,8 +108,6 @@ class GcpBigQueryExport:
         )
 
     def _run(self, client, sql: str, window: SyncWindow) -> list:
-        from google.api_core import exceptions as gexc
-        from google.auth import exceptions as auth_exc
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(
@@ -118,25 +117,14 @@ class GcpBigQueryExport:
                 bigquery.ScalarQueryParameter("tag_key", "STRING", self.tag_key),
             ]
         )
-        try:
+        with google_errors(
+            self.name,
+            "BigQuery",
+            denied=f"on {self.table} grant " + " and ".join(ROLES),
+            not_found=f"table {self.table} not found; check the billing export's dataset and "
+            "table name",
+        ):
             rows = list(client.query(sql.format(table=self.table), job_config=config).result())
-        except auth_exc.DefaultCredentialsError:
-            raise SourceError(
-                f"{self.name}: no Google credentials; run `gcloud auth "
-                "application-default login` or set "
-                "GOOGLE_APPLICATION_CREDENTIALS"
-            ) from None
-        except gexc.Forbidden:
-            raise SourceError(
-                f"{self.name}: access denied on {self.table}; grant " + " and ".join(ROLES)
-            ) from None
-        except gexc.NotFound:
-            raise SourceError(
-                f"{self.name}: table {self.table} not found; check the "
-                "billing export's dataset and table name"
-            ) from None
-        except gexc.GoogleAPIError as exc:
-            raise SourceError(f"{self.name}: BigQuery said {exc}") from None
         self.api_calls += 1
         return rows
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from finops_bot.sources.base import SourceConfig, SourceError
+from finops_bot.sources.base import SourceConfig
+from finops_bot.sources.gcp_errors import google_errors
 
 COMPUTE_ENGINE = "6F81-5844-456A"
 
@@ -61,27 +62,13 @@ class GcpCloudBilling:
 
     def refresh(self, db: Database, now: datetime) -> int:
         """Reload prices (and accounts); returns the rows written."""
-        from google.api_core import exceptions as gexc
-        from google.auth import exceptions as auth_exc
-
         self.api_calls = 0
         stamp = now.isoformat(timespec="seconds")
-        try:
+        with google_errors(
+            self.name, "Cloud Billing", denied="grant roles/billing.viewer on the billing account"
+        ):
             prices = self._prices(stamp)
             accounts = self._accounts(stamp) if self.list_accounts else []
-        except auth_exc.DefaultCredentialsError:
-            raise SourceError(
-                f"{self.name}: no Google credentials; run `gcloud auth "
-                "application-default login` or set "
-                "GOOGLE_APPLICATION_CREDENTIALS"
-            ) from None
-        except gexc.PermissionDenied:
-            raise SourceError(
-                f"{self.name}: access denied; grant roles/billing.viewer on the billing account"
-            ) from None
-        except gexc.GoogleAPIError as exc:
-            message = getattr(exc, "message", None) or str(exc)
-            raise SourceError(f"{self.name}: Cloud Billing said {message}") from None
         with db.conn:
             db.execute("DELETE FROM gpu_prices WHERE source = ?", (self.name,))
             db.conn.executemany(

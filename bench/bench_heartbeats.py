@@ -8,11 +8,13 @@ are served at the same time; and the agent's CPU time and memory per sample.
 from __future__ import annotations
 
 import argparse
-import copy
+import asyncio
+import functools
 import http.client
 import json
+import os
 import resource
-import subprocess
+import shutil
 import sys
 import threading
 import time
@@ -20,7 +22,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
-from _serve import SECRET, bench_env, start_serve
+from _serve import SECRET, start_serve
 from slack_sdk.signature import SignatureVerifier
 
 HERE = Path(__file__).resolve().parent
@@ -37,57 +39,132 @@ def pct(values: list[float], q: float) -> float:
     return round(values[min(int(len(values) * q), len(values) - 1)], 1) if values else 0.0
 
 
+class Requests:
+    """Pre-encoded POSTs, each a new batch_id from a new node, tokens taken in turn: the
+    client spends microseconds per request, so the figures are the server's."""
+
+    def __init__(self, tokens: list[str]):
+        template = dict(BATCH, batch_id="B" * 32)
+        template["node"] = dict(BATCH["node"], instance_id="I" * 12)
+        body = json.dumps(template).encode()
+        head, rest = body.split(b"B" * 32)
+        middle, tail = rest.split(b"I" * 12)
+        self.parts = (head, middle, tail)
+        self.heads = [
+            (
+                f"POST /v1/heartbeats HTTP/1.1\r\nHost: bench\r\n"
+                f"Authorization: Bearer {t}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            for t in tokens
+        ]
+        self.n = 0
+        self.prefix = uuid.uuid4().hex[:8]
+
+    def next(self) -> bytes:
+        self.n += 1
+        head, middle, tail = self.parts
+        return b"".join(
+            (
+                self.heads[self.n % len(self.heads)],
+                head,
+                f"{self.prefix}{self.n:024d}".encode(),
+                middle,
+                f"i-{self.n:010d}".encode(),
+                tail,
+            )
+        )
+
+
+class _Client(asyncio.Protocol):
+    """One connection: send a request, read the whole response, record, repeat."""
+
+    def __init__(self, requests: Requests, stats: dict, stop_at: float, done: asyncio.Future):
+        self.requests, self.stats, self.stop_at, self.done = requests, stats, stop_at, done
+        self.buf = b""
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self._send()
+
+    def _send(self) -> None:
+        self.began = time.perf_counter()
+        self.transport.write(self.requests.next())
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.buf[:end].lower()
+        at = head.find(b"content-length:")
+        length = int(head[at + 15 : head.find(b"\r\n", at) if b"\r\n" in head[at:] else None])
+        if len(self.buf) < end + 4 + length:
+            return
+        status = int(self.buf[9:12])
+        self.buf = self.buf[end + 4 + length :]
+        self.stats["lat"].append((time.perf_counter() - self.began) * 1000)
+        self.stats["codes"][status] = self.stats["codes"].get(status, 0) + 1
+        if self.done.done() or time.monotonic() >= self.stop_at:
+            self.transport.close()
+        else:
+            self._send()
+
+    def connection_lost(self, exc) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def _keep_alive(port: int, requests: Requests, stats: dict, stop_at: float) -> None:
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    await loop.create_connection(lambda: _Client(requests, stats, stop_at, done), "127.0.0.1", port)
+    await done
+
+
+async def _new_connections(port: int, requests: Requests, stats: dict, stop_at: float) -> None:
+    loop = asyncio.get_running_loop()
+    while time.monotonic() < stop_at:
+        done = loop.create_future()
+        began = time.perf_counter()
+        transport, client = await loop.create_connection(
+            functools.partial(_Client, requests, stats, 0, done), "127.0.0.1", port
+        )
+        client.began = began  # the connect is part of the request
+        await done
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def heartbeat_load(
     port: int, tokens: list[str], clients: int, seconds: float, keep_alive: bool
 ) -> dict:
-    latencies: list[float] = []
-    codes: dict[int, int] = {}
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
+    stats: dict = {"lat": [], "codes": {}}
+    requests = Requests(tokens)
 
-    def client(n: int) -> None:
-        mine, seen = [], {}
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        i = 0
-        while time.monotonic() < stop_at:
-            batch = copy.copy(BATCH)
-            batch["batch_id"] = uuid.uuid4().hex
-            batch["node"] = dict(BATCH["node"], instance_id=f"i-{n:03d}-{i % 50:02d}")
-            body = json.dumps(batch).encode()
-            began = time.perf_counter()
-            conn.request(
-                "POST",
-                "/v1/heartbeats",
-                body=body,
-                headers={
-                    "authorization": f"Bearer {tokens[n]}",
-                    "content-type": "application/json",
-                },
-            )
-            resp = conn.getresponse()
-            resp.read()
-            mine.append((time.perf_counter() - began) * 1000)
-            seen[resp.status] = seen.get(resp.status, 0) + 1
-            if not keep_alive:
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            i += 1
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            for k, v in seen.items():
-                codes[k] = codes.get(k, 0) + v
+    async def run() -> None:
+        stop_at = time.monotonic() + seconds
+        one = _keep_alive if keep_alive else _new_connections
+        await asyncio.gather(*(one(port, requests, stats, stop_at) for _ in range(clients)))
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    began = time.perf_counter()
+    try:
+        import uvloop
+
+        uvloop.run(run())
+    except ImportError:  # Windows
+        asyncio.run(run())
+    elapsed = time.perf_counter() - began
     return {
-        "batches_per_s": round(codes.get(200, 0) / seconds),
-        "p50_ms": pct(latencies, 0.5),
-        "p99_ms": pct(latencies, 0.99),
-        "status": codes,
+        "batches": stats["codes"].get(200, 0),
+        "batches_per_s": round(stats["codes"].get(200, 0) / elapsed),
+        "p50_ms": pct(stats["lat"], 0.5),
+        "p99_ms": pct(stats["lat"], 0.99),
+        "status": stats["codes"],
     }
 
 
@@ -143,52 +220,51 @@ def agent_cost(samples: int = 2000) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", default="8,32,64", help="connections, comma-separated")
+    parser.add_argument("--tokens", type=int, default=100, help="agent tokens (node groups)")
     parser.add_argument("--db", type=Path, default=HERE / "out" / "import_1000000_parquet.db")
     args = parser.parse_args()
-    db = args.db if args.db.exists() else HERE / "out" / "heartbeats.db"
-    env = bench_env()
-    tokens = [
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bot",
-                "agent-token",
-                "create",
-                "--name",
-                f"bench-{uuid.uuid4().hex[:6]}",
-                "--db",
-                str(db),
-            ],
-            cwd=REPO,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        for _ in range(args.clients)
-    ]  # one token per node group, as in a real fleet
+    db = HERE / "out" / "heartbeats_run.db"  # a fresh copy: every run starts alike
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if args.db.exists():
+        shutil.copyfile(args.db, db)
+    from datetime import UTC, datetime
+
+    from finops_bot.gpu.tokens import create_token
+    from finops_bot.store import connect
+
+    cache = connect(db)
+    run_id = uuid.uuid4().hex[:6]
+    tokens = [  # one token per node group, as in a real fleet; 100 batches/s each at most
+        create_token(cache, f"bench-{run_id}-{i}", datetime.now(UTC)) for i in range(args.tokens)
+    ]
+    cache.close()
     server, port = start_serve(db)
     try:
         for keep_alive in (True, False):
-            slack: dict = {}
-            t = threading.Thread(target=slack_load, args=(port, args.seconds, slack))
-            t.start()
-            line = heartbeat_load(port, tokens, args.clients, args.seconds, keep_alive)
-            t.join()
-            print(
-                json.dumps(
-                    {
-                        "bench": "heartbeats",
-                        "keep_alive": keep_alive,
-                        "clients": args.clients,
-                        **line,
-                        **slack,
-                    }
-                ),
-                flush=True,
-            )
+            for clients in (int(c) for c in args.clients.split(",")):
+                slack: dict = {}
+                t = threading.Thread(target=slack_load, args=(port, args.seconds, slack))
+                t.start()
+                cpu_before = _cpu_seconds(server.pid)
+                line = heartbeat_load(port, tokens, clients, args.seconds, keep_alive)
+                t.join()
+                line["server_cpu_us_per_batch"] = round(
+                    (_cpu_seconds(server.pid) - cpu_before) / max(line["batches"], 1) * 1e6
+                )
+                print(
+                    json.dumps(
+                        {
+                            "bench": "heartbeats",
+                            "keep_alive": keep_alive,
+                            "clients": clients,
+                            **line,
+                            **slack,
+                        }
+                    ),
+                    flush=True,
+                )
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -279,6 +279,9 @@ def serve(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()  # before anything is announced: SIGTERM always stops cleanly
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    import gc
+
+    gc.freeze()  # the long-lived startup objects leave the collector's scans: no long pauses
     server, _ = start_server(slack.host, slack.port, router)
     host, port = server.server_address[:2]
     mode = "Socket Mode" if slack.socket_mode else f"HTTP: POST http://{host}:{port}/slack/events"

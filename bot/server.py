@@ -1,83 +1,78 @@
-"""The HTTP server: threads, keep-alive, a body limit, one router. Serves /healthz and,
-in HTTP mode, /slack/events (later also /v1/heartbeats)."""
+"""The HTTP server: uvicorn (httptools, uvloop where installed) on a background thread,
+serving the router as an ASGI app: /healthz, /v1/heartbeats, /agent.py and, in HTTP mode,
+/slack/events. Heartbeats are handled on the event loop; everything else on a thread pool."""
 
 from __future__ import annotations
 
-import logging
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from concurrent.futures import ThreadPoolExecutor
 
-from handlers.http.routing import Request, Response, Router
+import uvicorn
 
-log = logging.getLogger("finops_bot.http")
-MAX_BODY = 1 << 20  # 1 MiB
-DRAIN_LIMIT = 16 << 20
+from finops_bot.errors import FinopsError
+from handlers.http.asgi import AsgiApp
+from handlers.http.routing import Router
+
+WORKER_THREADS = 32  # Slack requests and health checks in flight at once
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # headers and body leave in one write, and without Nagle: otherwise a keep-alive client's
-    # delayed ACK stalls every response by ~40 ms
-    wbufsize = 1 << 16
-    disable_nagle_algorithm = True
-    server: _Server
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise FinopsError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "choose another --host / --port (FINOPS_BOT_HOST / FINOPS_BOT_PORT)"
+        ) from None
+    sock.setblocking(False)
+    return sock
 
-    def _serve(self) -> None:
-        path, _, query = self.path.partition("?")
-        length_text = self.headers.get("content-length") or "0"
-        try:
-            length = int(length_text)
-        except ValueError:
-            return self._send(Response.json(400, {"error": "bad Content-Length"}))
-        if length > MAX_BODY:
-            self.close_connection = True
-            if length <= DRAIN_LIMIT:  # read it so the client sees the 413, not a reset
-                remaining = length
-                while remaining > 0:
-                    chunk = self.rfile.read(min(remaining, 1 << 16))
-                    if not chunk:
-                        break
-                    remaining -= len(chunk)
-            return self._send(Response.json(413, {"error": f"body over {MAX_BODY} bytes"}))
-        body = self.rfile.read(length) if length else b""
-        request = Request(
-            self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body
+
+class HttpServer:
+    def __init__(self, host: str, port: int, router: Router):
+        self._sock = _listen(host, port)
+        self.server_address = self._sock.getsockname()
+        self._executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="finops-http")
+        config = uvicorn.Config(
+            AsgiApp(router, self._executor),
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            timeout_keep_alive=30,
+            backlog=2048,
         )
-        try:
-            response = self.server.router.handle(request)
-        except Exception:  # the process stays up; the caller gets a 500
-            log.exception("error serving %s %s", self.command, path)
-            response = Response.json(500, {"error": "internal error"})
-        self._send(response)
+        self._uvicorn = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self._uvicorn.run, kwargs={"sockets": [self._sock]}, name="finops-http"
+        )
+        self.thread.daemon = True
 
-    do_GET = do_POST = _serve
+    def start(self, timeout: float = 10.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._uvicorn.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise FinopsError("the HTTP server did not start; see the log above")
+            time.sleep(0.01)
 
-    def _send(self, response: Response) -> None:
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            if name.lower() != "content-length":
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib name
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], router: Router):
-        super().__init__(address, _Handler)
-        self.router = router
+    def shutdown(self) -> None:
+        self._uvicorn.should_exit = True
+        self.thread.join(timeout=10)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._sock.close()
 
 
-def start_server(host: str, port: int, router: Router) -> tuple[_Server, threading.Thread]:
+def start_server(host: str, port: int, router: Router) -> tuple[HttpServer, threading.Thread]:
     """Bind (port 0 = any free port) and serve in a background thread."""
-    server = _Server((host, port), router)
-    thread = threading.Thread(target=server.serve_forever, name="finops-http", daemon=True)
-    thread.start()
-    return server, thread
+    server = HttpServer(host, port, router)
+    server.start()
+    return server, server.thread

@@ -1,23 +1,37 @@
 """POST /v1/heartbeats (Bearer agent token) and GET /agent.py. 401 bad token, 400 bad batch
-(which field, why), 413 over 1 MiB (the server), 429 when one token floods; a replayed
-batch_id is answered 200 and stored once."""
+(which field, why), 413 over 1 MiB (the server), 429 when one token floods, 503 while the
+cache cannot take writes; a replayed batch_id is answered 200 and stored once.
+
+Runs on the event loop. Valid batches wait in a queue that is written in one transaction
+every couple of milliseconds (group commit), so thousands of batches a second cost a few
+hundred commits, and a
+busy cache (a billing load holding the write lock) never blocks the loop: the flush is
+retried and the queue, bounded, answers 503 when full."""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import orjson
+
 from finops_bot.agent import finops_agent
-from finops_bot.gpu.heartbeat import HeartbeatError, store_batch, validate_batch
+from finops_bot.gpu.heartbeat import HeartbeatError, store_batches, validate_batch
 from finops_bot.gpu.tokens import verify_token
 from finops_bot.store import connect
 from handlers.http.routing import Request, Response
 
+log = logging.getLogger("finops_bot.heartbeats")
 AGENT_FILE = Path(finops_agent.__file__)
+GROUP_WAIT_S = 0.002  # a group gathers this long: bigger, cheaper commits under load
+BUSY_RETRY_S = 0.02
+MAX_GROUP = 500  # batches per transaction; a long queue is written over several loop turns
 
 
 class TokenBucket:
@@ -39,27 +53,42 @@ class TokenBucket:
             return True
 
 
+class _CacheUnavailable(Exception):
+    pass
+
+
 class HeartbeatsRoute:
     def __init__(
-        self, db_path: Path, now: Callable[[], datetime], rate: float = 100.0, burst: int = 500
+        self,
+        db_path: Path,
+        now: Callable[[], datetime],
+        rate: float = 100.0,
+        burst: int = 500,
+        max_queue: int = 20_000,
     ):
         self.db_path = db_path
         self.now = now
         self.limit = TokenBucket(rate, burst)
-        self._local = threading.local()
+        self.max_queue = max_queue
+        self._cache = None  # opened on the event loop's thread and used only there
+        self._queue: list[tuple[int, dict, asyncio.Future]] = []
+        self._flush_pending = False
 
     def _db(self):
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = connect(self.db_path)
-        return db
+        if self._cache is None:
+            # serve migrated the cache at start: nothing here may wait for the write lock
+            self._cache = connect(self.db_path, migrate=False)
+            self._cache.execute("PRAGMA busy_timeout=0")  # the loop never waits: it retries
+        return self._cache
 
-    def __call__(self, request: Request) -> Response:
+    async def __call__(self, request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         if not auth.lower().startswith("bearer "):
             return Response.json(401, {"error": "send Authorization: Bearer <agent token>"})
-        db = self._db()
-        token_id = verify_token(db, auth[7:].strip())
+        try:
+            token_id = verify_token(self._db(), auth[7:].strip())
+        except sqlite3.Error as exc:
+            return _unavailable(f"the cache cannot be read ({exc})")
         if token_id is None:
             return Response.json(401, {"error": "unknown or revoked agent token"})
         if not self.limit.allow(token_id, time.monotonic()):
@@ -69,8 +98,8 @@ class HeartbeatsRoute:
             response.headers["Retry-After"] = "10"
             return response
         try:
-            payload = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError):
+            payload = orjson.loads(request.body)
+        except orjson.JSONDecodeError:
             return Response.json(400, {"error": "the body is not JSON"})
         try:
             batch = validate_batch(payload)
@@ -78,8 +107,60 @@ class HeartbeatsRoute:
             return Response.json(
                 400, {"error": "invalid batch", "field": exc.field, "why": exc.why}
             )
-        stored = store_batch(db, token_id, batch, self.now())
+        if len(self._queue) >= self.max_queue:
+            return _unavailable(f"{len(self._queue)} batches are waiting to be stored")
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((token_id, batch, future))
+        self._schedule_flush(GROUP_WAIT_S)
+        try:
+            stored = await future
+        except _CacheUnavailable as exc:
+            return _unavailable(str(exc))
         return Response.json(200, {"batch_id": batch["batch_id"], "stored": stored})
+
+    # Group commit on the loop: whatever queued during this turn is written in one go.
+
+    def _schedule_flush(self, delay: float) -> None:
+        if self._flush_pending:
+            return
+        self._flush_pending = True
+        loop = asyncio.get_running_loop()
+        if delay:
+            loop.call_later(delay, self._flush)
+        else:
+            loop.call_soon(self._flush)  # after this turn's requests have queued theirs
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+        if not group:
+            return
+        try:
+            results = store_batches(self._db(), [(t, b) for t, b, _ in group], self.now())
+        except Exception as exc:  # noqa: BLE001 - every waiting request gets an answer
+            if isinstance(exc, sqlite3.OperationalError) and (
+                "locked" in str(exc) or "busy" in str(exc)
+            ):  # another writer (a billing load, the pruning job) holds the cache: retry
+                self._queue[:0] = group
+                self._schedule_flush(BUSY_RETRY_S)
+                return
+            log.error("could not store %d heartbeat batches: %s", len(group), exc)
+            failure = _CacheUnavailable(f"the cache could not store the batch ({exc})")
+            for _, _, future in group:
+                if not future.done():
+                    future.set_exception(failure)
+        else:
+            for (_, _, future), stored in zip(group, results, strict=True):
+                if not future.done():
+                    future.set_result(stored)
+        if self._queue:
+            self._schedule_flush(0)
+
+
+def _unavailable(why: str) -> Response:
+    response = Response.json(503, {"error": f"{why}; retry later"})
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def agent_file(request: Request) -> Response:

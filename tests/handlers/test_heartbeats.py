@@ -6,7 +6,10 @@ from __future__ import annotations
 import copy
 import http.client
 import json
+import sqlite3
 import sys
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -59,11 +62,12 @@ def good_batch(batch_id: str = "batch-0001", util: float = 1.5) -> dict:
 
 
 class Bot:
-    def __init__(self, db_path, rate=10.0, burst=50):
+    def __init__(self, db_path, rate=10.0, burst=50, max_queue=20_000):
         self.db = connect(db_path)
         self.token = create_token(self.db, "training-nodes", NOW)
         router = Router()
-        router.add("POST", "/v1/heartbeats", HeartbeatsRoute(db_path, lambda: NOW, rate, burst))
+        route = HeartbeatsRoute(db_path, lambda: NOW, rate, burst, max_queue)
+        router.add("POST", "/v1/heartbeats", route)
         from handlers.http.heartbeats import agent_file
 
         router.add("GET", "/agent.py", agent_file)
@@ -214,3 +218,81 @@ def test_the_agent_sends_into_the_endpoint(bot, monkeypatch, tmp_path):
     ).fetchall()
     assert len(rows) == 8 and rows[0][1] == 88.0 and rows[1][2] == 1
     assert {r[3] for r in rows} == {"llm-finetune"}
+
+
+def _post_on_new_connection(bot, batch):
+    conn = http.client.HTTPConnection("127.0.0.1", bot.server.server_address[1], timeout=10)
+    conn.request(
+        "POST",
+        "/v1/heartbeats",
+        body=json.dumps(batch).encode(),
+        headers={"authorization": f"Bearer {bot.token}"},
+    )
+    resp = conn.getresponse()
+    result = resp.status, json.loads(resp.read()), resp.getheader("retry-after")
+    conn.close()
+    return result
+
+
+def test_concurrent_batches_are_committed_together_and_each_answered(bot):
+    results = []
+
+    def post(batch_id: str) -> None:
+        results.append(_post_on_new_connection(bot, good_batch(batch_id)))
+
+    ids = [f"b-{i:06d}" for i in range(40)] + ["b-000000"]  # a replay inside the group
+    threads = [threading.Thread(target=post, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r[0] for r in results] == [200] * 41
+    assert sum(r[1]["stored"] for r in results) == 40
+    assert bot.db.execute("SELECT COUNT(*) FROM heartbeat_batches").fetchone()[0] == 40
+
+
+def test_a_busy_cache_delays_the_answer_and_loses_nothing(bot, db_path):
+    blocker = sqlite3.connect(db_path)
+    blocker.execute("BEGIN IMMEDIATE")  # as a billing load holding the write lock
+    answer = {}
+    waiting = threading.Thread(target=lambda: answer.update(r=bot.post(good_batch())))
+    waiting.start()
+    time.sleep(0.3)
+    assert waiting.is_alive() and not answer  # queued, not failed
+    blocker.rollback()
+    waiting.join(5)
+    assert answer["r"] == (200, {"batch_id": "batch-0001", "stored": True})
+    assert bot.db.execute("SELECT COUNT(*) FROM gpu_minutes").fetchone()[0] == 8
+
+
+def test_a_full_queue_answers_503_with_retry_after(db_path):
+    b = Bot(db_path, max_queue=1)
+    blocker = sqlite3.connect(db_path)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        first = threading.Thread(
+            target=_post_on_new_connection, args=(b, good_batch("batch-first"))
+        )
+        first.start()
+        time.sleep(0.2)
+        status, payload, retry_after = _post_on_new_connection(b, good_batch("batch-second"))
+        assert status == 503 and retry_after == "5"
+        assert "waiting to be stored" in payload["error"] and "retry later" in payload["error"]
+    finally:
+        blocker.rollback()
+        first.join(5)
+        b.server.shutdown()
+    assert b.db.execute("SELECT batch_id FROM heartbeat_batches").fetchall() == [("batch-first",)]
+
+
+def test_a_failing_cache_is_a_503_and_the_next_batch_is_stored(bot, monkeypatch):
+    import handlers.http.heartbeats as route
+
+    def disk_error(*args):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(route, "store_batches", disk_error)
+    status, payload = bot.post(good_batch())
+    assert status == 503 and "disk I/O error" in payload["error"]
+    monkeypatch.undo()
+    assert bot.post(good_batch())[1]["stored"] is True

@@ -46,26 +46,62 @@ def _text(obj: dict, key: str, field: str, limit: int, required: bool = False) -
 
 
 def _number(value: Any, field: str, low: float = -1e12, high: float = 1e12) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or value != value
-        or not low <= value <= high
-    ):
+    # type() not isinstance(): a bool is an int to isinstance; NaN fails the range check
+    if type(value) not in (int, float) or not low <= value <= high:
         raise HeartbeatError(field, f"must be a number between {low:g} and {high:g}")
     return float(value)
 
 
-def _stat(gpu: dict, key: str, field: str, high: float) -> dict | None:
+def _stat(gpu: dict, key: str, high: float) -> dict | None:
     value = gpu.get(key)
     if value is None:
         return None
-    if not isinstance(value, dict):
-        raise HeartbeatError(field, "must be an object {min, mean, max}")
-    out = {k: _number(value.get(k), f"{field}.{k}", 0, high) for k in ("min", "mean", "max")}
-    if not out["min"] <= out["mean"] <= out["max"]:
-        raise HeartbeatError(field, "needs min <= mean <= max")
-    return out
+    if type(value) is not dict:
+        raise HeartbeatError(key, "must be an object {min, mean, max}")
+    low, mean, top = value.get("min"), value.get("mean"), value.get("max")
+    for name, number in (("min", low), ("mean", mean), ("max", top)):
+        if type(number) not in (int, float) or not 0 <= number <= high:
+            raise HeartbeatError(f"{key}.{name}", f"must be a number between 0 and {high:g}")
+    if not low <= mean <= top:
+        raise HeartbeatError(key, "needs min <= mean <= max")
+    return {"min": float(low), "mean": float(mean), "max": float(top)}
+
+
+def _gpu(gpu: Any) -> dict:
+    """One GPU entry; field names in errors are relative to it."""
+    if type(gpu) is not dict:
+        raise HeartbeatError("", "must be an object")
+    index = gpu.get("index")
+    if type(index) is not int or not 0 <= index <= 63:
+        raise HeartbeatError("index", "must be an integer from 0 to 63")
+    state = gpu.get("state")
+    if state not in STATES:
+        raise HeartbeatError("state", "must be ok, degraded or error")
+    processes = gpu.get("processes") or []
+    if (
+        type(processes) is not list
+        or len(processes) > 64
+        or not all(type(p) is dict and type(p.get("pid")) is int for p in processes)
+    ):
+        raise HeartbeatError("processes", "must be a list of {pid, used_memory_mb}")
+    total = gpu.get("mem_total_mb")
+    return {
+        "index": index,
+        "state": state,
+        "uuid": _text(gpu, "uuid", "uuid", 96),
+        "name": _text(gpu, "name", "name", 128),
+        "error": _text(gpu, "error", "error", 500),
+        "util": _stat(gpu, "util", 100),
+        "mem_used_mb": _stat(gpu, "mem_used_mb", 1e7),
+        "power_w": _stat(gpu, "power_w", 1e5),
+        "temp_c": _stat(gpu, "temp_c", 500),
+        "mem_total_mb": None if total is None else _number(total, "mem_total_mb", 0, 1e7),
+        "processes": len(processes),
+        "process_mem_mb": sum(
+            _number(p.get("used_memory_mb", 0), "processes.used_memory_mb", 0, 1e7)
+            for p in processes
+        ),
+    }
 
 
 def validate_batch(payload: Any) -> dict:
@@ -118,45 +154,15 @@ def validate_batch(payload: Any) -> dict:
         raise HeartbeatError("gpus", "must be a list of at most 64 GPUs")
     clean_gpus, seen = [], set()
     for i, gpu in enumerate(gpus):
-        field = f"gpus[{i}]"
-        if not isinstance(gpu, dict):
-            raise HeartbeatError(field, "must be an object")
-        index = gpu.get("index")
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= 63:
-            raise HeartbeatError(f"{field}.index", "must be an integer from 0 to 63")
-        if index in seen:
-            raise HeartbeatError(f"{field}.index", f"GPU {index} appears twice")
-        seen.add(index)
-        if gpu.get("state") not in STATES:
-            raise HeartbeatError(f"{field}.state", "must be ok, degraded or error")
-        processes = gpu.get("processes") or []
-        if (
-            not isinstance(processes, list)
-            or len(processes) > 64
-            or not all(isinstance(p, dict) and isinstance(p.get("pid"), int) for p in processes)
-        ):
-            raise HeartbeatError(f"{field}.processes", "must be a list of {pid, used_memory_mb}")
-        clean_gpus.append(
-            {
-                "index": index,
-                "state": gpu["state"],
-                "uuid": _text(gpu, "uuid", f"{field}.uuid", 96),
-                "name": _text(gpu, "name", f"{field}.name", 128),
-                "error": _text(gpu, "error", f"{field}.error", 500),
-                "util": _stat(gpu, "util", f"{field}.util", 100),
-                "mem_used_mb": _stat(gpu, "mem_used_mb", f"{field}.mem_used_mb", 1e7),
-                "power_w": _stat(gpu, "power_w", f"{field}.power_w", 1e5),
-                "temp_c": _stat(gpu, "temp_c", f"{field}.temp_c", 500),
-                "mem_total_mb": _number(gpu["mem_total_mb"], f"{field}.mem_total_mb", 0, 1e7)
-                if gpu.get("mem_total_mb") is not None
-                else None,
-                "processes": len(processes),
-                "process_mem_mb": sum(
-                    _number(p.get("used_memory_mb", 0), f"{field}.processes.used_memory_mb", 0, 1e7)
-                    for p in processes
-                ),
-            }
-        )
+        try:
+            clean = _gpu(gpu)
+        except HeartbeatError as exc:
+            field = f"gpus[{i}].{exc.field}" if exc.field else f"gpus[{i}]"
+            raise HeartbeatError(field, exc.why) from None
+        if clean["index"] in seen:
+            raise HeartbeatError(f"gpus[{i}].index", f"GPU {clean['index']} appears twice")
+        seen.add(clean["index"])
+        clean_gpus.append(clean)
     return {
         "batch_id": batch_id,
         "node": clean_node,
@@ -171,79 +177,93 @@ def node_key(node: dict) -> str:
     return node["instance_id"] or node["hostname"]
 
 
-def store_batch(db: Database, token_id: int, batch: dict, now: datetime) -> bool:
-    """Store one validated batch; False when that batch_id was stored before (a replay)."""
-    node = batch["node"]
+_NO_STAT = {"min": None, "mean": None, "max": None}
+
+
+def _gpu_rows(batch: dict, stamp: str) -> tuple[list[tuple], list[tuple]]:
+    node, labels, progress = batch["node"], batch["labels"], batch["progress"]
     key = node_key(node)
     minute = batch["end"].strftime("%Y-%m-%dT%H:%M")
-    stamp = now.isoformat(timespec="seconds")
-    labels = batch["labels"]
-    with db.conn:
-        cur = db.execute(
-            "INSERT OR IGNORE INTO heartbeat_batches VALUES (?,?,?,?)",
-            (batch["batch_id"], token_id, key, stamp),
+    end = batch["end"].isoformat()
+    spot = None if node["spot"] is None else int(node["spot"])
+    project, owner = labels["project"], labels["owner"]
+    node_part = (
+        node["hostname"],
+        node["provider"],
+        node["instance_id"],
+        node["instance_type"],
+        node["region"],
+        node["zone"],
+        spot,
+        project,
+        owner,
+        labels["job"],
+        progress,
+    )
+    latest, minutes = [], []
+    for gpu in batch["gpus"]:
+        gpu_key = gpu["uuid"] or f"index:{gpu['index']}"
+        util = gpu["util"] or _NO_STAT
+        mem = (gpu["mem_used_mb"] or _NO_STAT)["mean"]
+        power = (gpu["power_w"] or _NO_STAT)["mean"]
+        temp = (gpu["temp_c"] or _NO_STAT)["mean"]
+        n, held = gpu["processes"], gpu["process_mem_mb"]
+        u_min, u_mean, u_max = util["min"], util["mean"], util["max"]
+        latest.append(
+            (key, gpu_key)
+            + node_part
+            + (gpu["index"], gpu["name"], gpu["state"], gpu["error"], u_min, u_mean, u_max)
+            + (mem, gpu["mem_total_mb"], power, temp, n, held, end, stamp)
         )
-        if cur.rowcount == 0:
-            return False
-        for gpu in batch["gpus"]:
-            gpu_key = gpu["uuid"] or f"index:{gpu['index']}"
-            util = gpu["util"] or {}
-            mem = gpu["mem_used_mb"] or {}
-            power = gpu["power_w"] or {}
-            temp = gpu["temp_c"] or {}
-            db.execute(
-                "INSERT OR REPLACE INTO gpu_latest VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    key,
-                    gpu_key,
-                    node["hostname"],
-                    node["provider"],
-                    node["instance_id"],
-                    node["instance_type"],
-                    node["region"],
-                    node["zone"],
-                    None if node["spot"] is None else int(node["spot"]),
-                    labels["project"],
-                    labels["owner"],
-                    labels["job"],
-                    batch["progress"],
-                    gpu["index"],
-                    gpu["name"],
-                    gpu["state"],
-                    gpu["error"],
-                    util.get("min"),
-                    util.get("mean"),
-                    util.get("max"),
-                    mem.get("mean"),
-                    gpu["mem_total_mb"],
-                    power.get("mean"),
-                    temp.get("mean"),
-                    gpu["processes"],
-                    gpu["process_mem_mb"],
-                    batch["end"].isoformat(),
-                    stamp,
-                ),
+        minutes.append(
+            (key, gpu_key, minute, u_min, u_mean, u_max, mem, power, n, held, progress)
+            + (project, owner)
+        )
+    return latest, minutes
+
+
+_LATEST = "INSERT OR REPLACE INTO gpu_latest VALUES (" + ",".join("?" * 28) + ")"
+_MINUTES = "INSERT OR REPLACE INTO gpu_minutes VALUES (" + ",".join("?" * 13) + ")"
+
+
+def store_batches(db: Database, items: list[tuple[int, dict]], now: datetime) -> list[bool]:
+    """Store validated ``(token_id, batch)`` pairs in one transaction (group commit); for
+    each, False when its batch_id was stored before (a replay, also within ``items``).
+
+    Starts with BEGIN IMMEDIATE, so a busy cache fails before anything is written and the
+    caller may simply try again."""
+    stamp = now.isoformat(timespec="seconds")
+    stored: list[bool] = []
+    latest: list[tuple] = []
+    minutes: list[tuple] = []
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for token_id, batch in items:
+            new = (
+                conn.execute(
+                    "INSERT OR IGNORE INTO heartbeat_batches VALUES (?,?,?,?)",
+                    (batch["batch_id"], token_id, node_key(batch["node"]), stamp),
+                ).rowcount
+                == 1
             )
-            db.execute(
-                "INSERT OR REPLACE INTO gpu_minutes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    key,
-                    gpu_key,
-                    minute,
-                    util.get("min"),
-                    util.get("mean"),
-                    util.get("max"),
-                    mem.get("mean"),
-                    power.get("mean"),
-                    gpu["processes"],
-                    gpu["process_mem_mb"],
-                    batch["progress"],
-                    labels["project"],
-                    labels["owner"],
-                ),
-            )
-    return True
+            stored.append(new)
+            if new:
+                rows_latest, rows_minutes = _gpu_rows(batch, stamp)
+                latest += rows_latest
+                minutes += rows_minutes
+        conn.executemany(_LATEST, latest)
+        conn.executemany(_MINUTES, minutes)
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+    return stored
+
+
+def store_batch(db: Database, token_id: int, batch: dict, now: datetime) -> bool:
+    """Store one validated batch; False when that batch_id was stored before (a replay)."""
+    return store_batches(db, [(token_id, batch)], now)[0]
 
 
 def prune(db: Database, now: datetime, keep_days: int = 14) -> int:

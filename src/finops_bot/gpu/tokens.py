@@ -52,7 +52,7 @@ def verify_token(db: Database, token: str) -> int | None:
     """The token's id, or None when unknown or revoked."""
     if not token.startswith(PREFIX):
         return None
-    row = db.execute(
+    row = db.conn.execute(  # the plain connection: this runs for every heartbeat batch
         "SELECT id FROM agent_tokens WHERE token_hash = ? AND revoked_at IS NULL", (_hash(token),)
     ).fetchone()
     return row[0] if row else None

@@ -197,6 +197,30 @@ def slack_load(port: int, seconds: float, out: dict) -> None:
     out.update(slack_requests=len(lat), slack_p50_ms=pct(lat, 0.5), slack_p99_ms=pct(lat, 0.99))
 
 
+def fleet_view(db: Path) -> dict:
+    """`gpus` / "which GPUs are idle" over every node the load created."""
+    from datetime import UTC, datetime, timedelta
+
+    from finops_bot.gpu.fleet import fleet, idle_cost
+    from finops_bot.store import connect
+
+    cache = connect(db)
+    now = datetime.now(UTC)
+    began = time.perf_counter()
+    nodes = fleet(cache, now)
+    view_ms = (time.perf_counter() - began) * 1000
+    began = time.perf_counter()
+    idle_cost(cache, now - timedelta(days=7), now)
+    cost_ms = (time.perf_counter() - began) * 1000
+    return {
+        "nodes": len(nodes),
+        "gpus": sum(len(n.gpus) for n in nodes),
+        "gpu_minutes": cache.execute("SELECT COUNT(*) FROM gpu_minutes").fetchone()[0],
+        "fleet_ms": round(view_ms),
+        "idle_cost_7d_ms": round(cost_ms),
+    }
+
+
 def agent_cost(samples: int = 2000) -> dict:
     from finops_bot.agent import finops_agent
     from tests import fake_nvml
@@ -268,6 +292,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    print(json.dumps({"bench": "fleet_view", **fleet_view(db)}))
     print(json.dumps({"bench": "agent", **agent_cost()}))
 
 

@@ -9,22 +9,36 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
+from finops_bot.gpu.fleet import FleetRules
+from finops_bot.gpu.prices import PriceBook
 from finops_bot.questions import Answer, Engine
 from finops_bot.store import connect
 
 
 class AnswerService:
-    def __init__(self, db_path: Path, measure: str, today: Callable[[], date], workers: int = 4):
+    def __init__(
+        self,
+        db_path: Path,
+        measure: str,
+        today: Callable[[], date],
+        workers: int = 4,
+        prices: PriceBook | None = None,
+        fleet_rules: FleetRules | None = None,
+    ):
         self.db_path = db_path
         self.measure = measure
         self.today = today
+        self.prices = prices
+        self.fleet_rules = fleet_rules
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finops-answer")
 
     def _engine(self) -> Engine:
         engine = getattr(self._local, "engine", None)
         if engine is None:
-            engine = self._local.engine = Engine(connect(self.db_path), self.measure)
+            engine = self._local.engine = Engine(
+                connect(self.db_path), self.measure, self.prices, self.fleet_rules
+            )
         return engine
 
     def ask(self, question: str, today: date | None = None) -> Answer:

@@ -45,7 +45,7 @@ def demo(args: argparse.Namespace) -> int:
 def ask(args: argparse.Namespace) -> int:
     deps = build(args.db, args.config, args.as_of)
     db = connect(deps.settings.db_path)
-    answer = Engine(db, deps.settings.measure, deps.prices).ask(
+    answer = Engine(db, deps.settings.measure, deps.prices, deps.settings.fleet).ask(
         " ".join(args.question), deps.today, deps.now if not args.as_of else None
     )
     print(render_json(answer) if args.json else render_text(answer))
@@ -256,7 +256,11 @@ def serve(args: argparse.Namespace) -> int:
     slack = load_slack_settings(os.environ, args.config, args.host, args.port)
     connect(deps.settings.db_path).close()  # create / migrate the cache before serving
     answers = AnswerService(
-        deps.settings.db_path, deps.settings.measure, today=lambda: datetime.now(UTC).date()
+        deps.settings.db_path,
+        deps.settings.measure,
+        today=lambda: datetime.now(UTC).date(),
+        prices=deps.prices,
+        fleet_rules=deps.settings.fleet,
     )
     app = build_app(slack, SlackDeps(answers))
     socket_connected = None
@@ -275,7 +279,11 @@ def serve(args: argparse.Namespace) -> int:
         socket_connected=socket_connected,
         app=None if slack.socket_mode else app,
         signing_secret=slack.signing_secret,
-        heartbeats=HeartbeatsRoute(deps.settings.db_path, now=lambda: datetime.now(UTC)),
+        heartbeats=HeartbeatsRoute(
+            deps.settings.db_path,
+            now=lambda: datetime.now(UTC),
+            idle_util=deps.settings.fleet.idle_util,
+        ),
     )
     stop = threading.Event()  # before anything is announced: SIGTERM always stops cleanly
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -297,7 +305,7 @@ def serve(args: argparse.Namespace) -> int:
     from scheduled import billing, fleet
 
     scheduler = BackgroundScheduler(timezone=UTC)
-    fleet.register(scheduler, deps.settings.db_path)
+    fleet.register(scheduler, deps.settings.db_path, deps.settings.fleet.retention_days)
     if deps.settings.sources:
 
         def sync_one(name: str) -> None:
@@ -354,13 +362,13 @@ def agent_token(args: argparse.Namespace) -> int:
 
 def gpus(args: argparse.Namespace) -> int:
     """The GPU fleet: node, owner, project, GPUs, state, since, $/h, idle $."""
-    from finops_bot.gpu.fleet import fleet
-    from finops_bot.gpu.prices import PRICES_AS_OF
+    from finops_bot.gpu.fleet import fleet, price_bases
+    from finops_bot.gpu.prices import PRICE_ORDER
     from finops_bot.money import format_money
 
     deps = build(args.db, args.config)
     db = connect(deps.settings.db_path)
-    nodes = fleet(db, deps.now, deps.prices)
+    nodes = fleet(db, deps.now, deps.prices, deps.settings.fleet)
     if not nodes:
         print(
             "No GPU heartbeats yet. On each node: python finops_agent.py --url URL "
@@ -385,7 +393,7 @@ def gpus(args: argparse.Namespace) -> int:
         )
     unknown = sorted({n.instance_type or "?" for n in nodes if n.hourly is None})
     print(
-        f"\nPrices: bundled table as of {PRICES_AS_OF}, [gpu_prices] overrides"
+        f"\nIdle: {deps.settings.fleet.describe()}. Prices: {price_bases(nodes) or PRICE_ORDER}"
         + (f"; no price for {', '.join(unknown)} (add it under [gpu_prices])" if unknown else "")
         + "."
     )

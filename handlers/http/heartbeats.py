@@ -65,11 +65,13 @@ class HeartbeatsRoute:
         rate: float = 100.0,
         burst: int = 500,
         max_queue: int = 20_000,
+        idle_util: float = 5.0,
     ):
         self.db_path = db_path
         self.now = now
         self.limit = TokenBucket(rate, burst)
         self.max_queue = max_queue
+        self.idle_util = idle_util
         self._cache = None  # opened on the event loop's thread and used only there
         self._queue: list[tuple[int, dict, asyncio.Future]] = []
         self._flush_pending = False
@@ -136,7 +138,8 @@ class HeartbeatsRoute:
         if not group:
             return
         try:
-            results = store_batches(self._db(), [(t, b) for t, b, _ in group], self.now())
+            items = [(token_id, batch) for token_id, batch, _ in group]
+            results = store_batches(self._db(), items, self.now(), self.idle_util)
         except Exception as exc:  # noqa: BLE001 - every waiting request gets an answer
             if isinstance(exc, sqlite3.OperationalError) and (
                 "locked" in str(exc) or "busy" in str(exc)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from finops_bot.errors import ConfigError
+from finops_bot.gpu.fleet import FleetRules, parse_fleet_rules
 from finops_bot.gpu.prices import parse_overrides
 from finops_bot.sources.base import SourceConfig
 
@@ -37,6 +38,7 @@ class Settings:
     config_path: Path | None = None
     sources: tuple[SourceConfig, ...] = ()
     gpu_prices: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+    fleet: FleetRules = FleetRules()
 
 
 def _sources(raw: Any) -> tuple[SourceConfig, ...]:
@@ -152,6 +154,7 @@ def load_settings(
         config_path=Path(path) if path else None,
         sources=_sources(data.get("sources")),
         gpu_prices=parse_overrides(data.get("gpu_prices")),
+        fleet=parse_fleet_rules(data.get("fleet")),
     )
 
 

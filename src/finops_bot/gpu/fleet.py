@@ -7,7 +7,9 @@ States (defaults configurable through FleetRules):
   counter has not moved for 30 minutes, whether the GPUs compute or not. The timer resets
   whenever the counter changes. (A finished job has left the GPUs: that is idle.)
 - idle: every GPU of the node under 5 % utilisation (the per-minute max) for 30 minutes.
-  A GPU's idle timer resets at any minute whose max utilisation reaches 5 %.
+  A GPU's idle timer resets at any minute whose max utilisation reaches 5 %. The endpoint
+  keeps that timer as batches arrive (gpu_latest.busy_minute, with [fleet] idle_util), so
+  the fleet view reads one row per GPU; a changed threshold applies from then on.
 - idle, memory held: idle, and a process still holds GPU memory (the notebook that keeps a
   GPU). Same timer as idle.
 - partly idle: some GPUs idle (by the rule above), others not.
@@ -30,10 +32,50 @@ MINUTE = "%Y-%m-%dT%H:%M"
 
 @dataclass(frozen=True)
 class FleetRules:
-    idle_util: float = 5.0
+    """The state timers, configurable under [fleet] in the config file."""
+
+    idle_util: float = 5.0  # % utilisation (per-minute max) under which a minute is idle
     idle_minutes: int = 30
     stall_minutes: int = 30
     silent_minutes: int = 3
+    retention_days: int = 14  # heartbeat rollups kept
+
+    def describe(self) -> str:
+        return f"every GPU under {self.idle_util:g}% for {self.idle_minutes} minutes"
+
+
+def parse_fleet_rules(raw: object) -> FleetRules:
+    """[fleet] idle_util = 5, idle_minutes = 30, stall_minutes = 30, silent_minutes = 3,
+    retention_days = 14."""
+    from finops_bot.errors import ConfigError
+
+    if raw is None:
+        return FleetRules()
+    if not isinstance(raw, dict):
+        raise ConfigError("[fleet] must be a table, e.g. idle_util = 5")
+    limits = {
+        "idle_util": (0.1, 100.0),
+        "idle_minutes": (1, 10080),
+        "stall_minutes": (1, 10080),
+        "silent_minutes": (1, 1440),
+        "retention_days": (1, 400),
+    }
+    values = {}
+    for key, value in raw.items():
+        if key not in limits:
+            raise ConfigError(f"[fleet] {key}: unknown; use one of {', '.join(limits)}")
+        low, high = limits[key]
+        whole = key != "idle_util"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (whole and not isinstance(value, int))
+            or not low <= value <= high
+        ):
+            kind = "a whole number" if whole else "a number"
+            raise ConfigError(f"[fleet] {key}: give {kind} from {low:g} to {high:g}")
+        values[key] = value
+    return FleetRules(**values)
 
 
 @dataclass
@@ -65,6 +107,8 @@ class NodeState:
     gpu_count: int | None = None  # the instance type's GPUs (for the per-GPU price)
     progress: int | None = None
     processes: int = 0
+    price_basis: str | None = None  # where the price came from: config, catalog, bundled
+    progress_since: datetime | None = None  # the counter has held its value since
 
     @property
     def idle_hourly(self) -> float | None:
@@ -90,83 +134,79 @@ def _minute(text: str) -> datetime:
 def fleet(
     db: Database, now: datetime, prices: PriceBook | None = None, rules: FleetRules = FleetRules()
 ) -> list[NodeState]:
-    prices = prices or PriceBook()
+    """Every node's state, from one read of gpu_latest (its timers are kept at write time)."""
+    prices = (prices or PriceBook()).with_catalog(db)
     now_naive = now.replace(tzinfo=None)
     rows = db.execute(
-        "SELECT node, gpu, hostname, provider, instance_type, spot, project, owner, progress, "
-        "gpu_index, name, util_mean, processes, process_mem_mb, window_end FROM gpu_latest "
-        "ORDER BY node, gpu_index"
+        "SELECT node, gpu, hostname, provider, instance_type, region, spot, project, owner, "
+        "progress, gpu_index, name, util_mean, processes, process_mem_mb, window_end, "
+        "busy_minute, first_minute, progress_minute FROM gpu_latest ORDER BY node, gpu_index"
     ).fetchall()
+    by_node: dict[str, list[tuple]] = {}
+    for row in rows:
+        by_node.setdefault(row[0], []).append(row)
     nodes: dict[str, NodeState] = {}
-    for (
-        node,
-        gpu,
-        hostname,
-        provider,
-        itype,
-        spot,
-        project,
-        owner,
-        progress,
-        index,
-        name,
-        util,
-        processes,
-        process_mem,
-        window_end,
-    ) in rows:
-        last_seen = datetime.fromisoformat(window_end).replace(tzinfo=None)
-        state = nodes.get(node)
-        if state is None:
-            hourly, count = prices.hourly(provider, itype, bool(spot) if spot is not None else None)
-            state = nodes[node] = NodeState(
-                node,
-                hostname,
-                provider,
-                itype,
-                None if spot is None else bool(spot),
-                project,
-                owner,
-                "busy",
-                last_seen,
-                last_seen,
-                hourly=hourly,
-                gpu_count=count,
-                progress=progress,
-            )
-        state.processes += processes or 0
-        state.last_seen = max(state.last_seen, last_seen)
-        last_busy, first = db.execute(
-            "SELECT MAX(CASE WHEN util_max >= ? THEN minute END), MIN(minute) FROM gpu_minutes "
-            "WHERE node = ? AND gpu = ?",
-            (rules.idle_util, node, gpu),
-        ).fetchone()
-        if last_busy:
-            idle_since = _minute(last_busy) + timedelta(minutes=1)
-        else:
-            idle_since = _minute(first) - timedelta(minutes=1) if first else last_seen
-        idle = now_naive - idle_since >= timedelta(minutes=rules.idle_minutes)
-        per_gpu = None
-        if state.hourly is not None:
-            per_gpu = state.hourly / max(state.gpu_count or 1, 1)
-        state.gpus.append(
-            GpuState(
-                gpu,
-                index,
-                name,
-                util,
-                idle,
-                idle_since if idle else None,
-                bool(processes) and (process_mem or 0) > 0,
-                per_gpu,
-            )
+    for node, gpu_rows in by_node.items():
+        _, _, hostname, provider, itype, region, spot, project, owner, progress = gpu_rows[0][:10]
+        spot = None if spot is None else bool(spot)
+        price = prices.node(provider, itype, spot, gpu_rows[0][11], region, len(gpu_rows))
+        last_seen = max(datetime.fromisoformat(r[15]).replace(tzinfo=None) for r in gpu_rows)
+        state = nodes[node] = NodeState(
+            node,
+            hostname,
+            provider,
+            itype,
+            spot,
+            project,
+            owner,
+            "busy",
+            last_seen,
+            last_seen,
+            hourly=price.hourly,
+            gpu_count=price.gpus,
+            progress=progress,
+            price_basis=price.basis,
+            progress_since=max(_minute(r[18]) for r in gpu_rows if r[18]) if progress else None,
         )
+        for row in gpu_rows:
+            gpu, index, name, util, processes, process_mem = (row[1], *row[10:15])
+            busy, first = row[16], row[17]
+            state.processes += processes or 0
+            if busy:
+                idle_since = _minute(busy) + timedelta(minutes=1)
+            else:
+                idle_since = _minute(first) - timedelta(minutes=1) if first else last_seen
+            idle = now_naive - idle_since >= timedelta(minutes=rules.idle_minutes)
+            state.gpus.append(
+                GpuState(
+                    gpu,
+                    index,
+                    name,
+                    util,
+                    idle,
+                    idle_since if idle else None,
+                    bool(processes) and (process_mem or 0) > 0,
+                    price.per_gpu,
+                )
+            )
     for state in nodes.values():
         if not state.project or not state.owner:  # agent labels first, then billing tags
             project, owner = billing_labels(db, state.node, state.hostname)
             state.project, state.owner = state.project or project, state.owner or owner
-        _decide(db, state, now_naive, rules)
+        _decide(state, now_naive, rules)
     return sorted(nodes.values(), key=lambda s: (s.state != "idle", s.node))
+
+
+def price_bases(nodes: list[NodeState]) -> str:
+    """Where the nodes' prices come from, e.g. "bundled 2026-11-01 (3 nodes), config (1)"."""
+    counts: dict[str, int] = {}
+    for n in nodes:
+        if n.price_basis:
+            counts[n.price_basis] = counts.get(n.price_basis, 0) + 1
+    return ", ".join(
+        f"{basis} ({count} node{'s' if count > 1 else ''})"
+        for basis, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    )
 
 
 def billing_labels(db: Database, *names: str | None) -> tuple[str | None, str | None]:
@@ -186,28 +226,19 @@ def billing_labels(db: Database, *names: str | None) -> tuple[str | None, str | 
     return None, None
 
 
-def _decide(db: Database, state: NodeState, now: datetime, rules: FleetRules) -> None:
+def _decide(state: NodeState, now: datetime, rules: FleetRules) -> None:
     if now - state.last_seen > timedelta(minutes=rules.silent_minutes):
         for g in state.gpus:  # silent is never idle
             g.idle, g.idle_since = False, None
         state.state, state.since = "silent", state.last_seen
         return
-    progress = state.progress
     # stalled: a process still runs on the GPUs but its step counter stopped (a job that
     # finished has left the GPUs: that is idle, not stalled)
-    if progress is not None and state.processes:
-        changed = db.execute(
-            "SELECT MAX(minute) FROM gpu_minutes WHERE node = ? AND progress IS NOT NULL "
-            "AND progress != ?",
-            (state.node, progress),
-        ).fetchone()[0]
-        first = db.execute(
-            "SELECT MIN(minute) FROM gpu_minutes WHERE node = ?", (state.node,)
-        ).fetchone()[0]
-        since = _minute(changed) + timedelta(minutes=1) if changed else _minute(first)
-        if now - since >= timedelta(minutes=rules.stall_minutes):
-            state.state, state.since = "stalled", since
-            return
+    since = state.progress_since
+    stalled = since is not None and now - since >= timedelta(minutes=rules.stall_minutes)
+    if stalled and state.processes:
+        state.state, state.since = "stalled", since
+        return
     idle = [g for g in state.gpus if g.idle]
     if state.gpus and len(idle) == len(state.gpus):
         held = any(g.memory_held for g in idle)
@@ -232,14 +263,15 @@ def idle_cost(
 
     A minute is idle when its max utilisation stayed under the threshold; minutes with no
     heartbeat are not counted (silent is never idle)."""
-    prices = prices or PriceBook()
+    prices = (prices or PriceBook()).with_catalog(db)
     column = "owner" if by == "owner" else "project"
     node_price = {}
-    for node, provider, itype, spot in db.execute(
-        "SELECT DISTINCT node, provider, instance_type, spot FROM gpu_latest"
+    for node, provider, itype, spot, name, region, gpus in db.execute(
+        "SELECT node, provider, instance_type, spot, MIN(name), region, COUNT(*) "
+        "FROM gpu_latest GROUP BY node"
     ):
-        hourly, count = prices.hourly(provider, itype, bool(spot) if spot is not None else None)
-        node_price[node] = hourly / max(count or 1, 1) if hourly is not None else None
+        spot = None if spot is None else bool(spot)
+        node_price[node] = prices.node(provider, itype, spot, name, region, gpus).per_gpu
     fallback = {}  # unlabelled nodes: the billing data's tags for the instance
     for node, hostname in db.execute("SELECT DISTINCT node, hostname FROM gpu_latest"):
         project, owner = billing_labels(db, node, hostname)

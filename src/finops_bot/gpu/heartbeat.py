@@ -180,7 +180,7 @@ def node_key(node: dict) -> str:
 _NO_STAT = {"min": None, "mean": None, "max": None}
 
 
-def _gpu_rows(batch: dict, stamp: str) -> tuple[list[tuple], list[tuple]]:
+def _gpu_rows(batch: dict, stamp: str, idle_util: float) -> tuple[list[tuple], list[tuple]]:
     node, labels, progress = batch["node"], batch["labels"], batch["progress"]
     key = node_key(node)
     minute = batch["end"].strftime("%Y-%m-%dT%H:%M")
@@ -214,6 +214,7 @@ def _gpu_rows(batch: dict, stamp: str) -> tuple[list[tuple], list[tuple]]:
             + node_part
             + (gpu["index"], gpu["name"], gpu["state"], gpu["error"], u_min, u_mean, u_max)
             + (mem, gpu["mem_total_mb"], power, temp, n, held, end, stamp)
+            + (minute if u_max is not None and u_max >= idle_util else None, minute, minute)
         )
         minutes.append(
             (key, gpu_key, minute, u_min, u_mean, u_max, mem, power, n, held, progress)
@@ -222,13 +223,62 @@ def _gpu_rows(batch: dict, stamp: str) -> tuple[list[tuple], list[tuple]]:
     return latest, minutes
 
 
-_LATEST = "INSERT OR REPLACE INTO gpu_latest VALUES (" + ",".join("?" * 28) + ")"
+LATEST_COLUMNS = [
+    "node",
+    "gpu",
+    "hostname",
+    "provider",
+    "instance_id",
+    "instance_type",
+    "region",
+    "zone",
+    "spot",
+    "project",
+    "owner",
+    "job",
+    "progress",
+    "gpu_index",
+    "name",
+    "state",
+    "error",
+    "util_min",
+    "util_mean",
+    "util_max",
+    "mem_used_mb",
+    "mem_total_mb",
+    "power_w",
+    "temp_c",
+    "processes",
+    "process_mem_mb",
+    "window_end",
+    "received_at",
+]
+_NEWER = "excluded.window_end >= gpu_latest.window_end"
+# A batch that arrives late (an agent's buffer after an outage) does not overwrite a newer
+# state; the timers still take what it tells: a busy minute, an earlier first minute.
+_LATEST = (
+    f"INSERT INTO gpu_latest ({', '.join(LATEST_COLUMNS)}, busy_minute, first_minute, "
+    f"progress_minute) VALUES ({','.join('?' * (len(LATEST_COLUMNS) + 3))}) "
+    "ON CONFLICT (node, gpu) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE gpu_latest.{c} END"
+        for c in LATEST_COLUMNS[2:]
+    )
+    + ", busy_minute = NULLIF(MAX(COALESCE(excluded.busy_minute, ''), "
+    "COALESCE(gpu_latest.busy_minute, '')), '')"
+    ", first_minute = MIN(excluded.first_minute, gpu_latest.first_minute)"
+    f", progress_minute = CASE WHEN NOT ({_NEWER}) OR excluded.progress IS gpu_latest.progress "
+    "THEN gpu_latest.progress_minute ELSE excluded.progress_minute END"
+)
 _MINUTES = "INSERT OR REPLACE INTO gpu_minutes VALUES (" + ",".join("?" * 13) + ")"
 
 
-def store_batches(db: Database, items: list[tuple[int, dict]], now: datetime) -> list[bool]:
+def store_batches(
+    db: Database, items: list[tuple[int, dict]], now: datetime, idle_util: float = 5.0
+) -> list[bool]:
     """Store validated ``(token_id, batch)`` pairs in one transaction (group commit); for
     each, False when its batch_id was stored before (a replay, also within ``items``).
+    ``idle_util``: a minute whose max utilisation reaches it moves the GPU's busy timer.
 
     Starts with BEGIN IMMEDIATE, so a busy cache fails before anything is written and the
     caller may simply try again."""
@@ -249,7 +299,7 @@ def store_batches(db: Database, items: list[tuple[int, dict]], now: datetime) ->
             )
             stored.append(new)
             if new:
-                rows_latest, rows_minutes = _gpu_rows(batch, stamp)
+                rows_latest, rows_minutes = _gpu_rows(batch, stamp, idle_util)
                 latest += rows_latest
                 minutes += rows_minutes
         conn.executemany(_LATEST, latest)
@@ -261,9 +311,11 @@ def store_batches(db: Database, items: list[tuple[int, dict]], now: datetime) ->
     return stored
 
 
-def store_batch(db: Database, token_id: int, batch: dict, now: datetime) -> bool:
+def store_batch(
+    db: Database, token_id: int, batch: dict, now: datetime, idle_util: float = 5.0
+) -> bool:
     """Store one validated batch; False when that batch_id was stored before (a replay)."""
-    return store_batches(db, [(token_id, batch)], now)[0]
+    return store_batches(db, [(token_id, batch)], now, idle_util)[0]
 
 
 def prune(db: Database, now: datetime, keep_days: int = 14) -> int:

@@ -1,13 +1,22 @@
-"""Hourly prices of common GPU instance types: a bundled, dated table (on-demand list prices;
-Spot prices indicative, they move), overridable in config ([gpu_prices]) and later from the
-catalog prices the billing sources load (gpu_prices table)."""
+"""Hourly prices of GPU nodes, first match wins:
+1. config ``[gpu_prices]`` for the instance type (whole instance);
+2. the GCP Cloud Catalog prices a ``gcp_cloud_billing`` source loads (gpu_prices table):
+   per GPU, by the GPU model NVML reports, the node's region and Spot or on-demand. GCP bills
+   GPUs apart from vCPUs and memory, so such a node's price is its GPUs' price alone;
+3. the bundled, dated table below (on-demand list prices; Spot prices indicative).
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlite_utils import Database
+
 PRICES_AS_OF = "2026-11-01"
+PRICE_ORDER = f"[gpu_prices] config, then the GCP catalog, then the bundled table ({PRICES_AS_OF})"
 
 
 @dataclass(frozen=True)
@@ -43,22 +52,93 @@ BUNDLED: dict[tuple[str, str], InstancePrice] = {
 }
 
 
-class PriceBook:
-    def __init__(self, overrides: Mapping[tuple[str, str], InstancePrice] | None = None):
-        self.table = {**BUNDLED, **(overrides or {})}
+@dataclass(frozen=True)
+class NodePrice:
+    hourly: float | None  # USD per hour, the node
+    per_gpu: float | None  # USD per GPU-hour
+    gpus: int | None
+    basis: str | None  # "config", "GCP catalog 2026-10-01", "bundled 2026-11-01"
 
-    def hourly(
-        self, provider: str | None, instance_type: str | None, spot: bool | None
-    ) -> tuple[float | None, int | None]:
-        """(USD per hour for the instance, its GPU count); (None, None) when unknown."""
-        if not provider or not instance_type:
-            return None, None
-        price = self.table.get((provider, instance_type))
-        if price is None:
-            return None, None
-        if spot and price.spot is not None:
-            return price.spot, price.gpus
-        return price.on_demand, price.gpus
+
+NO_PRICE = NodePrice(None, None, None, None)
+SPOT_USAGE = {"OnDemand": False, "Preemptible": True}  # catalog usage types
+_MODEL = re.compile(r"\b(GB200|B200|H200|H100|A100|L40S|L4|T4|V100|P100|P4|K80|A10G|A10)\b")
+
+
+def gpu_model(text: str | None) -> str | None:
+    """The GPU model in an NVML name or a catalog description, as one key:
+    "NVIDIA A100-SXM4-80GB" and "Nvidia Tesla A100 80GB GPU running in Americas" both give
+    "A100 80GB"."""
+    if not text:
+        return None
+    upper = text.upper()
+    found = _MODEL.search(upper)
+    if not found:
+        return None
+    model = found.group(1)
+    if model == "A100" and "80GB" in upper.replace(" ", ""):
+        model += " 80GB"
+    if "MEGA" in upper:
+        model += " MEGA"
+    return model
+
+
+def load_catalog(db: Database) -> dict[tuple[str, bool], list[tuple[set[str], float, str]]]:
+    """GCP catalog GPU prices in USD per hour: (model, spot) -> [(regions, price, date)]."""
+    catalog: dict[tuple[str, bool], list[tuple[set[str], float, str]]] = {}
+    for description, usage, regions, currency, unit, price, effective, loaded in db.execute(
+        "SELECT description, usage_type, regions, currency, unit, price, effective_time, "
+        "loaded_at FROM gpu_prices WHERE provider = 'Google Cloud'"
+    ):
+        model = gpu_model(description)
+        if not model or currency != "USD" or unit != "h" or usage not in SPOT_USAGE:
+            continue
+        key = (model, SPOT_USAGE[usage])
+        catalog.setdefault(key, []).append(
+            (set(json.loads(regions)), float(price), (effective or loaded or "")[:10])
+        )
+    return catalog
+
+
+class PriceBook:
+    def __init__(
+        self,
+        overrides: Mapping[tuple[str, str], InstancePrice] | None = None,
+        catalog: Mapping[tuple[str, bool], list[tuple[set[str], float, str]]] | None = None,
+    ):
+        self.overrides = dict(overrides or {})
+        self.table = {**BUNDLED, **self.overrides}
+        self.catalog = catalog or {}
+
+    def with_catalog(self, db: Database) -> PriceBook:
+        """This book plus the catalog prices in the cache (read once per fleet view)."""
+        return PriceBook(self.overrides, load_catalog(db))
+
+    def node(
+        self,
+        provider: str | None,
+        instance_type: str | None,
+        spot: bool | None,
+        gpu_name: str | None = None,
+        region: str | None = None,
+        gpus: int | None = None,
+    ) -> NodePrice:
+        """The node's price and where it comes from; NO_PRICE when nothing matches."""
+        key = (provider or "", instance_type or "")
+        if key in self.overrides:
+            return _instance(self.overrides[key], spot, "config")
+        if provider == "gcp" and region and gpus:
+            for regions, per_gpu, day in self.catalog.get((gpu_model(gpu_name), bool(spot)), []):
+                if region in regions:
+                    return NodePrice(per_gpu * gpus, per_gpu, gpus, f"GCP catalog {day}")
+        if key in BUNDLED:
+            return _instance(BUNDLED[key], spot, f"bundled {PRICES_AS_OF}")
+        return NO_PRICE
+
+
+def _instance(price: InstancePrice, spot: bool | None, basis: str) -> NodePrice:
+    hourly = price.spot if spot and price.spot is not None else price.on_demand
+    return NodePrice(hourly, hourly / max(price.gpus, 1), price.gpus, basis)
 
 
 def parse_overrides(raw: object) -> dict[tuple[str, str], InstancePrice]:

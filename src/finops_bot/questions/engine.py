@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlite_utils import Database
 
+from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.questions.answer import Answer, Comparison, Row
 from finops_bot.questions.gpu_answers import gpu_answer
@@ -54,11 +55,16 @@ class Engine:
     """Answers questions from one open cache. Not thread-safe: one per thread."""
 
     def __init__(
-        self, db: Database, default_measure: str = "EffectiveCost", prices: PriceBook | None = None
+        self,
+        db: Database,
+        default_measure: str = "EffectiveCost",
+        prices: PriceBook | None = None,
+        fleet_rules: FleetRules | None = None,
     ):
         self.db = db
         self.default_measure = default_measure
         self.prices = prices or PriceBook()
+        self.fleet_rules = fleet_rules or FleetRules()
         self._names: NameIndex | None = None
         self._names_version: tuple | None = None
 
@@ -136,7 +142,7 @@ class Engine:
             )
         if q.kind in ("idle_gpus", "idle_cost"):
             now = now or datetime.combine(today, time(23, 59), tzinfo=UTC)
-            return gpu_answer(self.db, q, question, today, now, self.prices)
+            return gpu_answer(self.db, q, question, today, now, self.prices, self.fleet_rules)
         if not sources:
             return Answer(
                 kind="empty",

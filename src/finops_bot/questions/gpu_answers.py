@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlite_utils import Database
 
-from finops_bot.gpu.fleet import fleet, idle_cost
-from finops_bot.gpu.prices import PRICES_AS_OF, PriceBook
+from finops_bot.gpu.fleet import FleetRules, fleet, idle_cost, price_bases
+from finops_bot.gpu.prices import PRICE_ORDER, PriceBook
 from finops_bot.questions.answer import Answer, Row
 from finops_bot.questions.names import fold
 from finops_bot.questions.parse import Query
@@ -21,19 +21,26 @@ def _freshness(db: Database) -> str | None:
 
 
 def gpu_answer(
-    db: Database, q: Query, question: str, today: date, now: datetime, prices: PriceBook
+    db: Database,
+    q: Query,
+    question: str,
+    today: date,
+    now: datetime,
+    prices: PriceBook,
+    rules: FleetRules | None = None,
 ) -> Answer:
+    rules = rules or FleetRules()
     last = _freshness(db)
     base = dict(
         question=question,
-        measure="idle GPU USD (instance price / GPUs)",
+        measure="idle GPU USD (node price / GPUs)",
         loaded_at=last,
         data_through=None,
     )
     if q.kind == "idle_gpus":
         nodes = [
             n
-            for n in fleet(db, now, prices)
+            for n in fleet(db, now, prices, rules)
             if n.state in ("idle", "idle, memory held", "partly idle", "stalled")
         ]
         rows = []
@@ -54,8 +61,8 @@ def gpu_answer(
             **base,
         )
         answer.notes.append(
-            "Cost is idle USD per hour now. Idle: every GPU under 5% for 30 "
-            f"minutes; prices as of {PRICES_AS_OF}."
+            f"Cost is idle USD per hour now. Idle: {rules.describe()}; "
+            f"prices: {price_bases(nodes) or PRICE_ORDER}."
         )
         if not last:
             answer.notes.append(
@@ -67,7 +74,7 @@ def gpu_answer(
     start = datetime.combine(period.start, time(0), tzinfo=UTC)
     end = min(datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=UTC), now)
     by = q.by if q.by in ("owner", "project") else "project"
-    rows = idle_cost(db, start, end, prices, by=by)
+    rows = idle_cost(db, start, end, prices, rules, by=by)
     if q.name:
         rows = [r for r in rows if fold(r[0]) == fold(q.name)]
     shown = [Row(name or f"(no {by})", dollars, "USD") for name, dollars, _ in rows]
@@ -84,7 +91,7 @@ def gpu_answer(
     )
     minutes = sum(r[2] for r in rows)
     answer.notes.append(
-        f"{minutes:,} idle GPU-minutes (max utilisation under 5%); silent "
-        f"time is not counted; prices as of {PRICES_AS_OF}."
+        f"{minutes:,} idle GPU-minutes (max utilisation under {rules.idle_util:g}%); silent "
+        f"time is not counted; prices: {PRICE_ORDER}."
     )
     return answer

@@ -301,3 +301,30 @@ CREATE TABLE resource_allocation (
 ) WITHOUT ROWID;
 """
     )
+
+
+@migrations()
+def m007_gpu_timers(db: Database) -> None:
+    """Per-GPU timers kept as batches arrive, so the fleet view reads one row per GPU
+    instead of scanning its minutes: the last busy minute (at the default 5% threshold
+    for existing rows), the first minute seen, and the minute the progress counter took
+    its current value."""
+    db.executescript(
+        """
+ALTER TABLE gpu_latest ADD COLUMN busy_minute TEXT;
+ALTER TABLE gpu_latest ADD COLUMN first_minute TEXT;
+ALTER TABLE gpu_latest ADD COLUMN progress_minute TEXT;
+UPDATE gpu_latest SET
+  busy_minute = (SELECT MAX(minute) FROM gpu_minutes m
+                 WHERE m.node = gpu_latest.node AND m.gpu = gpu_latest.gpu AND m.util_max >= 5),
+  first_minute = COALESCE((SELECT MIN(minute) FROM gpu_minutes m
+                 WHERE m.node = gpu_latest.node AND m.gpu = gpu_latest.gpu),
+                 substr(window_end, 1, 16)),
+  progress_minute = COALESCE((SELECT MIN(minute) FROM gpu_minutes m
+                 WHERE m.node = gpu_latest.node AND m.gpu = gpu_latest.gpu
+                 AND m.minute > COALESCE((SELECT MAX(minute) FROM gpu_minutes p
+                     WHERE p.node = gpu_latest.node AND p.gpu = gpu_latest.gpu
+                     AND p.progress IS NOT gpu_latest.progress), '')),
+                 substr(window_end, 1, 16));
+"""
+    )

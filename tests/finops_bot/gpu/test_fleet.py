@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from finops_bot.gpu.fleet import fleet, idle_cost
+from finops_bot.config import load_settings
+from finops_bot.errors import ConfigError
+from finops_bot.gpu.fleet import FleetRules, fleet, idle_cost, parse_fleet_rules, price_bases
 from finops_bot.gpu.heartbeat import store_batch, validate_batch
+from finops_bot.gpu.prices import InstancePrice, PriceBook, gpu_model
 
 T0 = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 
@@ -24,17 +27,23 @@ def beat(
     progress=None,
     procs: list[int] | None = None,
     spot=False,
+    provider="aws",
+    region=None,
+    gpu_name=None,
+    batch_id=None,
+    idle_util=5.0,
 ):
     end = T0 + timedelta(minutes=minute)
     procs = procs or [0] * len(utils)
     payload = {
         "schema": "finops.heartbeat/v1",
-        "batch_id": f"{node}-{minute:05d}",
+        "batch_id": batch_id or f"{node}-{minute:05d}",
         "node": {
             "hostname": node,
-            "provider": "aws",
+            "provider": provider,
             "instance_id": node,
             "instance_type": itype,
+            "region": region,
             "spot": spot,
         },
         "labels": {"project": project, "owner": "alice"},
@@ -49,13 +58,14 @@ def beat(
                 "index": i,
                 "uuid": f"{node}-gpu{i}",
                 "state": "ok",
+                "name": gpu_name,
                 "util": {"min": u, "mean": u, "max": u},
                 "processes": [{"pid": 100 + i, "used_memory_mb": 2048}] if procs[i] else [],
             }
             for i, u in enumerate(utils)
         ],
     }
-    store_batch(db, 1, validate_batch(payload), end)
+    store_batch(db, 1, validate_batch(payload), end, idle_util)
 
 
 def minutes(db, start, stop, utils, **kw):
@@ -196,3 +206,104 @@ def test_unlabelled_nodes_take_owner_and_project_from_billing_tags(db, rules):
     state = state_at(db, 40)[node]
     assert (state.project, state.owner) == ("bert-training", "alice@acme.ai")
     assert idle_cost(db, T0, T0 + timedelta(hours=1))[0][0] == "bert-training"
+
+
+def test_a_late_batch_keeps_the_newer_state_but_its_busy_minute_counts(db):
+    minutes(db, 0, 40, [0.0])
+    assert state_at(db, 40)["i-0abc"].state == "idle"
+    beat(db, 35, [90.0], batch_id="late-batch-35")  # from an agent's buffer
+    node = state_at(db, 40)["i-0abc"]
+    assert node.state == "busy" and node.gpus[0].util == 0.0  # the newest reading stays
+    minutes(db, 40, 66, [0.0])
+    assert state_at(db, 66)["i-0abc"].since == datetime(2026, 11, 22, 6, 36)
+
+
+def test_the_idle_threshold_is_configurable(db):
+    # the endpoint applies it as batches arrive (the busy timer); idle_cost over the minutes
+    minutes(db, 0, 40, [20.0], idle_util=50.0)
+    assert state_at(db, 40)["i-0abc"].state == "idle"
+    rules = FleetRules(idle_util=50.0)
+    assert idle_cost(db, T0, T0 + timedelta(hours=1), rules=rules)[0][2] == 40
+    assert idle_cost(db, T0, T0 + timedelta(hours=1)) == []
+
+
+def test_gcp_nodes_are_priced_from_the_catalog_then_config_wins(db):
+    rows = [
+        ("SKU-A", "OnDemand", 3.93),
+        ("SKU-B", "Preemptible", 1.57),
+    ]
+    for sku, usage, price in rows:
+        db.execute(
+            "INSERT INTO gpu_prices VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                "Google Cloud",
+                sku,
+                usage,
+                "Nvidia Tesla A100 80GB GPU running in Americas",
+                '["us-central1"]',
+                "USD",
+                "h",
+                price,
+                "2026-10-01T00:00:00Z",
+                "gcp-billing",
+                "2026-11-22T00:00:00+00:00",
+            ),
+        )
+    common = dict(provider="gcp", itype="a2-ultragpu-8g", gpu_name="NVIDIA A100-SXM4-80GB")
+    minutes(db, 0, 40, [0.0] * 8, node="on-demand", region="us-central1", **common)
+    minutes(db, 0, 40, [0.0] * 8, node="spot", region="us-central1", spot=True, **common)
+    minutes(db, 0, 40, [0.0] * 8, node="europe", region="europe-west4", **common)
+    nodes = state_at(db, 40)
+    assert nodes["on-demand"].hourly == pytest.approx(3.93 * 8)
+    assert nodes["on-demand"].price_basis == "GCP catalog 2026-10-01"
+    assert nodes["spot"].hourly == pytest.approx(1.57 * 8)
+    assert nodes["europe"].price_basis == "bundled 2026-11-01"  # no catalog price there
+    assert price_bases(list(nodes.values())) == (
+        "GCP catalog 2026-10-01 (2 nodes), bundled 2026-11-01 (1 node)"
+    )
+    book = PriceBook({("gcp", "a2-ultragpu-8g"): InstancePrice(8, 40.0, 12.0)})
+    node = fleet(db, T0 + timedelta(minutes=40), book)[0]
+    assert node.price_basis == "config" and node.hourly == 40.0
+
+
+@pytest.mark.parametrize(
+    "text, model",
+    [
+        ("NVIDIA A100-SXM4-80GB", "A100 80GB"),
+        ("NVIDIA A100-SXM4-40GB", "A100"),
+        ("Nvidia Tesla A100 80GB GPU running in Americas", "A100 80GB"),
+        ("NVIDIA H100 80GB HBM3", "H100"),
+        ("Nvidia H100 80GB Mega GPU running in Americas", "H100 MEGA"),
+        ("Tesla T4", "T4"),
+        ("NVIDIA L4", "L4"),
+        ("Nvidia L4 GPU attached to Spot Preemptible VMs running in Belgium", "L4"),
+        ("NVIDIA GeForce RTX 4090", None),
+        (None, None),
+    ],
+)
+def test_gpu_models_match_between_nvml_and_the_catalog(text, model):
+    assert gpu_model(text) == model
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("5", "[fleet] must be a table"),
+        ({"idle_percent": 5}, "idle_percent: unknown"),
+        ({"idle_util": 0}, "idle_util: give a number from 0.1 to 100"),
+        ({"idle_minutes": 2.5}, "idle_minutes: give a whole number"),
+        ({"silent_minutes": True}, "silent_minutes: give a whole number"),
+    ],
+)
+def test_bad_fleet_settings_are_named(raw, message):
+    with pytest.raises(ConfigError) as err:
+        parse_fleet_rules(raw)
+    assert message in str(err.value)
+
+
+def test_fleet_settings_come_from_the_config_file(tmp_path):
+    config = tmp_path / "finops-bot.toml"
+    config.write_text("[fleet]\nidle_util = 10\nidle_minutes = 15\nretention_days = 7\n")
+    rules = load_settings({}, config).fleet
+    assert (rules.idle_util, rules.idle_minutes, rules.retention_days) == (10, 15, 7)
+    assert rules.stall_minutes == 30

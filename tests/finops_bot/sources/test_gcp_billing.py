@@ -11,6 +11,7 @@ import responses
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import billing_v1
 
+from finops_bot.gpu.prices import PriceBook
 from finops_bot.sources.gcp_billing import GcpCloudBilling
 from finops_bot.sources.sync import refresh_source
 from tests.conftest import NOW
@@ -87,6 +88,12 @@ def test_gpu_prices_and_accounts_are_loaded(db, shared_fixtures):
         "SELECT billing_account_name, sub_account_id, billing_enabled FROM cloud_accounts"
     ).fetchall() == [("Acme AI billing", "acme-research-4821", 1)]
     assert result.api_calls >= 2  # two catalog pages (nextPageToken) + accounts
+    # the GPU fleet prices a GCP node from these: per GPU, by model and region
+    book = PriceBook().with_catalog(db)
+    a2 = book.node("gcp", "a2-highgpu-1g", False, "NVIDIA A100-SXM4-40GB", "us-central1", 1)
+    assert a2.per_gpu == pytest.approx(2.933908) and a2.basis == "GCP catalog 2023-03-24"
+    elsewhere = book.node("gcp", "a2-highgpu-1g", False, "NVIDIA A100-SXM4-40GB", "mars-1", 1)
+    assert elsewhere.basis == "bundled 2026-11-01"  # no catalog price for that region
 
 
 @responses.activate

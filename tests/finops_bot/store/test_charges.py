@@ -34,6 +34,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m004_prices_and_accounts",
         "m005_gpu_fleet",
         "m006_resource_allocation",
+        "m007_gpu_timers",
     ]
     assert not migrations.pending(second)
     first.close()

@@ -128,7 +128,7 @@ class NodeState:
 
 
 def _minute(text: str) -> datetime:
-    return datetime.strptime(text[:16], MINUTE).replace(tzinfo=None)
+    return datetime.fromisoformat(text[:16])  # "YYYY-MM-DDTHH:MM", naive UTC
 
 
 def fleet(

@@ -1,4 +1,5 @@
-"""GPU fleet housekeeping: heartbeat rollups are kept 14 days, pruned daily."""
+"""GPU fleet housekeeping: heartbeat rollups are kept 14 days ([fleet] retention_days),
+pruned every hour in small transactions so the endpoint keeps writing meanwhile."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def register(scheduler: BaseScheduler, db_path: Path, keep_days: int = 14) -> st
         prune_heartbeats,
         "interval",
         args=[db_path, keep_days],
-        hours=24,
+        hours=1,
         id="fleet-retention",
         coalesce=True,
         max_instances=1,

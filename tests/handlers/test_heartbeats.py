@@ -164,7 +164,19 @@ def test_malformed_batches_are_400_naming_the_field(bot, path, value, field):
     assert bot.db.execute("SELECT COUNT(*) FROM heartbeat_batches").fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("raw", [b"not json", b"\xff\xfe", b"[]", b"null", b""])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b"null",
+        b"",
+        b"[" * 100_000,  # nesting deep enough to break a recursive parser
+        b'{"schema": "finops.heartbeat/v1", "batch_id": 1' + b"0" * 5000 + b"}",
+        b'{"a": NaN}',
+    ],
+)
 def test_non_json_bodies_are_400(bot, raw):
     assert bot.post(None, raw=raw)[0] == 400
 

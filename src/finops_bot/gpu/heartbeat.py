@@ -318,15 +318,33 @@ def store_batch(
     return store_batches(db, [(token_id, batch)], now, idle_util)[0]
 
 
-def prune(db: Database, now: datetime, keep_days: int = 14) -> int:
-    """Drop rollups and replay records older than the retention."""
+def prune(db: Database, now: datetime, keep_days: int = 14, chunk_minutes: int = 10) -> int:
+    """Drop rollups and replay records older than the retention, ``chunk_minutes`` of data
+    per transaction: the heartbeat endpoint writes between chunks instead of waiting for
+    one long delete."""
     cutoff = now - timedelta(days=keep_days)
-    with db.conn:
-        removed = db.execute(
-            "DELETE FROM gpu_minutes WHERE minute < ?", (cutoff.strftime("%Y-%m-%dT%H:%M"),)
-        ).rowcount
-        db.execute(
-            "DELETE FROM heartbeat_batches WHERE received_at < ?",
-            (cutoff.isoformat(timespec="seconds"),),
+    end = cutoff.strftime("%Y-%m-%dT%H:%M")
+    removed = 0
+    while True:
+        oldest = db.execute("SELECT MIN(minute) FROM gpu_minutes").fetchone()[0]
+        if oldest is None or oldest >= end:
+            break
+        upto = min(
+            end,
+            (datetime.fromisoformat(oldest) + timedelta(minutes=chunk_minutes)).strftime(
+                "%Y-%m-%dT%H:%M"
+            ),
         )
+        with db.conn:
+            removed += db.execute("DELETE FROM gpu_minutes WHERE minute < ?", (upto,)).rowcount
+    stamp = cutoff.isoformat(timespec="seconds")
+    while True:
+        with db.conn:
+            gone = db.execute(
+                "DELETE FROM heartbeat_batches WHERE batch_id IN (SELECT batch_id FROM "
+                "heartbeat_batches WHERE received_at < ? LIMIT 20000)",
+                (stamp,),
+            ).rowcount
+        if gone == 0:
+            break
     return removed

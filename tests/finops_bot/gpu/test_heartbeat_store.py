@@ -42,3 +42,27 @@ def test_a_locked_cache_fails_before_writing(db_path):
         store_batches(db, [(1, validate_batch(good_batch()))], NOW)
     blocker.rollback()
     assert store_batches(db, [(1, validate_batch(good_batch()))], NOW) == [True]
+
+
+def test_prune_walks_old_minutes_in_chunks_and_keeps_the_rest(db_path):
+    from datetime import timedelta
+
+    from finops_bot.gpu.heartbeat import prune
+
+    db = connect(db_path)
+    rows = [
+        ("n", "g", (NOW - timedelta(days=15, minutes=m)).strftime("%Y-%m-%dT%H:%M"))
+        for m in range(90)
+    ]
+    rows += [
+        ("n", "g", (NOW - timedelta(days=1, minutes=m)).strftime("%Y-%m-%dT%H:%M"))
+        for m in range(5)
+    ]
+    with db.conn:
+        db.conn.executemany("INSERT INTO gpu_minutes (node, gpu, minute) VALUES (?,?,?)", rows)
+        db.execute(
+            "INSERT INTO heartbeat_batches VALUES ('old-batch-1', 1, 'n', ?)",
+            ((NOW - timedelta(days=20)).isoformat(),),
+        )
+    assert prune(db, NOW, keep_days=14, chunk_minutes=7) == 90
+    assert count(db, "gpu_minutes") == 5 and count(db, "heartbeat_batches") == 0

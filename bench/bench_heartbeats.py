@@ -43,6 +43,8 @@ class Requests:
     """Pre-encoded POSTs, each a new batch_id from a new node, tokens taken in turn: the
     client spends microseconds per request, so the figures are the server's."""
 
+    sent = 0
+
     def __init__(self, tokens: list[str]):
         template = dict(BATCH, batch_id="B" * 32)
         template["node"] = dict(BATCH["node"], instance_id="I" * 12)
@@ -58,11 +60,12 @@ class Requests:
             ).encode()
             for t in tokens
         ]
-        self.n = 0
+        self.n = Requests.sent  # nodes stay new across runs: every batch inserts rows
         self.prefix = uuid.uuid4().hex[:8]
 
     def next(self) -> bytes:
         self.n += 1
+        Requests.sent = self.n
         head, middle, tail = self.parts
         return b"".join(
             (

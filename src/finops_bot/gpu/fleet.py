@@ -21,7 +21,7 @@ Idle dollars count only idle minutes that were reported: silent time costs nothi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -132,19 +132,43 @@ def _minute(text: str) -> datetime:
 
 
 def fleet(
-    db: Database, now: datetime, prices: PriceBook | None = None, rules: FleetRules = FleetRules()
+    db: Database,
+    now: datetime,
+    prices: PriceBook | None = None,
+    rules: FleetRules = FleetRules(),
+    idle_only: bool = False,
 ) -> list[NodeState]:
-    """Every node's state, from one read of gpu_latest (its timers are kept at write time)."""
+    """Every node's state, from one read of gpu_latest (its timers are kept at write time).
+    ``idle_only``: only nodes that may be idle, partly idle or stalled, chosen in SQL first,
+    so "which GPUs are idle" costs what the idle nodes cost, not the whole fleet."""
     prices = (prices or PriceBook()).with_catalog(db)
     now_naive = now.replace(tzinfo=None)
-    rows = db.execute(
+    sql = (
         "SELECT node, gpu, hostname, provider, instance_type, region, spot, project, owner, "
         "progress, gpu_index, name, util_mean, processes, process_mem_mb, window_end, "
-        "busy_minute, first_minute, progress_minute FROM gpu_latest ORDER BY node, gpu_index"
-    ).fetchall()
+        "busy_minute, first_minute, progress_minute FROM gpu_latest"  # in key order: no sort
+    )
+    params: tuple = ()
+    if idle_only:  # a superset of the idle and stalled GPUs' nodes; the rules below decide
+        idle_by = now_naive - timedelta(minutes=rules.idle_minutes - 1)
+        stall_by = now_naive - timedelta(minutes=rules.stall_minutes)
+        heard_by = now - timedelta(minutes=rules.silent_minutes + 60)  # clock skew allowed
+        sql += (
+            " WHERE node IN (SELECT node FROM gpu_latest WHERE received_at >= ? AND "
+            "(COALESCE(busy_minute, first_minute) <= ? "
+            "OR (progress IS NOT NULL AND progress_minute <= ?)))"
+        )
+        params = (
+            heard_by.astimezone(UTC).isoformat(timespec="seconds"),
+            idle_by.strftime(MINUTE),
+            stall_by.strftime(MINUTE),
+        )
+    rows = db.execute(sql, params).fetchall()
     by_node: dict[str, list[tuple]] = {}
     for row in rows:
         by_node.setdefault(row[0], []).append(row)
+    for gpu_rows in by_node.values():
+        gpu_rows.sort(key=lambda row: row[10])  # by GPU index
     nodes: dict[str, NodeState] = {}
     for node, gpu_rows in by_node.items():
         _, _, hostname, provider, itype, region, spot, project, owner, progress = gpu_rows[0][:10]

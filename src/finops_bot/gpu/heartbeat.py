@@ -338,6 +338,8 @@ def prune(db: Database, now: datetime, keep_days: int = 14, chunk_minutes: int =
         with db.conn:
             removed += db.execute("DELETE FROM gpu_minutes WHERE minute < ?", (upto,)).rowcount
     stamp = cutoff.isoformat(timespec="seconds")
+    with db.conn:  # nodes not heard from within the retention: decommissioned
+        db.execute("DELETE FROM gpu_latest WHERE received_at < ?", (stamp,))
     while True:
         with db.conn:
             gone = db.execute(

@@ -40,7 +40,7 @@ def gpu_answer(
     if q.kind == "idle_gpus":
         nodes = [
             n
-            for n in fleet(db, now, prices, rules)
+            for n in fleet(db, now, prices, rules, idle_only=True)
             if n.state in ("idle", "idle, memory held", "partly idle", "stalled")
         ]
         rows = []

@@ -307,3 +307,33 @@ def test_fleet_settings_come_from_the_config_file(tmp_path):
     rules = load_settings({}, config).fleet
     assert (rules.idle_util, rules.idle_minutes, rules.retention_days) == (10, 15, 7)
     assert rules.stall_minutes == 30
+
+
+def test_idle_only_finds_the_same_idle_and_stalled_nodes_as_the_whole_fleet(db):
+    minutes(db, 0, 40, [90.0, 90.0], node="busy-node")
+    minutes(db, 0, 40, [0.0, 0.0], node="idle-node")
+    minutes(db, 0, 40, [0.0, 80.0], node="partly-node")
+    minutes(db, 0, 40, [50.0, 50.0], node="stalled-node", progress=7, procs=[1, 1])
+    now = T0 + timedelta(minutes=40)
+    wanted = {"idle", "idle, memory held", "partly idle", "stalled"}
+    everything = {n.node: n.state for n in fleet(db, now) if n.state in wanted}
+    chosen = {n.node: n.state for n in fleet(db, now, idle_only=True)}
+    assert (
+        everything
+        == chosen
+        == {
+            "idle-node": "idle",
+            "partly-node": "partly idle",
+            "stalled-node": "stalled",
+        }
+    )
+
+
+def test_retention_forgets_nodes_not_heard_from(db):
+    from finops_bot.gpu.heartbeat import prune
+
+    minutes(db, 0, 3, [0.0], node="gone")
+    minutes(db, 0, 3, [0.0], node="here")
+    beat(db, 60 * 24 * 15, [0.0], node="here")
+    prune(db, T0 + timedelta(days=15), keep_days=14)
+    assert [n.node for n in fleet(db, T0 + timedelta(days=15))] == ["here"]

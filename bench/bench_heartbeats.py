@@ -246,6 +246,48 @@ print(json.dumps([cpu, int(hwm.split()[1]) / 1024]))
 """
 
 
+def fleet_sized(nodes: int = 2000, minutes: int = 45) -> dict:
+    """A fleet of ``nodes`` 8-GPU nodes reporting for ``minutes`` (half of them idle):
+    `gpus`, "which GPUs are idle" and a week of idle dollars."""
+    import tempfile
+    from datetime import UTC, datetime, timedelta
+
+    from finops_bot.gpu.fleet import fleet, idle_cost
+    from finops_bot.gpu.heartbeat import store_batches, validate_batch
+    from finops_bot.store import connect
+
+    cache = connect(Path(tempfile.mkdtemp()) / "fleet.db")
+    t0 = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+    for minute in range(minutes):
+        end = t0 + timedelta(minutes=minute + 1)
+        group = []
+        for n in range(nodes):
+            batch = dict(BATCH, batch_id=f"b-{n:06d}-{minute:04d}")
+            batch["node"] = dict(BATCH["node"], instance_id=f"i-{n:06d}")
+            batch["window"] = {
+                "start": (end - timedelta(minutes=1)).isoformat(),
+                "end": end.isoformat(),
+                "samples": 6,
+            }
+            util = 0 if n % 2 else 80
+            batch["gpus"] = [
+                dict(g, util={"min": util, "mean": util, "max": util}) for g in BATCH["gpus"]
+            ]
+            group.append((1, validate_batch(batch)))
+        store_batches(cache, group, end)
+    now = t0 + timedelta(minutes=minutes)
+    timings = {}
+    for label, call in (
+        ("fleet_ms", lambda: fleet(cache, now)),
+        ("idle_only_ms", lambda: fleet(cache, now, idle_only=True)),
+        ("idle_cost_7d_ms", lambda: idle_cost(cache, now - timedelta(days=7), now)),
+    ):
+        began = time.perf_counter()
+        call()
+        timings[label] = round((time.perf_counter() - began) * 1000)
+    return {"nodes": nodes, "gpus": nodes * 8, "gpu_minutes": nodes * 8 * minutes, **timings}
+
+
 def agent_cost(samples: int = 2000) -> dict:
     """The agent's sampling loop (8 fake GPUs) in a process of its own: CPU and peak RSS."""
     out = subprocess.run(
@@ -274,6 +316,7 @@ def main() -> None:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     if args.db.exists():
         shutil.copyfile(args.db, db)
+        os.sync()  # the copy's writeback would otherwise slow the first run
     from datetime import UTC, datetime
 
     from finops_bot.gpu.tokens import create_token
@@ -314,6 +357,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=10)
     print(json.dumps({"bench": "fleet_view", **fleet_view(db)}))
+    print(json.dumps({"bench": "fleet_view", **fleet_sized()}))
     print(json.dumps({"bench": "agent", **agent_cost()}))
 
 

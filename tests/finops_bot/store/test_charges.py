@@ -35,6 +35,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m005_gpu_fleet",
         "m006_resource_allocation",
         "m007_gpu_timers",
+        "m008_idle_cost_index",
     ]
     assert not migrations.pending(second)
     first.close()

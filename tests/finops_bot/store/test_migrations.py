@@ -10,7 +10,7 @@ from finops_bot.store.schema import migrations
 
 def test_m007_fills_the_timers_from_the_minutes(db_path):
     db = Database(db_path)
-    migrations.apply(db, stop_before="m007_gpu_timers")
+    migrations.apply(db, stop_before=["m007_gpu_timers", "m008_idle_cost_index"])
     latest = ["n1", "g0", "host"] + [None] * 10 + [0, None, "ok"] + [None] * 10
     latest += ["2026-11-22T06:05:00+00:00", "2026-11-22T06:05:00+00:00"]
     latest[12] = 7  # progress now

@@ -52,7 +52,9 @@ def _total_text(answer: Answer) -> str:
     if not answer.totals:
         lines.append(f"No spend in {span}.")
     for currency, total in answer.totals.items():
-        lines.append(f"*{format_money(total, currency)}*  ({currency}, {span})")
+        lines.append(
+            f"*{format_money(total, currency)}*  ({currency}{', ' + span if span else ''})"
+        )
     lines.extend(comparison_lines(answer))
     return "\n".join(lines)
 

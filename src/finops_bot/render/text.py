@@ -28,6 +28,11 @@ def comparison_lines(answer: Answer) -> list[str]:
 
 
 def freshness_line(answer: Answer) -> str:
+    if answer.kind in ("idle_gpus", "idle_cost"):  # from heartbeats, not billing data
+        if not answer.loaded_at:
+            return "No heartbeats received yet."
+        heard = answer.loaded_at.replace("T", " ").replace("+00:00", " UTC")
+        return f"Heartbeats through {heard}."
     if not answer.data_through:
         return "No billing data loaded."
     loaded = (answer.loaded_at or "").replace("T", " ").replace("+00:00", " UTC")
@@ -47,7 +52,7 @@ def render_text(answer: Answer) -> str:
         return "\n".join(lines)
 
     period = answer.period.describe() if answer.period else ""
-    lines.append(f"{answer.title} · {period}")
+    lines.append(f"{answer.title} · {period}" if period else answer.title)
     if not answer.totals:
         lines.append("  No spend in this period.")
     for currency, total in answer.totals.items():

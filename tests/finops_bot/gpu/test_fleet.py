@@ -160,6 +160,9 @@ def test_the_question_engine_answers_gpu_questions(db):
     assert [r.key for r in by_owner.rows] == ["alice"]
     none = Engine(db).ask("idle GPU cost for recsys today", now.date(), now)
     assert none.totals == {}  # recsys never idled
+    text = render_text(a)
+    assert text.startswith("Idle GPUs now\n")  # no dangling period separator
+    assert "Heartbeats through 2026-11-22 06:59:00 UTC." in text  # not "no billing data"
 
 
 def test_unlabelled_nodes_take_owner_and_project_from_billing_tags(db, rules):

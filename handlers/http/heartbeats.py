@@ -138,26 +138,48 @@ class HeartbeatsRoute:
         if not group:
             return
         try:
-            items = [(token_id, batch) for token_id, batch, _ in group]
-            results = store_batches(self._db(), items, self.now(), self.idle_util)
+            self._store(group)
+        except _Busy:  # another writer (a billing load, the pruning job) holds the cache
+            self._queue[:0] = group
+            self._schedule_flush(BUSY_RETRY_S)
+            return
         except Exception as exc:  # noqa: BLE001 - every waiting request gets an answer
-            if isinstance(exc, sqlite3.OperationalError) and (
-                "locked" in str(exc) or "busy" in str(exc)
-            ):  # another writer (a billing load, the pruning job) holds the cache: retry
-                self._queue[:0] = group
-                self._schedule_flush(BUSY_RETRY_S)
-                return
-            log.error("could not store %d heartbeat batches: %s", len(group), exc)
-            failure = _CacheUnavailable(f"the cache could not store the batch ({exc})")
-            for _, _, future in group:
-                if not future.done():
-                    future.set_exception(failure)
-        else:
-            for (_, _, future), stored in zip(group, results, strict=True):
-                if not future.done():
-                    future.set_result(stored)
+            if len(group) == 1:
+                log.error("could not store a heartbeat batch: %s", exc)
+                _answer(group[0][2], exc=exc)
+            else:  # one bad batch must not fail the others: store them one by one
+                for one in group:
+                    try:
+                        self._store([one])
+                    except Exception as single:  # noqa: BLE001 - busy included: answer 503
+                        log.error("could not store a heartbeat batch: %s", single)
+                        _answer(one[2], exc=single)
         if self._queue:
             self._schedule_flush(0)
+
+    def _store(self, group: list[tuple[int, dict, asyncio.Future]]) -> None:
+        items = [(token_id, batch) for token_id, batch, _ in group]
+        try:
+            results = store_batches(self._db(), items, self.now(), self.idle_util)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise _Busy from exc
+            raise
+        for (_, _, future), stored in zip(group, results, strict=True):
+            _answer(future, stored=stored)
+
+
+class _Busy(Exception):
+    pass
+
+
+def _answer(future: asyncio.Future, stored: bool = False, exc: Exception | None = None) -> None:
+    if future.done():  # the client went away
+        return
+    if exc is None:
+        future.set_result(stored)
+    else:
+        future.set_exception(_CacheUnavailable(f"the cache could not store the batch ({exc})"))
 
 
 def _unavailable(why: str) -> Response:

@@ -308,3 +308,30 @@ def test_a_failing_cache_is_a_503_and_the_next_batch_is_stored(bot, monkeypatch)
     assert status == 503 and "disk I/O error" in payload["error"]
     monkeypatch.undo()
     assert bot.post(good_batch())[1]["stored"] is True
+
+
+def test_one_batch_that_cannot_be_stored_does_not_fail_its_group(bot, monkeypatch):
+    import handlers.http.heartbeats as route
+
+    real = route.store_batches
+
+    def refuse_one(db, items, now, idle_util):
+        if any(batch["batch_id"] == "b-poison" for _, batch in items):
+            raise sqlite3.IntegrityError("a value SQLite refuses")
+        return real(db, items, now, idle_util)
+
+    monkeypatch.setattr(route, "store_batches", refuse_one)
+    results = {}
+
+    def post(batch_id: str) -> None:
+        results[batch_id] = _post_on_new_connection(bot, good_batch(batch_id))[:2]
+
+    ids = ["b-poison"] + [f"b-{i:06d}" for i in range(20)]
+    threads = [threading.Thread(target=post, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.pop("b-poison")[0] == 503
+    assert {status for status, _ in results.values()} == {200}
+    assert bot.db.execute("SELECT COUNT(*) FROM heartbeat_batches").fetchone()[0] == 20

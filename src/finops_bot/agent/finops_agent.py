@@ -323,7 +323,8 @@ class Sender:
                     sys.stderr.write(
                         "finops-agent: the bot refused the token (401); check --token-file\n"
                     )
-                self._backoff(now)
+                retry_after = (exc.headers or {}).get("Retry-After", "")  # 429, 503
+                self._backoff(now, float(retry_after) if retry_after.isdigit() else 0.0)
                 return sent
             except OSError:
                 self._backoff(now)
@@ -333,10 +334,11 @@ class Sender:
             self.failures = 0
         return sent
 
-    def _backoff(self, now: float) -> None:
+    def _backoff(self, now: float, at_least: float = 0.0) -> None:
         self.failures += 1
         delay = min(300.0, 5.0 * 2 ** min(self.failures, 6))
-        self.next_try = now + delay * random.uniform(0.5, 1.0)  # jitter: no thundering herd
+        delay *= random.uniform(0.5, 1.0)  # jitter: no thundering herd
+        self.next_try = now + max(delay, min(at_least, 300.0))  # the bot's Retry-After
 
 
 # -- main -----------------------------------------------------------------------------------

@@ -222,3 +222,30 @@ def test_progress_file(tmp_path):
     path.write_text("4096\n")
     assert finops_agent.progress({"FINOPS_PROGRESS_FILE": str(path)}) == 4096
     assert finops_agent.progress({"FINOPS_PROGRESS_FILE": str(tmp_path / "none")}) is None
+
+
+def test_a_busy_bot_keeps_the_batches_and_its_retry_after_is_honoured():
+    import http.server
+    import threading
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - stdlib name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(503)
+            self.send_header("Retry-After", "60")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sender = finops_agent.Sender(f"http://127.0.0.1:{server.server_address[1]}", "fbt_x")
+        sender.add({"n": 1})
+        assert sender.flush(now=1000.0) == 0
+        assert sender.next_try >= 1060.0 and len(sender.queue) == 1
+    finally:
+        server.shutdown()

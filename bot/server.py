@@ -19,6 +19,7 @@ WORKER_THREADS = 32  # Slack requests and health checks in flight at once
 
 
 def _listen(host: str, port: int) -> socket.socket:
+    sock = None
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -27,6 +28,8 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
     except OSError as exc:
+        if sock is not None:
+            sock.close()
         raise FinopsError(
             f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
             "choose another --host / --port (FINOPS_BOT_HOST / FINOPS_BOT_PORT)"

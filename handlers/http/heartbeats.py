@@ -3,10 +3,9 @@
 cache cannot take writes; a replayed batch_id is answered 200 and stored once.
 
 Runs on the event loop. Valid batches wait in a queue that is written in one transaction
-every couple of milliseconds (group commit), so thousands of batches a second cost a few
-hundred commits, and a
-busy cache (a billing load holding the write lock) never blocks the loop: the flush is
-retried and the queue, bounded, answers 503 when full."""
+at most GROUP_WAIT_S later (group commit), so thousands of batches a second cost a few
+hundred commits. A busy cache (a billing load holding the write lock) never blocks the
+loop: the write is retried, and the queue, bounded, answers 503 when full."""
 
 from __future__ import annotations
 
@@ -120,7 +119,7 @@ class HeartbeatsRoute:
             return _unavailable(str(exc))
         return Response.json(200, {"batch_id": batch["batch_id"], "stored": stored})
 
-    # Group commit on the loop: whatever queued during this turn is written in one go.
+    # Group commit on the loop: whatever queued within GROUP_WAIT_S is written in one go.
 
     def _schedule_flush(self, delay: float) -> None:
         if self._flush_pending:

@@ -12,7 +12,13 @@ from datetime import date
 
 from finops_bot.money import format_change, format_money
 from finops_bot.questions.answer import Answer
-from finops_bot.render.text import MEASURE_WORDS, comparison_lines, freshness_line
+from finops_bot.render.text import (
+    MEASURE_WORDS,
+    comparison_lines,
+    freshness_line,
+    nothing_line,
+    rate,
+)
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -50,10 +56,11 @@ def _total_text(answer: Answer) -> str:
     lines = []
     span = answer.period.describe() if answer.period else ""
     if not answer.totals:
-        lines.append(f"No spend in {span}.")
+        lines.append(nothing_line(answer, span))
     for currency, total in answer.totals.items():
         lines.append(
-            f"*{format_money(total, currency)}*  ({currency}{', ' + span if span else ''})"
+            f"*{format_money(total, currency)}{rate(answer)}*  "
+            f"({currency}{', ' + span if span else ''})"
         )
     lines.extend(comparison_lines(answer))
     return "\n".join(lines)
@@ -62,7 +69,7 @@ def _total_text(answer: Answer) -> str:
 def _rows_text(answer: Answer, limit: int) -> str:
     lines = []
     for r in answer.rows[:limit]:
-        line = f"• {_escape(r.key)}  *{format_money(r.cost, r.currency)}*"
+        line = f"• {_escape(r.key)}  *{format_money(r.cost, r.currency)}{rate(answer)}*"
         if r.previous_cost is not None:
             line += f"  (before {format_money(r.previous_cost, r.currency)}, "
             line += f"{format_change(r.cost, r.previous_cost)})"

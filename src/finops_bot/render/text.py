@@ -27,6 +27,20 @@ def comparison_lines(answer: Answer) -> list[str]:
     return lines
 
 
+def rate(answer: Answer) -> str:
+    """ "/h" where the amounts are dollars per hour (the idle GPUs now), else ""."""
+    return "/h" if answer.kind == "idle_gpus" else ""
+
+
+def nothing_line(answer: Answer, span: str = "this period") -> str:
+    """What an answer without totals says."""
+    if answer.kind == "idle_gpus":
+        return "No idle or stalled GPUs now."
+    if answer.kind == "idle_cost":
+        return f"No idle GPU time in {span}."
+    return f"No spend in {span}."
+
+
 def freshness_line(answer: Answer) -> str:
     if answer.kind in ("idle_gpus", "idle_cost"):  # from heartbeats, not billing data
         if not answer.loaded_at:
@@ -54,15 +68,15 @@ def render_text(answer: Answer) -> str:
     period = answer.period.describe() if answer.period else ""
     lines.append(f"{answer.title} · {period}" if period else answer.title)
     if not answer.totals:
-        lines.append("  No spend in this period.")
+        lines.append(f"  {nothing_line(answer)}")
     for currency, total in answer.totals.items():
-        lines.append(f"  {format_money(total, currency)}")
+        lines.append(f"  {format_money(total, currency)}{rate(answer)}")
     lines.extend(f"  {line}" for line in comparison_lines(answer))
     if answer.rows:
         lines.append("")
         width = max(len(r.key) for r in answer.rows)
         for r in answer.rows:
-            line = f"  {r.key:<{width}}  {format_money(r.cost, r.currency):>14}"
+            line = f"  {r.key:<{width}}  {format_money(r.cost, r.currency) + rate(answer):>14}"
             if r.previous_cost is not None:
                 line += f"   before {format_money(r.previous_cost, r.currency):>12}"
                 line += f"  {format_change(r.cost, r.previous_cost)}"

@@ -161,7 +161,10 @@ def test_the_question_engine_answers_gpu_questions(db):
     none = Engine(db).ask("idle GPU cost for recsys today", now.date(), now)
     assert none.totals == {}  # recsys never idled
     text = render_text(a)
-    assert text.startswith("Idle GPUs now\n")  # no dangling period separator
+    assert text.startswith("Idle GPUs now\n  $32.77/h\n")  # dollars per hour, no separator
+    quiet = Engine(db).ask("which GPUs are idle", now.date(), now + timedelta(hours=1))
+    assert "No idle or stalled GPUs now." in render_text(quiet)  # all silent by then
+    assert "No idle GPU time in" in render_text(none)
     assert "Heartbeats through 2026-11-22 06:59:00 UTC." in text  # not "no billing data"
 
 

@@ -1,8 +1,12 @@
 """Heartbeats into `python -m bot serve` (HTTP mode) on loopback: sustained batches/s of
-8-GPU batches and latency, over keep-alive and over new connections, while Slack questions
-are served at the same time; and the agent's CPU time and memory per sample.
+8-GPU batches, latency and the server's CPU per batch, over keep-alive and over new
+connections, while Slack questions are served at the same time; the fleet view over what the
+load stored and over a 2,000-node fleet; and the agent's CPU time and memory per sample.
 
-    python bench/bench_heartbeats.py [--seconds 8] [--clients 16]
+    python bench/bench_heartbeats.py [--seconds 8] [--clients 8,32,64] [--tokens 100]
+
+Prints one JSON line per measurement. The cache is a fresh copy of
+bench/out/import_1000000_parquet.db when it exists (bench/bench_import.py makes it).
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=commands.agent_token)
 
     p = sub.add_parser("gpus", parents=[common], help="the GPU fleet: state, $/h, idle $")
+    p.add_argument("--idle", action="store_true", help="only idle, partly idle and stalled nodes")
     p.set_defaults(run=commands.gpus)
 
     p = sub.add_parser("status", parents=[common], help="what the cache holds and how fresh it is")

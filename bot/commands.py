@@ -368,7 +368,12 @@ def gpus(args: argparse.Namespace) -> int:
 
     deps = build(args.db, args.config)
     db = connect(deps.settings.db_path)
-    nodes = fleet(db, deps.now, deps.prices, deps.settings.fleet)
+    nodes = fleet(db, deps.now, deps.prices, deps.settings.fleet, idle_only=args.idle)
+    if args.idle:
+        nodes = [n for n in nodes if n.state not in ("busy", "silent")]
+        if not nodes:
+            print(f"No idle or stalled GPUs now ({deps.settings.fleet.describe()} is idle).")
+            return 0
     if not nodes:
         print(
             "No GPU heartbeats yet. On each node: python finops_agent.py --url URL "

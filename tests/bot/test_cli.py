@@ -229,3 +229,4 @@ def test_gpus_command(tmp_path):
     line = next(x for x in out.splitlines() if x.startswith("gpu-node-7"))
     assert "carol" in line and "vision-research" in line and " 8/8 " in line
     assert "idle" in line and "$29.39" in line
+    assert "gpu-node-7" in run("gpus", "--idle", db=db_path).stdout

@@ -42,6 +42,8 @@ class AsgiApp:
         except ValueError:
             return _closing(Response.json(400, {"error": "bad Content-Length"}))
         body, too_big = await self._body(receive, declared)
+        if body is None:  # the client went away mid-body: nothing runs
+            return _closing(Response.json(400, {"error": "incomplete body"}))
         if too_big:
             return _closing(Response.json(413, {"error": f"body over {self.max_body} bytes"}))
         request = Request(
@@ -57,14 +59,15 @@ class AsgiApp:
             log.exception("error serving %s %s", request.method, request.path)
             return Response.json(500, {"error": "internal error"})
 
-    async def _body(self, receive: Any, declared: int) -> tuple[bytes, bool]:
+    async def _body(self, receive: Any, declared: int) -> tuple[bytes | None, bool]:
+        """(body, too big); body None when the client disconnected before the end."""
         if declared > DRAIN_LIMIT:
             return b"", True
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return b"", False
+            if message["type"] != "http.request":  # http.disconnect
+                return None, False
             chunk = message.get("body", b"")
             size += len(chunk)
             if size <= self.max_body:

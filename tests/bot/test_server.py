@@ -107,3 +107,23 @@ def test_async_handlers_run_on_the_loop_and_plain_ones_on_threads():
     router.add("GET", "/s", slow)
     assert router.resolve("GET", "/a").is_async and not router.resolve("GET", "/s").is_async
     assert asyncio.iscoroutinefunction(router.resolve("GET", "/a").handler)
+
+
+def test_a_client_that_leaves_mid_body_runs_nothing():
+    seen = []
+
+    async def record(request: Request) -> Response:
+        seen.append(request.body)
+        return Response.json(200, {})
+
+    router = Router()
+    router.add("POST", "/record", record)
+    srv, _ = start_server("127.0.0.1", 0, router)
+    try:
+        with socket.create_connection(("127.0.0.1", srv.server_address[1]), timeout=5) as s:
+            s.sendall(b"POST /record HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        time.sleep(0.3)
+        assert call(srv.server_address[1], "POST", "/record", b"whole")[0] == 200
+        assert seen == [b"whole"]
+    finally:
+        srv.shutdown()

@@ -66,8 +66,8 @@ class Bot:
         self.db = connect(db_path)
         self.token = create_token(self.db, "training-nodes", NOW)
         router = Router()
-        route = HeartbeatsRoute(db_path, lambda: NOW, rate, burst, max_queue)
-        router.add("POST", "/v1/heartbeats", route)
+        self.route = HeartbeatsRoute(db_path, lambda: NOW, rate, burst, max_queue)
+        router.add("POST", "/v1/heartbeats", self.route)
         from handlers.http.heartbeats import agent_file
 
         router.add("GET", "/agent.py", agent_file)
@@ -263,13 +263,22 @@ def test_concurrent_batches_are_committed_together_and_each_answered(bot):
     assert bot.db.execute("SELECT COUNT(*) FROM heartbeat_batches").fetchone()[0] == 40
 
 
+def _until_queued(bot, n: int) -> None:
+    """Wait (up to 10 s, for a slow CI machine) until ``n`` batches wait in the queue."""
+    deadline = time.monotonic() + 10
+    while len(bot.route._queue) < n:
+        assert time.monotonic() < deadline, "the batch never reached the queue"
+        time.sleep(0.01)
+
+
 def test_a_busy_cache_delays_the_answer_and_loses_nothing(bot, db_path):
     blocker = sqlite3.connect(db_path)
     blocker.execute("BEGIN IMMEDIATE")  # as a billing load holding the write lock
     answer = {}
     waiting = threading.Thread(target=lambda: answer.update(r=bot.post(good_batch())))
     waiting.start()
-    time.sleep(0.3)
+    _until_queued(bot, 1)
+    time.sleep(0.1)  # a few retries of the write
     assert waiting.is_alive() and not answer  # queued, not failed
     blocker.rollback()
     waiting.join(5)
@@ -286,7 +295,7 @@ def test_a_full_queue_answers_503_with_retry_after(db_path):
             target=_post_on_new_connection, args=(b, good_batch("batch-first"))
         )
         first.start()
-        time.sleep(0.2)
+        _until_queued(b, 1)
         status, payload, retry_after = _post_on_new_connection(b, good_batch("batch-second"))
         assert status == 503 and retry_after == "5"
         assert "waiting to be stored" in payload["error"] and "retry later" in payload["error"]

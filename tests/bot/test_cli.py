@@ -182,49 +182,25 @@ def test_agent_token_create_list_revoke(tmp_path):
 def test_gpus_command(tmp_path):
     from datetime import UTC, datetime, timedelta
 
-    from finops_bot.gpu.heartbeat import store_batch, validate_batch
     from finops_bot.store import connect
+    from tests.finops_bot.gpu.test_fleet import minutes
 
     db_path = tmp_path / "g.db"
     empty = run("gpus", db=db_path).stdout
     assert "No GPU heartbeats yet" in empty
-    db = connect(db_path)
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    for m in range(40, 0, -1):
-        end = now - timedelta(minutes=m - 1)
-        store_batch(
-            db,
-            1,
-            validate_batch(
-                {
-                    "schema": "finops.heartbeat/v1",
-                    "batch_id": f"b-{m:06d}",
-                    "node": {
-                        "hostname": "gpu-node-7",
-                        "provider": "gcp",
-                        "instance_id": "42",
-                        "instance_type": "a2-highgpu-8g",
-                        "spot": False,
-                    },
-                    "labels": {"project": "vision-research", "owner": "carol"},
-                    "window": {
-                        "start": (end - timedelta(minutes=1)).isoformat(),
-                        "end": end.isoformat(),
-                        "samples": 6,
-                    },
-                    "gpus": [
-                        {
-                            "index": i,
-                            "uuid": f"g{i}",
-                            "state": "ok",
-                            "util": {"min": 0, "mean": 0, "max": 1},
-                        }
-                        for i in range(8)
-                    ],
-                }
-            ),
-            end,
-        )
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=39)
+    minutes(
+        connect(db_path),
+        0,
+        40,
+        [0.0] * 8,
+        node="gpu-node-7",
+        provider="gcp",
+        itype="a2-highgpu-8g",
+        project="vision-research",
+        owner="carol",
+        t0=start,
+    )
     out = run("gpus", db=db_path).stdout
     line = next(x for x in out.splitlines() if x.startswith("gpu-node-7"))
     assert "carol" in line and "vision-research" in line and " 8/8 " in line

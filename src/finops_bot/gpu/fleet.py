@@ -289,17 +289,22 @@ def idle_cost(
     heartbeat are not counted (silent is never idle)."""
     prices = (prices or PriceBook()).with_catalog(db)
     column = "owner" if by == "owner" else "project"
-    node_price = {}
-    for node, provider, itype, spot, name, region, gpus in db.execute(
-        "SELECT node, provider, instance_type, spot, MIN(name), region, COUNT(*) "
-        "FROM gpu_latest GROUP BY node"
+    node_price, hostnames = {}, {}
+    for node, provider, itype, spot, name, region, gpus, hostname in db.execute(
+        "SELECT node, provider, instance_type, spot, MIN(name), region, COUNT(*), "
+        "MIN(hostname) FROM gpu_latest GROUP BY node"
     ):
         spot = None if spot is None else bool(spot)
         node_price[node] = prices.node(provider, itype, spot, name, region, gpus).per_gpu
-    fallback = {}  # unlabelled nodes: the billing data's tags for the instance
-    for node, hostname in db.execute("SELECT DISTINCT node, hostname FROM gpu_latest"):
-        project, owner = billing_labels(db, node, hostname)
-        fallback[node] = owner if by == "owner" else project
+        hostnames[node] = hostname
+    fallback: dict[str, str | None] = {}  # unlabelled nodes: the instance's billing tags
+
+    def from_billing(node: str) -> str:
+        if node not in fallback:
+            project, owner = billing_labels(db, node, hostnames.get(node))
+            fallback[node] = owner if by == "owner" else project
+        return fallback[node] or ""
+
     totals: dict[str, list] = {}
     for name, node, minutes in db.execute(
         f"SELECT COALESCE({column}, ''), node, COUNT(*) FROM gpu_minutes "
@@ -307,7 +312,7 @@ def idle_cost(
         (start.strftime(MINUTE), end.strftime(MINUTE), rules.idle_util),
     ):
         price = node_price.get(node)
-        name = name or fallback.get(node) or ""
+        name = name or from_billing(node)
         entry = totals.setdefault(name, [0.0, 0])
         entry[1] += minutes
         if price is not None:

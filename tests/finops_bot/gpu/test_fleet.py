@@ -32,8 +32,10 @@ def beat(
     gpu_name=None,
     batch_id=None,
     idle_util=5.0,
+    owner="alice",
+    t0=T0,
 ):
-    end = T0 + timedelta(minutes=minute)
+    end = t0 + timedelta(minutes=minute)
     procs = procs or [0] * len(utils)
     payload = {
         "schema": "finops.heartbeat/v1",
@@ -46,7 +48,7 @@ def beat(
             "region": region,
             "spot": spot,
         },
-        "labels": {"project": project, "owner": "alice"},
+        "labels": {"project": project, "owner": owner},
         "progress": progress,
         "window": {
             "start": (end - timedelta(minutes=1)).isoformat(),

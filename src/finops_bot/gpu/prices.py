@@ -107,7 +107,6 @@ class PriceBook:
         catalog: Mapping[tuple[str, bool], list[tuple[set[str], float, str]]] | None = None,
     ):
         self.overrides = dict(overrides or {})
-        self.table = {**BUNDLED, **self.overrides}
         self.catalog = catalog or {}
 
     def with_catalog(self, db: Database) -> PriceBook:

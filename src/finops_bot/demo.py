@@ -354,7 +354,7 @@ def demo_table(today: date) -> pa.Table:
     """The demo organisation's charges as a FOCUS 1.0-shaped Arrow table."""
     rng = np.random.default_rng(20261122)
     first = today - timedelta(days=DEMO_DAYS)
-    cols: dict[str, list] = {name: [] for name in FOCUS_FIELDS.values() if name != "RegionName"}
+    cols: dict[str, list] = {}
     resources = _organisation()
     noise = rng.normal(1.0, 0.04, size=(len(resources), DEMO_DAYS))
 
@@ -397,7 +397,7 @@ def demo_table(today: date) -> pa.Table:
             "Tags": json.dumps(r.tags) if r.tags else None,
         }
         for k, v in row.items():
-            cols[k].append(v)
+            cols.setdefault(k, []).append(v)
 
     for d in range(DEMO_DAYS):
         day = first + timedelta(days=d)

@@ -236,7 +236,7 @@ def price_bases(nodes: list[NodeState]) -> str:
 def billing_labels(db: Database, *names: str | None) -> tuple[str | None, str | None]:
     """(project, owner) the billing data's tags give the first of ``names`` (instance id,
     hostname) that matches a resource; (None, None) when none does."""
-    from finops_bot.store.charges import resource_key
+    from finops_bot.store.resources import resource_key
 
     for name in names:
         if not name:

@@ -2,16 +2,29 @@
 
 These CSVs start with a UTF-8 BOM, write dates as MM/DD/YYYY and Tags without braces
 (`"k": "v","k2": "v2"`). One export holds one cost type: an "ActualCost" export is what
-was billed, an "AmortizedCost" export spreads reservation purchases. The file's Cost
-becomes both BilledCost and EffectiveCost; import the export type you want to measure.
+was billed, an "AmortizedCost" export spreads reservation and savings-plan purchases over
+the usage they cover. A file's Cost fills both BilledCost and EffectiveCost until the other
+cost type's export of the same scope and month arrives; then the two are merged (see
+store.deliveries): BilledCost from the actual export, EffectiveCost from the amortised one.
+
+The cost type is read from the file itself: an actual export bills commitment purchases
+and shows covered usage at 0; an amortised one prices covered usage and has Unused*
+rows. The file name ("…ActualCost…", "…amortized…") is a second opinion, and
+``--cost-type`` overrides both.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from finops_bot.errors import ImportRefused
 
 COST_COLUMNS = ("Cost", "CostInBillingCurrency", "PreTaxCost")
 PRICING = {
@@ -44,6 +57,7 @@ def azure_columns(columns: list[str]) -> dict[str, str]:
     """Field → the file's column, for the columns present."""
     wanted = {
         "date": ("Date", "UsageDate"),
+        "billing_period_start": ("BillingPeriodStartDate", "BillingPeriodStart"),
         "cost": COST_COLUMNS,
         "currency": ("BillingCurrency", "BillingCurrencyCode", "Currency"),
         "billing_account_id": ("BillingAccountId",),
@@ -108,8 +122,12 @@ def azure_to_focus(batch: pa.RecordBatch, names: dict[str, str]) -> tuple[dict, 
         ],
         dtype=object,
     )
+    period = names.get("billing_period_start")
     return {
         "start": pa.array(_iso_dates(_text(batch, names.get("date"))), pa.string()),
+        "billing_period_start": pa.array(_iso_dates(_text(batch, period)), pa.string())
+        if period
+        else None,
         "billed": cost,
         "effective": cost,
         "currency": col("currency"),
@@ -127,4 +145,75 @@ def azure_to_focus(batch: pa.RecordBatch, names: dict[str, str]) -> tuple[dict, 
         "consumed_quantity": col("consumed_quantity"),
         "consumed_unit": col("consumed_unit"),
         "tags": col("tags"),
+        "x_charge_type": pa.array(_text(batch, names.get("charge_type")), pa.string()),
     }, n
+
+
+COST_TYPES = ("actual", "amortized")
+COMMITTED = {"reservation", "savingsplan"}
+
+
+@dataclass
+class CostTypeEvidence:
+    """What an export's rows say about its cost type, gathered batch by batch."""
+
+    path: Path
+    actual: int = 0  # commitment purchases billed, or covered usage at 0
+    amortized: int = 0  # covered usage priced, or Unused* rows
+    decided: list[str] = field(default_factory=list)
+
+    def watch(self, converted: tuple[dict, int]) -> tuple[dict, int]:
+        columns, _ = converted
+        pricing = np.asarray(columns["pricing_category"].to_numpy(zero_copy_only=False))
+        raw_charge = np.asarray(columns["x_charge_type"].to_numpy(zero_copy_only=False))
+        cost = pd.to_numeric(
+            pd.Series(columns["billed"].to_numpy(zero_copy_only=False)), errors="coerce"
+        ).fillna(0.0)
+        committed = pricing == "Committed"
+        purchase = np.char.lower(raw_charge.astype(str)) == "purchase"
+        unused = np.char.startswith(np.char.lower(raw_charge.astype(str)), "unused")
+        priced = (cost != 0).to_numpy()
+        self.actual += int((committed & purchase & priced).sum())
+        self.actual += int((committed & ~purchase & ~unused & ~priced).sum())
+        self.amortized += int((committed & ~purchase & priced).sum() + unused.sum())
+        return converted
+
+    def decide(self, override: str | None) -> str:
+        if override:
+            self.decided.append(f"cost type {override} (--cost-type)")
+            return override
+        name = self.path.name.lower()
+        hint = (
+            "amortized"
+            if re.search(r"amorti[sz]", name)
+            else ("actual" if "actual" in name else None)
+        )
+        if self.actual and self.amortized:
+            raise ImportRefused(
+                f"{self.path}: not imported, its cost type is ambiguous: {self.actual} row(s) "
+                f"look like an actual-cost export (commitment purchases billed, covered usage "
+                f"at 0) and {self.amortized} like an amortised one (covered usage priced, "
+                "Unused rows). Give --cost-type actual or --cost-type amortized. "
+                "The cache is unchanged."
+            )
+        found = "actual" if self.actual else ("amortized" if self.amortized else None)
+        if found and hint and found != hint:
+            raise ImportRefused(
+                f"{self.path}: not imported, its name says {hint} cost but its rows look "
+                f"{found} (commitment rows); give --cost-type actual or --cost-type amortized. "
+                "The cache is unchanged."
+            )
+        if found:
+            self.decided.append(f"cost type {found} (from its commitment rows)")
+            return found
+        if hint:
+            self.decided.append(f"cost type {hint} (from its name)")
+            return hint
+        self.decided.append(
+            "cost type actual (no reservation or savings-plan rows: actual and amortised "
+            "cost are the same)"
+        )
+        return "actual"
+
+    def notes(self) -> tuple[str, ...]:
+        return tuple(self.decided)

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 # FOCUS field (ingest.normalize.FOCUS_FIELDS keys) → CUR column, in the CSV spelling
 CUR_COLUMNS = {
+    "billing_period_start": "bill/BillingPeriodStartDate",
     "start": "lineItem/UsageStartDate",
     "end": "lineItem/UsageEndDate",
     "billed": "lineItem/UnblendedCost",
@@ -188,6 +189,7 @@ def cur_to_focus(batch: pa.RecordBatch, names: dict[str, str]) -> tuple[dict, in
         return batch.column(batch.schema.get_field_index(names[column]))
 
     columns: dict[str, pa.Array | None] = {
+        "billing_period_start": raw("bill/BillingPeriodStartDate"),
         "start": raw("lineItem/UsageStartDate"),
         "end": raw("lineItem/UsageEndDate"),
         "billed": pa.array(unblended),

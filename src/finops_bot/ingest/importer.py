@@ -1,10 +1,12 @@
-"""Import FOCUS files (1.0, 1.1, 1.2; CSV, CSV.gz, Parquet; any provider) into the cache."""
+"""Import billing files into the cache: FOCUS 1.0 to 1.3 (CSV, CSV.gz, Parquet; any
+provider), AWS CUR files and Azure cost-details exports."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,12 @@ import pyarrow as pa
 from sqlite_utils import Database
 
 from finops_bot.errors import ImportRefused
-from finops_bot.ingest.azure_export import azure_columns, azure_to_focus, is_azure_export
+from finops_bot.ingest.azure_export import (
+    CostTypeEvidence,
+    azure_columns,
+    azure_to_focus,
+    is_azure_export,
+)
 from finops_bot.ingest.cur import cur_columns, cur_to_focus, is_cur, missing_required
 from finops_bot.ingest.files import (
     BillingFile,
@@ -24,7 +31,7 @@ from finops_bot.ingest.files import (
 )
 from finops_bot.ingest.normalize import FOCUS_FIELDS, REQUIRED_FIELDS, Chunk, normalize
 from finops_bot.ingest.tags import TagRules
-from finops_bot.store.charges import ChargeLoader, LoadResult
+from finops_bot.store.charges import ChargeLoader, Delivery, LoadResult
 
 V11_COLUMNS = {
     "CapacityReservationId",
@@ -44,6 +51,26 @@ V12_COLUMNS = {
     "PricingCurrencyListUnitPrice",
     "SubAccountType",
 }
+V13_COLUMNS = {  # ServiceProviderName and HostProviderName are mandatory in 1.3
+    "ServiceProviderName",
+    "HostProviderName",
+    "AllocatedMethodId",
+    "AllocatedMethodDetails",
+    "AllocatedResourceId",
+    "AllocatedResourceName",
+    "AllocatedTags",
+    "ContractApplied",
+}
+# FOCUS datasets that hold no costs (1.3 Contract Commitment; 1.4 Billing Period, Invoice
+# Detail): the columns that tell each one apart
+OTHER_DATASETS = {
+    "Contract Commitment": {"ContractCommitmentId", "ContractId"},
+    "Billing Period": {"BillingPeriodStatus"},
+    "Invoice Detail": {"InvoiceDetailId"},
+}
+# who the provider is, in the order a FOCUS file may say it (ProviderName is deprecated in
+# 1.3 and gone in 1.4, where HostProviderName names the cloud)
+PROVIDER_COLUMNS = ("ProviderName", "HostProviderName", "ServiceProviderName", "InvoiceIssuerName")
 
 
 @dataclass
@@ -53,6 +80,7 @@ class ImportReport:
     what: str  # "FOCUS 1.2", "AWS CUR"
     result: LoadResult
     seconds: float
+    notes: tuple[str, ...] = ()
 
     @property
     def rows_per_second(self) -> float:
@@ -74,7 +102,13 @@ def dictionary_columns(mapping: dict[str, str]) -> frozenset[str]:
 
 
 def focus_version(bf: BillingFile) -> str:
+    """By which columns are present (conditional columns may be missing, so any marker
+    decides; x_ columns never count)."""
     present = {c.strip() for c in bf.columns}
+    if "ServiceProviderName" in present and "ProviderName" not in present:
+        return "1.4"
+    if present & V13_COLUMNS:
+        return "1.3"
     if present & V12_COLUMNS:
         return "1.2"
     if present & V11_COLUMNS:
@@ -85,12 +119,16 @@ def focus_version(bf: BillingFile) -> str:
 def focus_mapping(bf: BillingFile, default_currency: str | None = None) -> dict[str, str]:
     """FOCUS field → the file's column; refuses the file if required columns are missing."""
     mapping = {f: c for f, name in FOCUS_FIELDS.items() if (c := bf.find(name))}
+    provider = next((c for name in PROVIDER_COLUMNS if (c := bf.find(name))), None)
+    if provider:
+        mapping["provider"] = provider
     missing = [
         FOCUS_FIELDS[f]
         for f in REQUIRED_FIELDS
         if f not in mapping and not (f == "currency" and default_currency)
     ]
     if missing:
+        _refuse_other_dataset(bf)
         hint = ""
         if any("/" in c or c.lower().startswith("line_item") for c in bf.columns):
             hint = " It looks like an AWS CUR file, not FOCUS."
@@ -108,6 +146,22 @@ def focus_mapping(bf: BillingFile, default_currency: str | None = None) -> dict[
     return mapping
 
 
+def _refuse_other_dataset(bf: BillingFile) -> None:
+    present = {c.strip() for c in bf.columns}
+    for name, marks in OTHER_DATASETS.items():
+        if marks <= present and "BilledCost" not in present:
+            raise ImportRefused(
+                f"{bf.path}: not imported, this is a FOCUS {name} file (it describes "
+                "contracts or invoices and holds no charges); import the FOCUS Cost and "
+                "Usage export instead. The cache is unchanged."
+            )
+
+
+def new_delivery(cost_type: str | None = None, append: bool = False) -> Delivery:
+    """One delivery: the files of one import command."""
+    return Delivery(f"import-{uuid.uuid4().hex[:12]}", cost_type, append)
+
+
 def import_file(
     db: Database,
     path: str | Path,
@@ -118,24 +172,21 @@ def import_file(
     source: str | None = None,
     currency: str | None = None,
     progress: Callable[[float], None] | None = None,
+    delivery: Delivery | None = None,
 ) -> ImportReport:
-    """Import one FOCUS (or AWS CUR) file, replacing what the same file (by path or content)
-    brought before."""
+    """Import one billing file as part of ``delivery`` (default: a delivery of its own): it
+    replaces what earlier deliveries held for the same partitions (see store.deliveries),
+    and the same bytes imported before under another path."""
     began = time.perf_counter()
+    delivery = delivery or new_delivery()
     bf = open_billing_file(path)
-    columns, what = file_columns(bf, currency=currency, progress=progress)
-    digest = fingerprint(bf.path)
+    reader = file_columns(bf, currency=currency, progress=progress)
+    if reader.cost_type is None:  # only Azure cost-details exports have a cost type
+        delivery = replace(delivery, cost_type=None)
     name = source or f"file:{bf.path.resolve()}"
-    same_content = [
-        row[0]
-        for row in db.execute(
-            "SELECT DISTINCT source FROM loads WHERE fingerprint = ? AND source != ?",
-            (digest, name),
-        ).fetchall()
-    ]
     result = load_columns(
         db,
-        columns,
+        reader.batches,
         source=name,
         kind="file",
         rules=rules,
@@ -143,11 +194,24 @@ def import_file(
         strict=strict,
         currency=currency,
         path=str(bf.path.resolve()),
-        fingerprint=digest,
-        also_replace=same_content,
+        fingerprint=fingerprint(bf.path),
         label=str(bf.path),
+        delivery=delivery,
+        cost_type=reader.cost_type,
     )
-    return ImportReport(bf.path, bf.format, what, result, time.perf_counter() - began)
+    notes = reader.notes() if reader.notes else ()
+    return ImportReport(bf.path, bf.format, reader.what, result, time.perf_counter() - began, notes)
+
+
+@dataclass
+class FileReader:
+    """A billing file's FOCUS-field column batches, what it is, and (Azure cost-details
+    exports) how to tell its cost type once every batch has been read."""
+
+    batches: Iterator[tuple[dict, int]]
+    what: str
+    cost_type: Callable[[Delivery], str | None] | None = None
+    notes: Callable[[], tuple[str, ...]] | None = None
 
 
 def file_columns(
@@ -155,8 +219,8 @@ def file_columns(
     *,
     currency: str | None = None,
     progress: Callable[[float], None] | None = None,
-) -> tuple[Iterator[tuple[dict, int]], str]:
-    """A billing file → (FOCUS-field column batches, what it is). FOCUS or AWS CUR."""
+) -> FileReader:
+    """A billing file → its reader: FOCUS, AWS CUR or an Azure cost-details export."""
     if is_cur(bf.columns):
         missing = missing_required(bf.columns)
         if missing:
@@ -166,11 +230,17 @@ def file_columns(
             )
         names = cur_columns(bf.columns)
         batches = prefetch(iter_batches(bf, sorted(set(names.values())), progress))
-        return (cur_to_focus(b, names) for b in batches), "AWS CUR"
+        return FileReader((cur_to_focus(b, names) for b in batches), "AWS CUR")
     if is_azure_export(bf.columns):
         names = azure_columns(bf.columns)
         batches = prefetch(iter_batches(bf, sorted(set(names.values())), progress))
-        return (azure_to_focus(b, names) for b in batches), "Azure cost-details export"
+        evidence = CostTypeEvidence(bf.path)
+        return FileReader(
+            (evidence.watch(azure_to_focus(b, names)) for b in batches),
+            "Azure cost-details export",
+            lambda delivery: evidence.decide(delivery.cost_type),
+            evidence.notes,
+        )
     mapping = focus_mapping(bf, currency)
     field_of = {column: f for f, column in mapping.items()}
     batches = prefetch(
@@ -188,7 +258,7 @@ def file_columns(
                 batch.num_rows,
             )
 
-    return columns(), f"FOCUS {focus_version(bf)}"
+    return FileReader(columns(), f"FOCUS {focus_version(bf)}")
 
 
 def load_batches(
@@ -218,12 +288,14 @@ def load_columns(
     currency: str | None = None,
     path: str | None = None,
     fingerprint: str | None = None,
-    also_replace: list[str] | None = None,
     label: str | None = None,
     window: tuple[date, date] | None = None,
     allow_empty: bool = False,
+    delivery: Delivery | None = None,
+    cost_type: Callable[[Delivery], str | None] | None = None,
 ) -> LoadResult:
-    """Normalise and load batches of FOCUS-field columns in one transaction."""
+    """Normalise and load batches of FOCUS-field columns in one transaction. ``cost_type``
+    tells an Azure export's cost type once all its batches are read."""
     label = label or source
 
     def chunks() -> Iterator[Chunk]:
@@ -245,8 +317,8 @@ def load_columns(
         now=now,
         path=path,
         fingerprint=fingerprint,
-        also_replace=also_replace,
         window=window,
+        delivery=delivery,
     ) as loader:
         # normalising stays in this thread: a CPU-bound Python thread next to executemany
         # makes every sqlite3_step wait for the GIL (a convoy); Arrow reading prefetches
@@ -256,6 +328,8 @@ def load_columns(
                     f"{label}: refused (--strict): {chunk.bad.describe()}. The cache is unchanged."
                 )
             loader.add(chunk)
+        if cost_type is not None and delivery is not None:
+            loader.delivery = replace(delivery, cost_type=cost_type(delivery))
         result = loader.result
         # a file that yields nothing is refused; a sync window with no spend is a fact
         if result.rows_stored == 0 and not (allow_empty and result.bad.count == 0):

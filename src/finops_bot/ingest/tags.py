@@ -62,10 +62,37 @@ class TagRules:
                 return hit[0], hit[1] * 2 + 1
         return None
 
-    def allocate(self, text: str | None) -> Allocation:
+    def allocate(self, text: str | None, allocated: str | None = None) -> Allocation:
+        """Tags → allocation. ``allocated``: FOCUS 1.3 AllocatedTags, the split target's own
+        tags; its allocation keys win over Tags', whose values stay in the rest."""
         tags = parse_tags(text)
         if tags is None:
             return Allocation("", "", "", json.dumps({"_unparsed": text}), readable=False)
+        split = parse_tags(allocated) if allocated else {}
+        found, rest = self._sort(tags)
+        if split:
+            split_found, split_rest = self._sort(split)
+            for column, hit in split_found.items():
+                if column in found:
+                    rest[f"origin:{found[column][1]}"] = found[column][2]
+                found[column] = hit
+            for key, value in split_rest.items():
+                if key in rest and rest[key] != value:
+                    rest[f"origin:{key}"] = rest[key]
+                rest[key] = value
+        values = {
+            column: "" if value is None or value is True else str(value).strip()
+            for column, (_, _, value) in found.items()
+        }
+        return Allocation(
+            project=values.get("project", ""),
+            team=values.get("team", ""),
+            owner=values.get("owner", ""),
+            rest=json.dumps(rest, sort_keys=True, ensure_ascii=False) if rest else "",
+        )
+
+    def _sort(self, tags: dict[str, object]) -> tuple[dict, dict]:
+        """→ (allocation column → (rank, key, value), the remaining tags)."""
         found: dict[str, tuple[int, str, object]] = {}
         rest: dict[str, object] = {}
         for key, value in tags.items():
@@ -80,13 +107,4 @@ class TagRules:
             if column in found:  # a better-spelled key wins; keep the other in the rest
                 rest[found[column][1]] = found[column][2]
             found[column] = (rank, str(key), value)
-        values = {
-            column: "" if value is None or value is True else str(value).strip()
-            for column, (_, _, value) in found.items()
-        }
-        return Allocation(
-            project=values.get("project", ""),
-            team=values.get("team", ""),
-            owner=values.get("owner", ""),
-            rest=json.dumps(rest, sort_keys=True, ensure_ascii=False) if rest else "",
-        )
+        return found, rest

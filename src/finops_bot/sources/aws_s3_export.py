@@ -173,6 +173,6 @@ class AwsS3Export:
                     raise self._errors(exc) from None
                 tmp.flush()
                 bf = open_billing_file(tmp.name)
-                columns, what = file_columns(bf, currency=self.currency)
-                log.info("%s: s3://%s/%s (%s)", self.name, self.bucket, key, what)
-                yield from columns
+                reader = file_columns(bf, currency=self.currency)
+                log.info("%s: s3://%s/%s (%s)", self.name, self.bucket, key, reader.what)
+                yield from reader.batches

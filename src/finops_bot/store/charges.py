@@ -1,4 +1,6 @@
-"""Loading charges: one source (or one source's day window) replaced in one transaction.
+"""Loading charges in one transaction: a sync source's day window replaces what that source
+brought for those days; a file delivery replaces earlier file deliveries of the same
+partitions (see deliveries.py).
 
 Done twice, a load gives the same cache as once; interrupted or failed, the transaction rolls
 back and the cache is exactly as it was.
@@ -6,6 +8,7 @@ back and the cache is exactly as it was.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
@@ -14,8 +17,18 @@ import numpy as np
 import pandas as pd
 from sqlite_utils import Database
 
-from finops_bot.ingest.normalize import EPOCH, BadRows, Chunk
-from finops_bot.store.cube import cube_rows, daily_key_rows, refresh_names
+from finops_bot.days import EPOCH, day_iso, day_number
+from finops_bot.errors import ImportRefused
+from finops_bot.store import deliveries
+from finops_bot.store.chunk import BadRows, Chunk, merge_nulled
+from finops_bot.store.resources import ResourceTracker
+from finops_bot.store.rollups import (
+    delete_load,
+    refresh_names,
+    refresh_source,
+    write_cube,
+    write_daily_keys,
+)
 from finops_bot.store.schema import KEY_COLUMNS
 
 _INSERT_FACT = (
@@ -24,6 +37,7 @@ _INSERT_FACT = (
     "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
 _SUMMARY_COMPACT_ROWS = 200_000
+_COLUMN = {c: i for i, c in enumerate(KEY_COLUMNS)}
 
 
 @dataclass
@@ -31,8 +45,9 @@ class LoadResult:
     source: str
     rows_read: int = 0
     rows_stored: int = 0
-    rows_replaced: int = 0
-    bad: BadRows = field(default_factory=BadRows)
+    rows_replaced: int = 0  # rows earlier loads or deliveries held that this one replaced
+    bad: BadRows = field(default_factory=BadRows)  # rows refused
+    nulled: dict[str, BadRows] = field(default_factory=dict)  # optional fields nulled
     unreadable_tags: int = 0
     outside_window: int = 0
     first_day: str | None = None
@@ -41,20 +56,29 @@ class LoadResult:
     providers: list[str] = field(default_factory=list)
     totals: dict[str, dict[str, float]] = field(default_factory=dict)  # currency → measure → sum
     replaced_sources: list[str] = field(default_factory=list)
+    merged_with: list[str] = field(default_factory=list)  # Azure exports of the other cost type
+    warnings: list[str] = field(default_factory=list)
+    cost_type: str | None = None
 
 
-def _day(d: date | str) -> int:
-    """ISO date → UTC day number (days since 1970-01-01), as stored."""
-    return int((np.datetime64(str(d), "D") - EPOCH).astype(np.int64))
+@dataclass(frozen=True)
+class Delivery:
+    """How a file load meets earlier ones: its delivery id (the files of one command),
+    the Azure cost type (None for FOCUS and CUR), and whether overlapping a sync source's
+    data is allowed (``--append``)."""
+
+    id: str
+    cost_type: str | None = None
+    append: bool = False
 
 
 class ChargeLoader:
-    """Context manager: ``with ChargeLoader(db, "file:x") as load: load.add(chunk)``.
+    """Context manager: ``with ChargeLoader(db, "file:x", ...) as load: load.add(chunk)``.
 
-    ``window`` (first, last day, inclusive) replaces only those days of the source; rows
-    outside it are dropped and counted. Without it the whole source is replaced.
-    ``also_replace`` names other sources to drop in the same transaction (the same file
-    imported before under another path).
+    Sync sources pass ``window`` (first, last day, inclusive): only those days of the
+    source are replaced, rows outside it are dropped and counted; without a window the whole
+    source is replaced. File imports pass ``delivery`` instead; the same bytes imported
+    before (by ``fingerprint``, under any path) are dropped first.
     """
 
     def __init__(
@@ -67,7 +91,7 @@ class ChargeLoader:
         path: str | None = None,
         fingerprint: str | None = None,
         window: tuple[date, date] | None = None,
-        also_replace: list[str] | None = None,
+        delivery: Delivery | None = None,
     ):
         self.db = db
         self.conn = db.conn
@@ -77,25 +101,35 @@ class ChargeLoader:
         self.path = path
         self.fingerprint = fingerprint
         self.window = window
-        self.also_replace = [s for s in (also_replace or []) if s != source]
+        self.delivery = delivery
         self.result = LoadResult(source=source)
         self._summaries: list[pd.DataFrame] = []
         self._summary_rows = 0
-        self._resources: dict[str, tuple[int, int]] = {}
-        self._compute_keys: set[int] = set()
         self._merged_rows = 0
         self._key_ids: dict[tuple[str, ...], int] = {}
         self._tag_ids: dict[str, int | None] = {"": None}
+        self._resources = ResourceTracker()
         self.load_id = 0
 
     # -- transaction -------------------------------------------------------------------
     def __enter__(self) -> ChargeLoader:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            self._replace_previous()
+            if self.delivery is None:
+                self._replace_previous()
+            elif self.fingerprint:
+                self._drop_same_bytes()
             cur = self.conn.execute(
-                "INSERT INTO loads (source, path, fingerprint, loaded_at) VALUES (?,?,?,?)",
-                (self.source, self.path, self.fingerprint, self.now.isoformat(timespec="seconds")),
+                "INSERT INTO loads (source, kind, path, fingerprint, loaded_at, delivery) "
+                "VALUES (?,?,?,?,?,?)",
+                (
+                    self.source,
+                    self.kind,
+                    self.path,
+                    self.fingerprint,
+                    self.now.isoformat(timespec="seconds"),
+                    self.delivery.id if self.delivery else None,
+                ),
             )
             self.load_id = cur.lastrowid
             # ids continue from the highest ever recorded, so no load's range is reused
@@ -128,42 +162,44 @@ class ChargeLoader:
             self.conn.execute("ROLLBACK")
             raise
 
+    def _drop_same_bytes(self) -> None:
+        """A file imported before, byte for byte (any path): it is replaced whole."""
+        for load_id, source in self.conn.execute(
+            "SELECT id, source FROM loads WHERE fingerprint = ?", (self.fingerprint,)
+        ).fetchall():
+            self.result.rows_replaced += delete_load(self.conn, load_id)
+            if source != self.source and source not in self.result.replaced_sources:
+                self.result.replaced_sources.append(source)
+        for source in self.result.replaced_sources:
+            refresh_source(self.conn, source, "file", None)
+
     def _replace_previous(self) -> None:
-        deleted = 0
-        for source in [self.source, *self.also_replace]:
-            window = self.window if source == self.source else None
-            loads = self.conn.execute(
-                "SELECT id, first_rowid, last_rowid FROM loads WHERE source = ?", (source,)
-            ).fetchall()
-            for _load_id, first, last in loads:
-                if first is None:
-                    continue
-                if window:
-                    cur = self.conn.execute(
-                        "DELETE FROM charges WHERE id BETWEEN ? AND ? AND day BETWEEN ? AND ?",
-                        (first, last, _day(window[0]), _day(window[1])),
-                    )
-                else:
-                    cur = self.conn.execute(
-                        "DELETE FROM charges WHERE id BETWEEN ? AND ?", (first, last)
-                    )
-                deleted += cur.rowcount
-            load_ids = [row[0] for row in loads]
-            marks = ",".join("?" * len(load_ids))
-            for table in ("cube", "daily_keys") if load_ids else ():
-                if window:
-                    self.conn.execute(
-                        f"DELETE FROM {table} WHERE load_id IN ({marks}) AND day BETWEEN ? AND ?",
-                        (*load_ids, _day(window[0]), _day(window[1])),
-                    )
-                else:
-                    self.conn.execute(f"DELETE FROM {table} WHERE load_id IN ({marks})", load_ids)
-            if not window:
-                self.conn.execute("DELETE FROM loads WHERE source = ?", (source,))
-                if source != self.source:
-                    self.conn.execute("DELETE FROM sources WHERE name = ?", (source,))
-                    self.result.replaced_sources.append(source)
-        self.result.rows_replaced = deleted
+        """This source's earlier rows: those of the window's days, or all of them."""
+        if not self.window:
+            for (load_id,) in self.conn.execute(
+                "SELECT id FROM loads WHERE source = ?", (self.source,)
+            ).fetchall():
+                self.result.rows_replaced += delete_load(self.conn, load_id)
+            return
+        first, last = day_number(self.window[0]), day_number(self.window[1])
+        loads = self.conn.execute(
+            "SELECT id, first_rowid, last_rowid FROM loads WHERE source = ?", (self.source,)
+        ).fetchall()
+        for load_id, first_row, last_row in loads:
+            if first_row is not None:
+                deleted = self.conn.execute(
+                    "DELETE FROM charges WHERE id BETWEEN ? AND ? AND day BETWEEN ? AND ?",
+                    (first_row, last_row, first, last),
+                ).rowcount
+                self.result.rows_replaced += deleted
+                self.conn.execute(
+                    "UPDATE loads SET rows = rows - ? WHERE id = ?", (deleted, load_id)
+                )
+            for table in ("cube", "daily_keys"):
+                self.conn.execute(
+                    f"DELETE FROM {table} WHERE load_id = ? AND day BETWEEN ? AND ?",
+                    (load_id, first, last),
+                )
 
     # -- rows --------------------------------------------------------------------------
     def _ids_for_keys(self, tuples: list[tuple[str, ...]]) -> np.ndarray:
@@ -178,8 +214,7 @@ class ChargeLoader:
                 )
                 found = self._key_ids[key] = cur.lastrowid
             ids[i] = found
-            if _is_compute(key):
-                self._compute_keys.add(found)
+            self._resources.note_key(found, key)
         return ids
 
     def _ids_for_tags(self, texts: list[str]) -> np.ndarray:
@@ -203,6 +238,7 @@ class ChargeLoader:
         r = self.result
         r.rows_read += chunk.rows_in
         r.bad.merge(chunk.bad)
+        merge_nulled(r.nulled, chunk.nulled)
         r.unreadable_tags += chunk.unreadable_tags
         if chunk.rows == 0:
             return
@@ -224,7 +260,8 @@ class ChargeLoader:
             copy=False,
         )
         if self.window:
-            inside = (frame["day"] >= _day(self.window[0])) & (frame["day"] <= _day(self.window[1]))
+            first, last = day_number(self.window[0]), day_number(self.window[1])
+            inside = (frame["day"] >= first) & (frame["day"] <= last)
             r.outside_window += int((~inside).sum())
             frame = frame[inside]
         if chunk.subdaily and len(frame):
@@ -244,48 +281,28 @@ class ChargeLoader:
         if not len(frame):
             return
         self._summarise(frame)
-        self._remember_resources(frame)
+        # after a group-by, missing ids are NaN, not None
+        clean = _texts if chunk.subdaily else pd.Series.tolist
+        resource_ids = clean(frame["resource_id"])
+        self._resources.remember(frame["key_id"].to_numpy(), resource_ids, frame["day"])
         n = len(frame)
         rows = zip(
             range(self._next_id, self._next_id + n),
             frame["day"].tolist(),
             frame["key_id"].tolist(),
-            frame["resource_id"].tolist(),
-            frame["sku_id"].tolist(),
+            resource_ids,
+            clean(frame["sku_id"]),
             frame["billed"].tolist(),
             frame["effective"].tolist(),
             _nullable(frame["list"]),
             _nullable(frame["cq"]),
             _nullable(frame["pq"]),
-            frame["tags_id"].tolist(),
+            _ints(frame["tags_id"]) if chunk.subdaily else frame["tags_id"].tolist(),
             strict=True,
         )
         self.conn.executemany(_INSERT_FACT, rows)
         self._next_id += n
         r.rows_stored += n
-
-    def _remember_resources(self, frame: pd.DataFrame) -> None:
-        """The allocation key of each compute resource, as first seen in the load, for tying
-        GPU nodes without labels to their tags. Only instances matter, and a resource recurs
-        every day, so the per-chunk work is a hash of the chunk's ids and nothing after."""
-        if not self._compute_keys:
-            return
-        keep = np.isin(frame["key_id"].to_numpy(), np.fromiter(self._compute_keys, np.int64))
-        if not keep.any():
-            return
-        ids = frame["resource_id"].to_numpy()[keep]
-        new = [r for r in pd.unique(ids) if r is not None and r not in self._resources]
-        if not new:
-            return
-        subset = frame.loc[keep, ["resource_id", "key_id", "day"]]
-        first = subset[subset["resource_id"].isin(new)].drop_duplicates("resource_id")
-        self._resources.update(
-            zip(
-                first["resource_id"].tolist(),
-                zip(first["key_id"].tolist(), first["day"].tolist(), strict=True),
-                strict=True,
-            )
-        )
 
     def _summarise(self, frame: pd.DataFrame) -> None:
         part = (
@@ -313,27 +330,6 @@ class ChargeLoader:
             .sum()
         )
 
-    def _write_resource_allocation(self) -> None:
-        if not self._resources:
-            return
-        keys = dict(
-            self.conn.execute(
-                "SELECT id, project || char(31) || team || char(31) || owner FROM charge_keys"
-            ).fetchall()
-        )
-        rows = []
-        for rid, (key_id, day) in self._resources.items():
-            project, team, owner = keys.get(key_id, "\x1f\x1f").split("\x1f")
-            if project or owner:
-                rows.append((resource_key(rid), rid, project, team, owner, day))
-        self.conn.executemany(
-            "INSERT INTO resource_allocation VALUES (?,?,?,?,?,?) ON CONFLICT(resource_key) "
-            "DO UPDATE SET resource_id = excluded.resource_id, project = excluded.project, "
-            "team = excluded.team, owner = excluded.owner, day = excluded.day "
-            "WHERE excluded.day >= resource_allocation.day",
-            rows,
-        )
-
     # -- finish ------------------------------------------------------------------------
     def _finish(self) -> None:
         r = self.result
@@ -341,108 +337,122 @@ class ChargeLoader:
         first_rowid = last_rowid = None
         if r.rows_stored:
             first_rowid, last_rowid = self._first_id, self._next_id - 1
-        keys = pd.DataFrame(
-            self.conn.execute(
-                "SELECT id AS key_id, currency, provider, project, team, owner, service_name, "
-                "sub_account_id, region, pricing_category FROM charge_keys"
-            ).fetchall(),
-            columns=[
-                "key_id",
-                "currency",
-                "provider",
-                "project",
-                "team",
-                "owner",
-                "service_name",
-                "sub_account_id",
-                "region",
-                "pricing_category",
-            ],
-        )
-        facts = summary.merge(keys, on="key_id", how="left")
-        self.conn.executemany(
-            "INSERT INTO cube (dim, key, day, currency, load_id, billed_cost, effective_cost, "
-            "list_cost) VALUES (?,?,?,?,?,?,?,?)",
-            cube_rows(facts, self.load_id),
-        )
-        self.conn.executemany(
-            "INSERT INTO daily_keys (key_id, day, load_id, billed_cost, effective_cost, "
-            "list_cost) VALUES (?,?,?,?,?,?)",
-            daily_key_rows(summary, self.load_id),
-        )
-        refresh_names(self.conn)
-        self._write_resource_allocation()
-        if len(facts):
-            days = sorted({int(d) for d in facts["day"].unique()})
-            r.first_day = str(EPOCH + days[0])
-            r.last_day = str(EPOCH + days[-1])
-            r.day_count = len(days)
-            r.providers = sorted(p for p in facts["provider"].unique() if p)
-            for currency, part in facts.groupby("currency"):
-                r.totals[str(currency)] = {
-                    "BilledCost": float(part["billed"].sum()),
-                    "EffectiveCost": float(part["effective"].sum()),
-                    "ListCost": float(part["list"].sum()),
-                }
+        write_daily_keys(self.conn, summary, self.load_id)
+        write_cube(self.conn, self.load_id)
         self.conn.execute(
-            "UPDATE loads SET rows = ?, first_rowid = ?, last_rowid = ?, first_day = ?, "
-            "last_day = ? WHERE id = ?",
-            (r.rows_stored, first_rowid, last_rowid, r.first_day, r.last_day, self.load_id),
+            "UPDATE loads SET rows = ?, first_rowid = ?, last_rowid = ? WHERE id = ?",
+            (r.rows_stored, first_rowid, last_rowid, self.load_id),
+        )
+        if self.delivery is not None and r.rows_stored:
+            self._meet_earlier(summary, first_rowid, last_rowid)
+        self._describe(summary)
+        self.conn.execute(
+            "UPDATE loads SET first_day = ?, last_day = ?, cost_type = ? WHERE id = ?",
+            (r.first_day, r.last_day, r.cost_type, self.load_id),
         )
         self.conn.execute(
             "DELETE FROM loads WHERE source = ? AND rows = 0 AND id != ?",
             (self.source, self.load_id),
         )
-        first_day, last_day = (
-            None if d is None else str(EPOCH + d)
-            for d in self.conn.execute(
-                "SELECT MIN(day), MAX(day) FROM cube WHERE dim = '*' AND key = '*' AND load_id IN "
-                "(SELECT id FROM loads WHERE source = ?)",
-                (self.source,),
-            ).fetchone()
-        )
-        (stored,) = self.conn.execute(
-            "SELECT COALESCE(SUM(rows), 0) FROM loads WHERE source = ?", (self.source,)
+        stamp = self.now.isoformat(timespec="seconds")
+        refresh_source(self.conn, self.source, self.kind, stamp)
+        for other in r.replaced_sources:
+            refresh_source(self.conn, other, "file", None)
+        refresh_names(self.conn)
+        self._resources.write(self.conn)
+
+    def _meet_earlier(self, summary: pd.DataFrame, first_row: int, last_row: int) -> None:
+        """A file delivery against earlier ones: refuse a collision, replace, merge."""
+        r, delivery = self.result, self.delivery
+        r.cost_type = delivery.cost_type
+        by_id = {i: key for key, i in self._key_ids.items()}
+        keys = [by_id[int(k)] for k in summary["key_id"].unique()]
+        scoped = delivery.cost_type is not None
+        partitions = {
+            deliveries.partition_of(
+                k[_COLUMN["provider"]],
+                k[_COLUMN["billing_account_id"]],
+                k[_COLUMN["billing_period_start"]],
+                k[_COLUMN["sub_account_id"]],
+                scoped=scoped,
+                path=self.path or self.source,
+            )
+            for k in keys
+        }
+        days = summary["day"]
+        if not delivery.append:
+            sources = deliveries.sync_overlap(
+                self.conn, partitions, int(days.min()), int(days.max())
+            )
+            if sources:
+                raise ImportRefused(
+                    f"{self.path}: not imported, it overlaps what the sync source "
+                    f"{', '.join(sources)} brought (same provider and days); importing it too "
+                    "would count those charges twice. Use --append to add it anyway. "
+                    "The cache is unchanged."
+                )
+        digest = _digest(summary)
+        twin = self.conn.execute(
+            "SELECT path FROM loads WHERE delivery = ? AND digest = ? AND id != ?",
+            (delivery.id, digest, self.load_id),
         ).fetchone()
-        previous = self.conn.execute(
-            "SELECT rows FROM sources WHERE name = ?", (self.source,)
-        ).fetchone()
-        if self.window and previous:
-            stored = previous[0] - r.rows_replaced + r.rows_stored
-        self.conn.execute(
-            "INSERT INTO sources (name, kind, first_day, last_day, rows, loaded_at) "
-            "VALUES (?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, "
-            "first_day = excluded.first_day, last_day = excluded.last_day, rows = excluded.rows, "
-            "loaded_at = excluded.loaded_at",
-            (
-                self.source,
-                self.kind,
-                first_day,
-                last_day,
-                stored,
-                self.now.isoformat(timespec="seconds"),
-            ),
+        if twin:
+            raise ImportRefused(
+                f"{self.path}: not imported, it holds the same charges as {twin[0]} "
+                "(imported just before in this command) in other bytes. Nothing doubled."
+            )
+        self.conn.execute("UPDATE loads SET digest = ? WHERE id = ?", (digest, self.load_id))
+        deliveries.record(self.conn, self.load_id, partitions)
+        subs = {k[_COLUMN["sub_account_id"]] for k in keys}
+        replaced = deliveries.replace_earlier(
+            self.conn, self.load_id, delivery.id, partitions, delivery.cost_type, subs
         )
+        r.rows_replaced += replaced.rows
+        r.replaced_sources.extend(s for s in replaced.sources if s not in r.replaced_sources)
+        r.warnings.extend(replaced.warnings)
+        if delivery.cost_type:
+            r.merged_with = deliveries.merge_azure(
+                self.conn, self.load_id, first_row, last_row, partitions, delivery.cost_type
+            )
+
+    def _describe(self, summary: pd.DataFrame) -> None:
+        r = self.result
+        if not len(summary):
+            return
+        days = sorted(int(d) for d in summary["day"].unique())
+        r.first_day, r.last_day, r.day_count = day_iso(days[0]), day_iso(days[-1]), len(days)
+        by_id = {i: key for key, i in self._key_ids.items()}
+        frame = summary.assign(
+            currency=[by_id[int(k)][_COLUMN["currency"]] for k in summary["key_id"]],
+            provider=[by_id[int(k)][_COLUMN["provider"]] for k in summary["key_id"]],
+        )
+        r.providers = sorted(p for p in frame["provider"].unique() if p)
+        for currency, part in frame.groupby("currency"):
+            r.totals[str(currency)] = {
+                "BilledCost": float(part["billed"].sum()),
+                "EffectiveCost": float(part["effective"].sum()),
+                "ListCost": float(part["list"].sum()),
+            }
 
 
-_SERVICE_CATEGORY = KEY_COLUMNS.index("service_category")
-_RESOURCE_TYPE = KEY_COLUMNS.index("resource_type")
-_COMPUTE_CATEGORIES = {"compute", "ai and machine learning"}
+def _digest(summary: pd.DataFrame) -> str:
+    """What the load holds, whatever the bytes it came in: the sorted day x key sums."""
+    ordered = summary.sort_values(["day", "key_id"], kind="stable")
+    digest = hashlib.sha256()
+    digest.update(ordered["day"].to_numpy(np.int64).tobytes())
+    digest.update(ordered["key_id"].to_numpy(np.int64).tobytes())
+    for column in ("billed", "effective", "list"):
+        digest.update(np.round(ordered[column].to_numpy(np.float64), 6).tobytes())
+    return digest.hexdigest()
 
 
-def _is_compute(key: tuple[str, ...]) -> bool:
-    kind = key[_RESOURCE_TYPE].lower()
-    return (
-        key[_SERVICE_CATEGORY].lower() in _COMPUTE_CATEGORIES
-        or "instance" in kind
-        or "virtual machine" in kind
-    )
+def _texts(series: pd.Series) -> list:
+    """Text values for SQLite; anything else (None, NaN from a group-by) is NULL."""
+    return [v if isinstance(v, str) else None for v in series.tolist()]
 
 
-def resource_key(resource_id: str) -> str:
-    """The part of a resource id a node knows itself by: the last path segment
-    (arn:...:instance/i-0abc → i-0abc; .../virtualMachines/asr-0 → asr-0), lower-cased."""
-    return resource_id.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
+def _ints(series: pd.Series) -> list:
+    return [None if v is None or v != v else int(v) for v in series.tolist()]
 
 
 def _nullable(series: pd.Series) -> list:
@@ -451,3 +461,6 @@ def _nullable(series: pd.Series) -> list:
     if np.isnan(values).any():
         return [None if v != v else v for v in out]
     return out
+
+
+__all__ = ["EPOCH", "ChargeLoader", "Delivery", "LoadResult"]

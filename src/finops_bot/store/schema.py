@@ -6,19 +6,26 @@ the focus_charges view shows them as ISO dates.
   charge_keys, leftover tags in tag_sets. Rows of one load are contiguous rowids, recorded
   in loads, so a source is replaced by rowid ranges without a fact-table index. Ids are
   given explicitly from a high-water mark, so a range is never reused.
-- daily_keys: per source, day and dimension combination (charge_keys row), the three
-  measures: what breakdowns of one subject (by service, by pricing category) read.
-- cube: per source, day and currency, the totals of each value of one dimension (project,
-  team, owner, service, account, provider, region, pricing, or '*' for everything): what
-  totals, rankings and comparisons read.
+- daily_keys: per load, day and dimension combination (charge_keys row), the three
+  measures: what breakdowns of one subject by another dimension read.
+- cube: per load, day, currency and charge category, the totals of each value of one
+  dimension (project, team, owner, service, account, provider, region, pricing, category,
+  or '*' for everything): what totals, rankings, series and comparisons read.
+- load_partitions: which (cloud, billing account, billing period) each load holds, for
+  replacing earlier deliveries of the same partition.
 - names: the distinct keys of each dimension, for name matching.
+
+Migrations are frozen: each one uses the column lists as they were when it was written.
 """
 
 from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
-KEY_COLUMNS = (
+from finops_bot.providers import cloud_of
+
+# charge_keys as m001 created it (frozen: later migrations add to it)
+_M001_KEY_COLUMNS = (
     "provider",
     "billing_account_id",
     "billing_account_name",
@@ -37,7 +44,20 @@ KEY_COLUMNS = (
     "team",
     "owner",
 )
-# question dimension → charge_keys column
+_M001_INDEXED = (
+    "project",
+    "team",
+    "owner",
+    "service_name",
+    "sub_account_id",
+    "provider",
+    "region",
+    "pricing_category",
+)
+# the dimension-combination columns today, in the order chunks carry them
+KEY_COLUMNS = (*_M001_KEY_COLUMNS[:-3], "billing_period_start", "project", "team", "owner")
+ALLOCATION_COLUMNS = ("project", "team", "owner")
+# question dimension → charge_keys column (each one is a cube dimension)
 SUBJECT_COLUMNS = {
     "project": "project",
     "team": "team",
@@ -47,6 +67,7 @@ SUBJECT_COLUMNS = {
     "provider": "provider",
     "region": "region",
     "pricing": "pricing_category",
+    "category": "service_category",
 }
 MEASURE_COLUMNS = {
     "EffectiveCost": "effective_cost",
@@ -59,9 +80,9 @@ migrations = Migrations("finops_bot")
 
 @migrations()
 def m001_billing_cache(db: Database) -> None:
-    key_cols = ",\n  ".join(f"{c} TEXT NOT NULL DEFAULT ''" for c in KEY_COLUMNS)
+    key_cols = ",\n  ".join(f"{c} TEXT NOT NULL DEFAULT ''" for c in _M001_KEY_COLUMNS)
     index_sql = "\n".join(
-        f"CREATE INDEX charge_keys_{c} ON charge_keys({c});" for c in SUBJECT_COLUMNS.values()
+        f"CREATE INDEX charge_keys_{c} ON charge_keys({c});" for c in _M001_INDEXED
     )
     db.executescript(
         f"""
@@ -92,7 +113,7 @@ CREATE TABLE charge_keys (
   id INTEGER PRIMARY KEY,
   {key_cols}
 );
-CREATE UNIQUE INDEX charge_keys_unique ON charge_keys({", ".join(KEY_COLUMNS)});
+CREATE UNIQUE INDEX charge_keys_unique ON charge_keys({", ".join(_M001_KEY_COLUMNS)});
 {index_sql}
 CREATE TABLE tag_sets (
   id INTEGER PRIMARY KEY,
@@ -340,4 +361,160 @@ def m008_idle_cost_index(db: Database) -> None:
 DROP INDEX gpu_minutes_minute;
 CREATE INDEX gpu_minutes_minute ON gpu_minutes(minute, util_max, project, owner);
 """
+    )
+
+
+def cube_fill_sql(dimensions: dict[str, str | None]) -> str:
+    """INSERT … SELECT that writes one load's cube rows from its daily_keys (parameters:
+    the load id), one UNION branch per dimension; ``dimensions`` maps a cube dimension to
+    its charge_keys column (None for '*', everything)."""
+    branches = []
+    for dim, column in dimensions.items():
+        key = f"k.{column}" if column else "'*'"
+        branches.append(
+            f"SELECT '{dim}', {key}, d.day, k.currency, k.charge_category, d.load_id, "
+            "SUM(d.billed_cost), SUM(d.effective_cost), SUM(d.list_cost) "
+            "FROM daily_keys d JOIN charge_keys k ON k.id = d.key_id WHERE d.load_id = :load "
+            f"GROUP BY {key}, d.day, k.currency, k.charge_category"
+        )
+    return (
+        "INSERT INTO cube (dim, key, day, currency, charge_category, load_id, billed_cost, "
+        "effective_cost, list_cost) " + " UNION ALL ".join(branches)
+    )
+
+
+_M009_KEY_COLUMNS = (*_M001_KEY_COLUMNS[:-3], "billing_period_start", "project", "team", "owner")
+_M009_DIMENSIONS = {
+    "*": None,
+    "project": "project",
+    "team": "team",
+    "owner": "owner",
+    "service": "service_name",
+    "account": "sub_account_id",
+    "provider": "provider",
+    "region": "region",
+    "pricing": "pricing_category",
+    "category": "service_category",
+}
+
+
+@migrations()
+def m009_billing_periods_and_deliveries(db: Database) -> None:
+    """BillingPeriodStart joins the dimension combinations (existing rows take the UTC month
+    of their day), the cube splits by ChargeCategory and gains the service-category
+    dimension, and loads remember their delivery, Azure cost type and partitions."""
+    old = ", ".join(_M001_KEY_COLUMNS)
+    same = " AND ".join(f"n.{c} = o.{c}" for c in _M001_KEY_COLUMNS)
+    month = "date({t}.day * 86400, 'unixepoch', 'start of month')"
+    db.executescript(
+        f"""
+ALTER TABLE charge_keys ADD COLUMN billing_period_start TEXT NOT NULL DEFAULT '';
+DROP INDEX charge_keys_unique;
+CREATE UNIQUE INDEX charge_keys_unique ON charge_keys({", ".join(_M009_KEY_COLUMNS)});
+CREATE INDEX charge_keys_service_category ON charge_keys(service_category);
+CREATE INDEX daily_keys_load ON daily_keys(load_id);
+ALTER TABLE loads ADD COLUMN kind TEXT;
+ALTER TABLE loads ADD COLUMN delivery TEXT;
+ALTER TABLE loads ADD COLUMN cost_type TEXT;
+ALTER TABLE loads ADD COLUMN digest TEXT;
+UPDATE loads SET kind = COALESCE((SELECT kind FROM sources WHERE name = loads.source), 'file');
+UPDATE loads SET delivery = 'load-' || id WHERE kind = 'file';
+CREATE TABLE load_partitions (
+  load_id INTEGER NOT NULL,
+  cloud TEXT NOT NULL,
+  billing_account_id TEXT NOT NULL,
+  billing_period_start TEXT NOT NULL,
+  scope TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (load_id, cloud, billing_account_id, billing_period_start, scope)
+) WITHOUT ROWID;
+CREATE INDEX load_partitions_key ON load_partitions(cloud, billing_account_id,
+  billing_period_start);
+CREATE TEMP TABLE key_months AS
+  SELECT DISTINCT key_id, {month.format(t="daily_keys")} AS period FROM daily_keys;
+INSERT OR IGNORE INTO charge_keys ({old}, billing_period_start)
+  SELECT {", ".join("k." + c for c in _M001_KEY_COLUMNS)}, m.period
+  FROM key_months m JOIN charge_keys k ON k.id = m.key_id;
+CREATE TEMP TABLE key_map AS
+  SELECT m.key_id AS old_id, m.period AS period, n.id AS new_id
+  FROM key_months m JOIN charge_keys o ON o.id = m.key_id
+  JOIN charge_keys n ON {same} AND n.billing_period_start = m.period;
+CREATE UNIQUE INDEX temp.key_map_old ON key_map(old_id, period);
+UPDATE charges SET key_id = (SELECT new_id FROM key_map
+  WHERE old_id = charges.key_id AND period = {month.format(t="charges")})
+  WHERE key_id IN (SELECT old_id FROM key_map);
+UPDATE daily_keys SET key_id = (SELECT new_id FROM key_map
+  WHERE old_id = daily_keys.key_id AND period = {month.format(t="daily_keys")})
+  WHERE key_id IN (SELECT old_id FROM key_map);
+DELETE FROM charge_keys WHERE billing_period_start = '';
+DROP TABLE key_map;
+DROP TABLE key_months;
+DROP TABLE cube;
+CREATE TABLE cube (
+  dim TEXT NOT NULL,
+  key TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  charge_category TEXT NOT NULL,
+  load_id INTEGER NOT NULL,
+  billed_cost REAL NOT NULL,
+  effective_cost REAL NOT NULL,
+  list_cost REAL NOT NULL,
+  PRIMARY KEY (dim, key, day, currency, charge_category, load_id)
+) WITHOUT ROWID;
+DROP VIEW focus_charges;
+CREATE VIEW focus_charges AS
+SELECT
+  l.source AS source,
+  date(c.day * 86400, 'unixepoch') AS ChargeDay,
+  k.billing_period_start AS BillingPeriodStart,
+  k.provider AS ProviderName,
+  k.billing_account_id AS BillingAccountId,
+  k.billing_account_name AS BillingAccountName,
+  k.sub_account_id AS SubAccountId,
+  k.sub_account_name AS SubAccountName,
+  k.region AS RegionId,
+  k.service_name AS ServiceName,
+  k.service_category AS ServiceCategory,
+  k.charge_category AS ChargeCategory,
+  k.pricing_category AS PricingCategory,
+  c.resource_id AS ResourceId,
+  k.resource_type AS ResourceType,
+  c.sku_id AS SkuId,
+  k.currency AS BillingCurrency,
+  c.billed_cost AS BilledCost,
+  c.effective_cost AS EffectiveCost,
+  c.list_cost AS ListCost,
+  c.consumed_quantity AS ConsumedQuantity,
+  k.consumed_unit AS ConsumedUnit,
+  c.pricing_quantity AS PricingQuantity,
+  k.pricing_unit AS PricingUnit,
+  k.project AS project,
+  k.team AS team,
+  k.owner AS owner,
+  t.tags AS Tags
+FROM charges c
+JOIN charge_keys k ON k.id = c.key_id
+JOIN loads l ON c.id BETWEEN l.first_rowid AND l.last_rowid
+LEFT JOIN tag_sets t ON t.id = c.tags_id;
+"""
+    )
+    fill = cube_fill_sql(_M009_DIMENSIONS)
+    loads = [row[0] for row in db.execute("SELECT id FROM loads ORDER BY id").fetchall()]
+    for load_id in loads:
+        db.execute(fill, {"load": load_id})
+    partitions = db.execute(
+        "SELECT DISTINCT d.load_id, k.provider, k.billing_account_id, k.billing_period_start "
+        "FROM daily_keys d JOIN charge_keys k ON k.id = d.key_id "
+        "WHERE d.load_id IN (SELECT id FROM loads WHERE kind = 'file')"
+    ).fetchall()
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO load_partitions VALUES (?, ?, ?, ?, '')",
+        [(load, cloud_of(p), account, period) for load, p, account, period in partitions],
+    )
+    db.execute("DELETE FROM names")
+    db.execute("INSERT INTO names (dim, key) SELECT DISTINCT dim, key FROM cube WHERE dim != '*'")
+    db.execute(
+        "UPDATE names SET label = COALESCE((SELECT sub_account_name FROM charge_keys "
+        "WHERE sub_account_id = names.key AND sub_account_name != '' LIMIT 1), '') "
+        "WHERE dim = 'account'"
     )

@@ -36,6 +36,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m006_resource_allocation",
         "m007_gpu_timers",
         "m008_idle_cost_index",
+        "m009_billing_periods_and_deliveries",
     ]
     assert not migrations.pending(second)
     first.close()

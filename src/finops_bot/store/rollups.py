@@ -1,0 +1,121 @@
+"""Rollups written at the end of each load, so no question reads the fact table.
+
+- daily_keys: per load, day and dimension combination, the three measures. Breakdowns of a
+  subject by any other dimension read the few combinations the subject has.
+- cube: per load, day, currency and charge category, the totals of every value of each
+  dimension (and '*' for everything). Totals, rankings, daily series and comparisons read
+  days x values rows, whatever the number of charges; a ChargeCategory filter (usage only,
+  purchases only) is one more column of the same index.
+Both are rebuilt from the facts when part of a load is replaced or merged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+import pandas as pd
+
+from finops_bot.store.schema import SUBJECT_COLUMNS, cube_fill_sql
+
+DIMENSIONS: dict[str, str | None] = {"*": None, **SUBJECT_COLUMNS}
+_CUBE_FILL = cube_fill_sql(DIMENSIONS)
+
+
+def write_daily_keys(conn: sqlite3.Connection, summary: pd.DataFrame, load_id: int) -> None:
+    """``summary``: one row per (day, key_id) with billed, effective and list."""
+    summary = summary.sort_values(["key_id", "day"], kind="stable")
+    conn.executemany(
+        "INSERT INTO daily_keys (key_id, day, load_id, billed_cost, effective_cost, "
+        "list_cost) VALUES (?,?,?,?,?,?)",
+        zip(
+            summary["key_id"].tolist(),
+            summary["day"].tolist(),
+            [load_id] * len(summary),
+            summary["billed"].tolist(),
+            summary["effective"].tolist(),
+            summary["list"].tolist(),
+            strict=True,
+        ),
+    )
+
+
+def write_cube(conn: sqlite3.Connection, load_id: int) -> None:
+    """The load's cube rows, from its daily_keys (replacing any it had)."""
+    conn.execute("DELETE FROM cube WHERE load_id = ?", (load_id,))
+    conn.execute(_CUBE_FILL, {"load": load_id})
+
+
+def rebuild_load(
+    conn: sqlite3.Connection, load_id: int, first: int, last: int, key_ids: Iterable[int]
+) -> None:
+    """Recompute a load's daily_keys for ``key_ids`` from its facts (rows ``first``..
+    ``last``), then its cube: after some of its rows were deleted or changed."""
+    keys = sorted(set(key_ids))
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        marks = ",".join("?" * len(part))
+        conn.execute(
+            f"DELETE FROM daily_keys WHERE load_id = ? AND key_id IN ({marks})", (load_id, *part)
+        )
+        conn.execute(
+            "INSERT INTO daily_keys (key_id, day, load_id, billed_cost, effective_cost, "
+            "list_cost) SELECT key_id, day, ?, SUM(billed_cost), SUM(effective_cost), "
+            "COALESCE(SUM(list_cost), 0) FROM charges WHERE id BETWEEN ? AND ? "
+            f"AND key_id IN ({marks}) GROUP BY key_id, day",
+            (load_id, first, last, *part),
+        )
+    write_cube(conn, load_id)
+
+
+def delete_load(conn: sqlite3.Connection, load_id: int) -> int:
+    """Remove a load and everything it wrote; → the fact rows deleted."""
+    row = conn.execute("SELECT first_rowid, last_rowid FROM loads WHERE id = ?", (load_id,))
+    first, last = row.fetchone() or (None, None)
+    deleted = 0
+    if first is not None:
+        deleted = conn.execute("DELETE FROM charges WHERE id BETWEEN ? AND ?", (first, last))
+        deleted = deleted.rowcount
+    for table in ("daily_keys", "cube", "load_partitions"):
+        conn.execute(f"DELETE FROM {table} WHERE load_id = ?", (load_id,))
+    conn.execute("DELETE FROM loads WHERE id = ?", (load_id,))
+    return deleted
+
+
+def refresh_names(conn: sqlite3.Connection) -> None:
+    """Rebuild the names table from the cube (keys that have charges) and account labels."""
+    conn.execute("DELETE FROM names")
+    for dim in DIMENSIONS:
+        if dim == "*":
+            continue
+        conn.execute(
+            "INSERT INTO names (dim, key) SELECT DISTINCT dim, key FROM cube WHERE dim = ?", (dim,)
+        )
+    conn.execute(
+        "UPDATE names SET label = COALESCE((SELECT sub_account_name FROM charge_keys "
+        "WHERE sub_account_id = names.key AND sub_account_name != '' LIMIT 1), '') "
+        "WHERE dim = 'account'"
+    )
+
+
+def refresh_source(conn: sqlite3.Connection, source: str, kind: str, loaded_at: str) -> None:
+    """The sources row of ``source`` from its loads: rows, first and last charge day."""
+    rows, count = conn.execute(
+        "SELECT COALESCE(SUM(rows), 0), COUNT(*) FROM loads WHERE source = ?", (source,)
+    ).fetchone()
+    if not count:
+        conn.execute("DELETE FROM sources WHERE name = ?", (source,))
+        return
+    first, last = conn.execute(
+        "SELECT date(MIN(day) * 86400, 'unixepoch'), date(MAX(day) * 86400, 'unixepoch') "
+        "FROM cube WHERE dim = '*' AND key = '*' AND load_id IN "
+        "(SELECT id FROM loads WHERE source = ?)",
+        (source,),
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO sources (name, kind, first_day, last_day, rows, loaded_at) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, "
+        "first_day = excluded.first_day, last_day = excluded.last_day, rows = excluded.rows, "
+        "loaded_at = COALESCE(excluded.loaded_at, sources.loaded_at)",
+        (source, kind, first, last, rows, loaded_at),
+    )

@@ -169,7 +169,12 @@ def replace_earlier(
 
 
 def merge_azure(
-    conn: sqlite3.Connection, load: int, first: int, last: int, partitions: set[Partition], kind: str
+    conn: sqlite3.Connection,
+    load: int,
+    first: int,
+    last: int,
+    partitions: set[Partition],
+    kind: str,
 ) -> list[str]:
     """Merge an Azure ``kind`` ('actual' or 'amortized') export with the other cost type's
     exports of the same partitions: each side keeps only its own measure. → their paths."""

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import statistics
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from finops_bot.questions import Engine
@@ -19,6 +19,7 @@ from finops_bot.store import connect
 
 HERE = Path(__file__).resolve().parent
 TODAY = date(2026, 11, 22)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 QUESTIONS = {
     "subject cost (project, this week)": "what did project project-042 cost this week",
     "subject cost (team, last month)": "team team-07 last month",
@@ -46,11 +47,11 @@ def bench(db_path: Path, n: int) -> list[dict]:
     engine = Engine(connect(db_path))
     results = []
     for kind, question in QUESTIONS.items():
-        answer = engine.ask(question, TODAY)  # warm: names loaded once per cache version
+        answer = engine.ask(question, TODAY, NOW)  # warm: names loaded once per cache version
         times = []
         for _ in range(n):
             began = time.perf_counter()
-            engine.ask(question, TODAY)
+            engine.ask(question, TODAY, NOW)
             times.append((time.perf_counter() - began) * 1000)
         line = {
             "bench": "question",

@@ -9,6 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
+from bot.clock import as_of, real_now
 from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.questions import Answer, Engine
@@ -42,10 +43,9 @@ class AnswerService:
         return engine
 
     def ask(self, question: str, today: date | None = None) -> Answer:
-        from datetime import UTC, datetime
-
-        now = datetime.now(UTC) if today is None else None  # live GPU questions need the time
-        return self._engine().ask(question, today or self.today(), now)
+        """Answer as of ``today`` (None: the real date); the time follows bot.clock's rule."""
+        day, now = as_of(today, real_now())
+        return self._engine().ask(question, day, now)
 
     def submit(self, question: str, today: date) -> Future[Answer]:
         return self._pool.submit(self.ask, question, today)

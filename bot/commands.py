@@ -28,11 +28,11 @@ def demo(args: argparse.Namespace) -> int:
         f"{result.rows_stored:,} daily charge rows, {result.first_day} … {result.last_day}, "
         f"{', '.join(result.providers)}. Re-running replaces it, never doubles it.\n"
     )
-    engine = Engine(db, deps.settings.measure)
+    engine = Engine(db, deps.settings.measure, deps.prices, deps.settings.fleet)
     as_of = f" --as-of {deps.today}" if args.as_of else ""
     for question in DEMO_QUESTIONS:
         print(f'$ python -m bot ask "{question}"{as_of}')
-        print(render_text(engine.ask(question, deps.today)))
+        print(render_text(engine.ask(question, deps.today, deps.answer_now)))
         print()
     print("Try next:")
     print('  python -m bot ask "top 10 teams this month"')
@@ -46,7 +46,7 @@ def ask(args: argparse.Namespace) -> int:
     deps = build(args.db, args.config, args.as_of)
     db = connect(deps.settings.db_path)
     answer = Engine(db, deps.settings.measure, deps.prices, deps.settings.fleet).ask(
-        " ".join(args.question), deps.today, deps.now if not args.as_of else None
+        " ".join(args.question), deps.today, deps.answer_now
     )
     print(render_json(answer) if args.json else render_text(answer))
     return 0 if answer.kind not in ("error",) else 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from finops_bot.config import Settings, load_settings
 from finops_bot.errors import FinopsError
@@ -15,8 +15,9 @@ from finops_bot.ingest.tags import TagRules
 @dataclass
 class Deps:
     settings: Settings
-    now: datetime
-    today: date
+    now: datetime  # the real time: what writes are stamped with
+    today: date  # the real date, or --as-of
+    answer_now: datetime  # the time answers are given at (see bot.clock)
 
     @property
     def rules(self) -> TagRules:
@@ -79,7 +80,10 @@ def parse_as_of(value: str | None, flag: str = "--as-of") -> date | None:
 
 
 def build(db: str | None, config: str | None, as_of: str | None = None) -> Deps:
+    from bot.clock import as_of as clock_as_of
+    from bot.clock import real_now
+
     settings = load_settings(os.environ, config_path=config, db_path=db)
-    now = datetime.now(UTC)
-    pinned = parse_as_of(as_of)
-    return Deps(settings=settings, now=now, today=pinned or now.date())
+    now = real_now()
+    today, answer_now = clock_as_of(parse_as_of(as_of), now)
+    return Deps(settings=settings, now=now, today=today, answer_now=answer_now)

@@ -33,7 +33,7 @@ def config(tmp_path, monkeypatch):
 
 
 def test_sync_then_status(aws, config, tmp_path, capsys, monkeypatch):  # noqa: F811
-    monkeypatch.setattr("bot.deps.datetime", _FixedDatetime)
+    monkeypatch.setattr("bot.clock.datetime", _FixedDatetime)
     queue(page(window_days(date(2026, 11, 17), TODAY)))
     db = str(tmp_path / "s.db")
     assert main(["sync", "--db", db, "--config", str(config)]) == 0

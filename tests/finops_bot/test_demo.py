@@ -32,19 +32,20 @@ def test_demo_twice_does_not_double_and_has_the_story(db, rules):
     assert len(names - {""}) >= 8 and "bert-training" in names and "" in names  # untagged too
     engine = Engine(db)
     spike_day = TODAY - timedelta(days=SPIKE_DAYS_AGO)
-    spike = engine.ask(f"llm-finetune on {spike_day}", TODAY).total
-    normal = engine.ask(f"llm-finetune on {spike_day - timedelta(days=7)}", TODAY).total
+    spike = engine.ask(f"llm-finetune on {spike_day}", TODAY, NOW).total
+    normal = engine.ask(f"llm-finetune on {spike_day - timedelta(days=7)}", TODAY, NOW).total
     assert spike > 3 * normal
     shift = TODAY - timedelta(days=SHIFT_DAYS_AGO)
     before = engine.ask(
         f"vision-research between {shift - timedelta(days=14)} and {shift - timedelta(days=1)}",
         TODAY,
+        NOW,
     ).total
     after = engine.ask(
-        f"vision-research between {shift} and {shift + timedelta(days=13)}", TODAY
+        f"vision-research between {shift} and {shift + timedelta(days=13)}", TODAY, NOW
     ).total
     assert after > 1.5 * before
-    assert engine.ask("untagged spend last 30 days", TODAY).total > 0
-    assert date.fromisoformat(engine.ask("total spend", TODAY).data_through) == TODAY - timedelta(
-        days=1
-    )
+    assert engine.ask("untagged spend last 30 days", TODAY, NOW).total > 0
+    assert date.fromisoformat(
+        engine.ask("total spend", TODAY, NOW).data_through
+    ) == TODAY - timedelta(days=1)

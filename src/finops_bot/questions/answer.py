@@ -1,11 +1,9 @@
 """The answer object every path ends in; renderers turn it into text, JSON or Block Kit.
+They read its fields (unit, freshness source, what it summed), never its kind.
 
-JSON contract (version 1, stable; fields are only ever added):
-  question, kind, title, period {start, end, label}, filters {dim: name}, measure,
-  currency (null when the answer spans several currencies), total (null likewise),
-  totals [{currency, total}], rows [{key, cost, currency, previous_cost?}],
-  previous {period, total, currency, change_pct} (comparisons), data_through, loaded_at,
-  suggestions [str], message (help and errors), notes [str], schema_version.
+JSON contract (schema_version 1, stable; fields are only ever added): see the README,
+"JSON contract". Kinds: cost, total, top, breakdown, compare, untagged, pricing,
+candidates, idle_gpus, idle_cost, help, not_understood, unknown_name, empty, error.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ from typing import Any
 from finops_bot.questions.periods import Period
 
 SCHEMA_VERSION = 1
+NUMBERLESS = ("help", "not_understood", "unknown_name", "empty", "error", "candidates")
 
 
 @dataclass
@@ -51,14 +50,42 @@ class Comparison:
         return (current[cur] - before) / abs(before) * 100
 
 
+@dataclass(frozen=True)
+class Fresh:
+    """How fresh one provider's data is in one source (or the fleet's heartbeats)."""
+
+    provider: str
+    source: str
+    data_through: str | None
+    loaded_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "source": self.source,
+            "data_through": self.data_through,
+            "loaded_at": self.loaded_at,
+        }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    dimension: str
+    name: str
+    question: str  # the question to ask for this one
+
+    def to_dict(self) -> dict[str, str]:
+        return {"dimension": self.dimension, "name": self.name, "question": self.question}
+
+
 @dataclass
 class Answer:
     question: str
-    kind: str  # cost total top breakdown compare untagged pricing help unknown_name empty error
+    kind: str
     title: str = ""
     period: Period | None = None
     filters: dict[str, str] = field(default_factory=dict)
-    measure: str = "EffectiveCost"
+    measure: str | None = "EffectiveCost"  # None: not summed from billing data (GPU answers)
     totals: dict[str, float] = field(default_factory=dict)  # currency → total
     rows: list[Row] = field(default_factory=list)
     previous: Comparison | None = None
@@ -68,6 +95,15 @@ class Answer:
     message: str | None = None
     notes: list[str] = field(default_factory=list)
     more_rows: int = 0  # rows left out of ``rows``
+    unit: str | None = "money"  # money, money_per_hour (later gpu_hours, ratio); None: no number
+    freshness: list[Fresh] = field(default_factory=list)
+    fresh_from: str = "billing"  # "billing" (charge days) or "heartbeats"
+    candidates: list[Candidate] = field(default_factory=list)
+    summed: dict[str, list[str]] = field(default_factory=dict)  # FOCUS column → values
+    did_you_mean: list[str] = field(default_factory=list)
+    nothing: str | None = None  # what to say when there are no totals
+    basis: str | None = None  # how a number that is not a billing measure was made
+    rows_totals: dict[str, float] | None = None  # top N: the shown rows' totals
 
     @property
     def currency(self) -> str | None:
@@ -79,7 +115,11 @@ class Answer:
 
     @property
     def has_number(self) -> bool:
-        return self.kind not in ("help", "unknown_name", "empty", "error")
+        return self.kind not in NUMBERLESS
+
+    @property
+    def per_hour(self) -> bool:
+        return self.unit == "money_per_hour"
 
     def to_dict(self) -> dict[str, Any]:
         previous = None
@@ -88,12 +128,11 @@ class Answer:
             previous = {
                 "period": _period(self.previous.period),
                 "total": round(self.previous.totals[prev_cur], 6) if prev_cur else None,
-                "totals": [
-                    {"currency": c, "total": round(v, 6)} for c, v in self.previous.totals.items()
-                ],
+                "totals": _totals(self.previous.totals),
                 "currency": prev_cur,
                 "change_pct": _round(self.previous.change_pct(self.totals), 2),
             }
+        rows_totals = self.rows_totals or {}
         return {
             "schema_version": SCHEMA_VERSION,
             "question": self.question,
@@ -102,18 +141,32 @@ class Answer:
             "period": _period(self.period) if self.period else None,
             "filters": dict(self.filters),
             "measure": self.measure,
+            "unit": self.unit if self.has_number else None,
             "currency": self.currency,
             "total": _round(self.total, 6) if self.has_number else None,
-            "totals": [{"currency": c, "total": round(v, 6)} for c, v in self.totals.items()],
+            "totals": _totals(self.totals),
             "rows": [r.to_dict() for r in self.rows],
             "more_rows": self.more_rows,
+            "rows_total": _round(next(iter(rows_totals.values())), 6)
+            if len(rows_totals) == 1
+            else None,
+            "rows_totals": _totals(rows_totals) if self.rows_totals is not None else None,
             "previous": previous,
             "data_through": self.data_through,
             "loaded_at": self.loaded_at,
+            "freshness": [f.to_dict() for f in self.freshness],
+            "summed": {k: list(v) for k, v in self.summed.items()},
+            "candidates": [c.to_dict() for c in self.candidates],
             "suggestions": list(self.suggestions),
+            "did_you_mean": list(self.did_you_mean),
             "message": self.message,
             "notes": list(self.notes),
+            "basis": self.basis,
         }
+
+
+def _totals(totals: dict[str, float]) -> list[dict[str, Any]]:
+    return [{"currency": c, "total": round(v, 6)} for c, v in totals.items()]
 
 
 def _period(p: Period) -> dict[str, str]:

@@ -1,54 +1,29 @@
-"""Query → Answer, from the cube. Sums in SQL, one currency at a time, measure always named."""
+"""Question → Answer. Parses, resolves the subject, picks the period, reads through the
+store's read path (store.reads) and builds the answer object. ``today`` and ``now`` always
+come from the caller: this module never reads the clock."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlite_utils import Database
 
 from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
-from finops_bot.questions.answer import Answer, Comparison, Row
+from finops_bot.providers import cloud_of
+from finops_bot.questions import cost_answers as build
+from finops_bot.questions.answer import Answer, Fresh
+from finops_bot.questions.cost_answers import DIM_LABELS, Ctx, Subject
 from finops_bot.questions.gpu_answers import gpu_answer
-from finops_bot.questions.names import Match, NameIndex, NoMatch, canonical, fold
+from finops_bot.questions.names import Candidates, Match, NameIndex, NoMatch
 from finops_bot.questions.parse import ParseError, Query, parse
 from finops_bot.questions.periods import Period, previous_period
-from finops_bot.store.schema import MEASURE_COLUMNS, SUBJECT_COLUMNS
+from finops_bot.questions.suggest import EXAMPLES, by_shape, help_text
+from finops_bot.store import reads
+from finops_bot.store.reads import Where
 
-EPOCH_DATE = date(1970, 1, 1)
-BREAKDOWN_ROWS = 5
-PRICING_LABELS = {
-    "Standard": "on-demand",
-    "Dynamic": "spot",
-    "Committed": "committed (RI / savings plan / CUD)",
-    "Other": "other",
-    "": "not stated",
-}
-DIM_LABELS = {
-    "project": "project",
-    "team": "team",
-    "owner": "owner",
-    "service": "service",
-    "account": "account",
-    "provider": "provider",
-    "region": "region",
-}
-EXAMPLES = [
-    "what did project bert-training cost this week",
-    "top 5 projects last month",
-    "bert-training by service last 30 days",
-    "compare bert-training this week vs last week",
-    "untagged spend this month",
-    "spot vs on-demand for llm-finetune this month",
-    "total spend since monday",
-    "billed cost of team nlp in 2026-10",
-    "cost of service ec2 between 2026-11-01 and 2026-11-15",
-]
-
-
-def day_number(d: date) -> int:
-    """The cache stores UTC days as days since 1970-01-01."""
-    return (d - EPOCH_DATE).days
+LATEST_DAYS = 30  # no period given and nothing this month yet: the latest 30 days of data
+SUBJECT_WORDS = "project, team, owner, service, account, provider, region or service category"
 
 
 class Engine:
@@ -68,66 +43,18 @@ class Engine:
         self._names: NameIndex | None = None
         self._names_version: tuple | None = None
 
-    # -- data access -------------------------------------------------------------------
-    def _freshness(self) -> tuple[str | None, str | None, int]:
-        row = self.db.execute(
-            "SELECT MAX(last_day), MAX(loaded_at), COUNT(*) FROM sources WHERE last_day IS NOT NULL"
-        ).fetchone()
-        return row[0], row[1], row[2]
-
     def names(self) -> NameIndex:
-        version = self.db.execute(
-            "SELECT COUNT(*), MAX(loaded_at), MAX(rowid) FROM sources"
-        ).fetchone()
+        version = reads.cache_version(self.db)
         if self._names is None or version != self._names_version:
-            rows = self.db.execute("SELECT dim, key, label FROM names").fetchall()
-            self._names = NameIndex(rows)
+            self._names = NameIndex(reads.names(self.db))
             self._names_version = version
         return self._names
 
-    def _totals(self, dim: str, keys: tuple[str, ...], p: Period, col: str) -> dict[str, float]:
-        marks = ",".join("?" * len(keys))
-        rows = self.db.execute(
-            f"SELECT currency, SUM({col}) FROM cube WHERE dim = ? AND key IN ({marks}) "
-            "AND day BETWEEN ? AND ? GROUP BY currency ORDER BY 2 DESC",
-            (dim, *keys, day_number(p.start), day_number(p.end)),
-        ).fetchall()
-        return {cur: total for cur, total in rows}
-
-    def _breakdown(
-        self, dim: str, keys: tuple[str, ...], sub: str, p: Period, col: str
-    ) -> list[tuple[str, str, float]]:
-        """(value of ``sub``, currency, cost) for one subject, largest first."""
-        if dim == "*":  # everything by service: the cube has it
-            return [(k, c, v) for k, c, v in self._top(sub, p, col)]
-        subject_col, sub_col = SUBJECT_COLUMNS[dim], SUBJECT_COLUMNS[sub]
-        marks = ",".join("?" * len(keys))
-        # the subject's few dimension combinations, then their days (index range scans)
-        return self.db.execute(
-            f"SELECT k.{sub_col}, k.currency, SUM(d.{col}) AS c FROM charge_keys k "
-            f"JOIN daily_keys d ON d.key_id = k.id AND d.day BETWEEN ? AND ? "
-            f"WHERE k.{subject_col} IN ({marks}) GROUP BY 1, 2 ORDER BY c DESC",
-            (day_number(p.start), day_number(p.end), *keys),
-        ).fetchall()
-
-    def _top(self, dim: str, p: Period, col: str) -> list[tuple[str, str, float]]:
-        return self.db.execute(
-            f"SELECT key, currency, SUM({col}) AS c FROM cube WHERE dim = ? "
-            "AND day BETWEEN ? AND ? GROUP BY key, currency ORDER BY c DESC",
-            (dim, day_number(p.start), day_number(p.end)),
-        ).fetchall()
-
-    # -- answering ---------------------------------------------------------------------
-    def ask(self, question: str, today: date, now: datetime | None = None) -> Answer:
-        """Answer one question. ``now`` (UTC) is needed only by the live GPU questions; it
-        defaults to the end of ``today``."""
-        data_through, loaded_at, sources = self._freshness()
-        base = dict(
-            question=question,
-            data_through=data_through,
-            loaded_at=loaded_at,
-            measure=self.default_measure,
-        )
+    def ask(self, question: str, today: date, now: datetime) -> Answer:
+        """Answer one question as of ``today`` (periods) and ``now`` (the live GPU state)."""
+        loaded_at, sources = reads.loaded(self.db)
+        _, data_through = reads.data_span(self.db)
+        base = dict(question=question, data_through=data_through, loaded_at=loaded_at)
         try:
             q = parse(question, today)
         except ParseError as exc:
@@ -137,92 +64,91 @@ class Engine:
                 kind="help",
                 title="What you can ask",
                 suggestions=list(EXAMPLES),
-                message=_help_text(),
+                message=help_text(),
                 **base,
             )
         if q.kind in ("idle_gpus", "idle_cost"):
-            now = now or datetime.combine(today, time(23, 59), tzinfo=UTC)
             return gpu_answer(self.db, q, question, today, now, self.prices, self.fleet_rules)
         if not sources:
             return Answer(
                 kind="empty",
                 title="No billing data yet",
-                message="The cache has no billing data yet. Load some with "
-                "`python -m bot import FILE` (FOCUS CSV or Parquet) or try "
-                "`python -m bot demo`.",
                 suggestions=["python -m bot demo"],
+                message="The cache has no billing data yet. Load some with `python -m bot "
+                "import FILE` (FOCUS CSV or Parquet) or try `python -m bot demo`.",
                 **base,
             )
         base["measure"] = q.measure or self.default_measure
-        col = MEASURE_COLUMNS[base["measure"]]
-        period = q.period or Period(today.replace(day=1), today, "this month", "month")
-        notes = [] if q.period_given else ["No period given: showing this month."]
-        notes += _freshness_notes(period, data_through)
-
-        if q.kind == "top":
-            return self._answer_top(q, period, col, base, notes)
-
-        subject = self._subject(q)
+        subject = self._subject(q) if q.kind != "untagged" else None
         if isinstance(subject, NoMatch):
-            return _unknown(subject, base)
-        dim, keys, label = subject
-        filters = {} if dim == "*" else {dim: label}
-        title = "All spend" if dim == "*" else f"{DIM_LABELS[dim].capitalize()} {label}"
-        common = dict(period=period, filters=filters, notes=notes, **base)
+            return self._unknown(subject, q, base)
+        period, notes = self._period(q, today, data_through)
+        ctx = Ctx(self.db, self.names(), base["measure"], base, notes)
+        if isinstance(subject, Candidates):
+            return build.candidates_answer(ctx, q, subject, period)
+        if subject is None:
+            return self._finish(build.untagged_answer(ctx, period), Where(), period)
+        return self._answer(ctx, q, subject, period, today)
 
-        if q.kind == "untagged":
-            return self._answer_breakdown(
-                "project",
-                ("",),
-                "service",
-                period,
-                col,
-                Answer(kind="untagged", title="Untagged spend (no project tag)", **common),
-                share_of_total=True,
-            )
-        if q.kind == "pricing":
-            answer = Answer(kind="pricing", title=f"{title}: spot vs on-demand", **common)
-            return self._answer_breakdown(dim, keys, "pricing", period, col, answer)
-        if q.kind == "breakdown":
-            answer = Answer(kind="breakdown", title=f"{title} by service", **common)
-            return self._answer_breakdown(dim, keys, "service", period, col, answer)
-
-        totals = self._totals(dim, keys, period, col)
+    def _answer(self, ctx: Ctx, q: Query, subject: Subject, period: Period, today: date):
         before = self._previous(q, period, today)
-        before, clipped = _like_for_like(period, before, data_through)
-        if clipped:
-            notes.append(
-                f"Compared like for like: the data ends on {data_through}, so the "
-                f"earlier period is cut to the same {clipped} day(s)."
+        fresh, lagging = self._freshness(subject.where, before.start, period)
+        keep = {f.provider for f in fresh} - {f.provider for f in lagging}
+        if lagging and keep:  # providers with no data yet in the period: out of both periods
+            ctx.notes += [
+                f"{f.provider}: no data yet for {period.label} (its data ends on "
+                f"{f.data_through}); left out here and in the comparison."
+                for f in lagging
+            ]
+            subject.where = subject.where.also("provider", keep)
+        else:
+            lagging = []
+        last = max((f.data_through for f in fresh if f not in lagging), default=None)
+        ctx.notes += _partial_notes(period, last)
+        if q.kind == "top":
+            answer = build.top_answer(ctx, q, subject, period)
+        elif q.kind == "pricing":
+            answer = build.pricing_answer(ctx, subject, period)
+        elif q.kind == "breakdown":
+            answer = build.breakdown_answer(ctx, subject, q.by or "service", period)
+        else:
+            before, clipped = build.like_for_like(
+                period, before, date.fromisoformat(last) if last else None
             )
-        answer = Answer(
-            kind="compare" if q.kind == "compare" else ("total" if dim == "*" else "cost"),
-            title=title,
-            totals=totals,
-            **common,
-        )
-        answer.previous = Comparison(before, self._totals(dim, keys, before, col))
-        # what moved: services now vs before
-        now_rows = self._breakdown(dim, keys, "service", period, col)
-        then = {(k, c): v for k, c, v in self._breakdown(dim, keys, "service", before, col)}
-        rows = [Row(k or "(no service)", v, c, then.get((k, c), 0.0)) for k, c, v in now_rows]
-        seen = {(k, c) for k, c, _ in now_rows}
-        rows += [
-            Row(k or "(no service)", 0.0, c, v) for (k, c), v in then.items() if (k, c) not in seen
-        ]
-        if q.kind == "compare":
-            rows.sort(key=lambda r: -abs(r.cost - (r.previous_cost or 0)))
-        answer.rows, answer.more_rows = rows[:BREAKDOWN_ROWS], max(len(rows) - BREAKDOWN_ROWS, 0)
-        answer.suggestions = _follow_ups(dim, label, period)
+            if clipped:
+                ctx.notes.append(
+                    f"Compared like for like: the data ends on {last}, so the earlier "
+                    f"period is cut to the same {clipped} day(s)."
+                )
+            answer = build.cost_answer(ctx, q, subject, period, before)
+        answer.freshness = fresh
         return answer
 
-    def _subject(self, q: Query) -> tuple[str, tuple[str, ...], str] | NoMatch:
+    def _finish(self, answer: Answer, where: Where, period: Period) -> Answer:
+        answer.freshness, _ = self._freshness(where, period.start, period)
+        return answer
+
+    def _subject(self, q: Query) -> Subject | Candidates | NoMatch:
         if not q.name:
-            return "*", ("*",), "everything"
+            return Subject("*", "everything", Where())
         hit = self.names().resolve(q.dim, q.name)
         if isinstance(hit, Match):
-            return hit.dim, hit.keys, hit.label
+            return Subject(hit.dim, hit.label, Where.of({hit.dim: hit.keys}))
         return hit
+
+    def _period(self, q: Query, today: date, data_through: str | None) -> tuple[Period, list]:
+        if q.period:
+            return q.period, []
+        this_month = Period(today.replace(day=1), today, "this month", "month")
+        last = date.fromisoformat(data_through) if data_through else None
+        if last is not None and last < this_month.start:
+            start = last - timedelta(days=LATEST_DAYS - 1)
+            latest = Period(start, last, f"the latest {LATEST_DAYS} days of data", "days")
+            return latest, [
+                f"No period given, and there is no data for this month yet (the data ends on "
+                f"{last}): showing the latest {LATEST_DAYS} days of data."
+            ]
+        return this_month, ["No period given: showing this month."]
 
     def _previous(self, q: Query, period: Period, today: date) -> Period:
         natural = previous_period(period, today)
@@ -237,153 +163,78 @@ class Engine:
             return natural
         return q.previous
 
-    def _answer_top(self, q: Query, period: Period, col: str, base: dict, notes: list) -> Answer:
-        dim = q.top_dim or "project"
-        # spellings of one name ("BERT Training", "bert-training") rank as one
-        merged: dict[tuple[str, str], list] = {}
-        for key, cur, cost in self._top(dim, period, col):
-            entry = merged.setdefault((fold(key), cur), [[], 0.0])
-            entry[0].append(key)
-            entry[1] += cost
-        totals: dict[str, float] = {}
-        for (_, cur), (_, cost) in merged.items():
-            totals[cur] = totals.get(cur, 0.0) + cost
-        ranked = sorted(
-            (
-                Row(canonical(keys) or "(untagged)", cost, cur)
-                for (_, cur), (keys, cost) in merged.items()
-            ),
-            key=lambda r: -r.cost,
-        )
-        n = q.top_n or 5
-        answer = Answer(
-            kind="top",
-            title=f"Top {n} {DIM_LABELS[dim]}s",
-            period=period,
-            totals=totals,
-            notes=notes,
+    def _freshness(self, where: Where, since: date, period: Period) -> tuple[list, list]:
+        """The freshness of the providers in the answer, and those with no data yet in the
+        period (they have spend before it but their data ends before it starts)."""
+        entries = [
+            Fresh(f.provider, f.source, f.data_through, f.loaded_at)
+            for f in reads.freshness(self.db)
+        ]
+        if not where.everything:
+            present = {
+                cloud_of(p)
+                for p, _, _ in reads.grouped(
+                    self.db, where, "provider", since, period.end, self.default_measure
+                )
+            }
+            entries = [f for f in entries if cloud_of(f.provider) in present]
+        through: dict[str, str] = {}
+        for f in entries:
+            through[f.provider] = max(through.get(f.provider, ""), f.data_through or "")
+        lagging = [
+            f
+            for f in entries
+            if through[f.provider] < period.start.isoformat()
+            and f.data_through == through[f.provider]
+        ]
+        return entries, lagging
+
+    def _unknown(self, miss: NoMatch, q: Query, base: dict) -> Answer:
+        names = self.names()
+        words = len(miss.name.split())
+        if miss.dim is None and (words >= 3 or (words >= 2 and not miss.suggestions)):
+            return Answer(
+                kind="not_understood",
+                title="Not understood",
+                message=f"I did not understand “{base['question'].strip()[:200]}”. Questions "
+                "I can answer look like these:",
+                suggestions=by_shape(base["question"], names),
+                **base,
+            )
+        what = DIM_LABELS.get(miss.dim, SUBJECT_WORDS) if miss.dim else SUBJECT_WORDS
+        message = f"No {what} named {miss.name!r} in the billing data."
+        if miss.suggestions:
+            message += " Did you mean " + " or ".join(repr(s) for s in miss.suggestions) + "?"
+        asked = base["question"]
+        retries = [_replace_name(asked, miss.name, s) for s in miss.suggestions]
+        return Answer(
+            kind="unknown_name",
+            title=f"Unknown name: {miss.name}",
+            message=message,
+            suggestions=retries or by_shape(asked, names)[:2],
+            did_you_mean=list(miss.suggestions),
             **base,
         )
-        if len(totals) > 1:  # rank within each currency, never across
-            answer.rows = [r for c in totals for r in [x for x in ranked if x.currency == c][:n]]
-        else:
-            answer.rows = ranked[:n]
-        answer.more_rows = max(len(ranked) - len(answer.rows), 0)
-        if dim == "project" and ranked:
-            top = next((r.key for r in ranked if r.key != "(untagged)"), None)
-            if top:
-                answer.suggestions = [
-                    f"{top} by service {period.label}",
-                    f"compare {top} {period.label}",
-                ]
-        answer.suggestions.append(f"untagged spend {period.label}")
-        return answer
-
-    def _answer_breakdown(
-        self,
-        dim: str,
-        keys: tuple[str, ...],
-        sub: str,
-        period: Period,
-        col: str,
-        answer: Answer,
-        share_of_total: bool = False,
-    ) -> Answer:
-        rows = self._breakdown(dim, keys, sub, period, col)
-        totals: dict[str, float] = {}
-        for _, cur, cost in rows:
-            totals[cur] = totals.get(cur, 0.0) + cost
-        label = PRICING_LABELS.get if sub == "pricing" else None
-        shown = [Row((label(k, k) if label else k) or "(no service)", v, c) for k, c, v in rows]
-        if sub == "pricing":
-            answer.rows = shown
-        else:
-            answer.rows = shown[:BREAKDOWN_ROWS]
-            answer.more_rows = max(len(shown) - BREAKDOWN_ROWS, 0)
-        answer.totals = totals
-        if share_of_total:
-            everything = self._totals("*", ("*",), period, col)
-            for cur, value in totals.items():
-                if everything.get(cur):
-                    answer.notes.append(
-                        f"{value / everything[cur] * 100:.1f}% of all {cur} spend in the period."
-                    )
-            answer.suggestions = [f"top 10 projects {period.label}"]
-        elif sub == "pricing":
-            spot = sum(r.cost for r in answer.rows if r.key == "spot")
-            on_demand = sum(r.cost for r in answer.rows if r.key == "on-demand")
-            if len(totals) == 1 and spot + on_demand:
-                answer.notes.append(
-                    f"Spot is {spot / (spot + on_demand) * 100:.0f}% of spot + on-demand spend."
-                )
-        return answer
 
 
-def _like_for_like(period: Period, before: Period, data_through: str | None) -> tuple[Period, int]:
-    """When the data stops inside ``period``, cut ``before`` to the same number of days."""
-    if not data_through:
-        return before, 0
-    last = date.fromisoformat(data_through)
-    if not (period.start <= last < period.end):
-        return before, 0
-    days = (last - period.start).days + 1
-    if days >= before.days:
-        return before, 0
-    end = before.start + timedelta(days=days - 1)
-    label = before.label if "same days" in before.label else f"{before.label}, same days"
-    return Period(before.start, end, label, before.kind), days
+def _replace_name(question: str, name: str, suggestion: str) -> str:
+    lowered = question.lower()
+    at = lowered.find(name.lower())
+    if at < 0:
+        return suggestion
+    return question[:at] + suggestion + question[at + len(name) :]
 
 
-def _unknown(miss: NoMatch, base: dict) -> Answer:
-    what = (
-        DIM_LABELS.get(miss.dim, "project, team, owner, service, account, provider or region")
-        if miss.dim
-        else "project, team, owner, service, account, provider or region"
-    )
-    message = f"No {what} named {miss.name!r} in the billing data."
-    if miss.suggestions:
-        message += " Did you mean " + " or ".join(repr(s) for s in miss.suggestions) + "?"
-    return Answer(
-        kind="unknown_name",
-        title=f"Unknown name: {miss.name}",
-        message=message,
-        suggestions=[f"{s}" for s in miss.suggestions] or ["top 10 projects this month"],
-        **base,
-    )
-
-
-def _freshness_notes(period: Period, data_through: str | None) -> list[str]:
-    if not data_through:
+def _partial_notes(period: Period, last: str | None) -> list[str]:
+    if not last:
         return []
-    last = date.fromisoformat(data_through)
-    if period.start > last:
-        return [f"The data ends on {data_through}: nothing is known about this period yet."]
-    if period.end > last:
-        missing = (period.end - last).days
+    end = date.fromisoformat(last)
+    if period.start > end:
+        return [f"The data ends on {last}: nothing is known about this period yet."]
+    if period.end > end:
+        missing = (period.end - end).days
         return [
-            f"Partial: the data ends on {data_through}, {missing} day(s) before the "
-            "period does (providers publish with a delay)."
+            f"Partial: the data ends on {last}, {missing} day(s) before the period does "
+            "(providers publish with a delay)."
         ]
     return []
-
-
-def _follow_ups(dim: str, label: str, period: Period) -> list[str]:
-    if dim == "*":
-        return [f"top 5 projects {period.label}", f"untagged spend {period.label}"]
-    subject = f"{dim} {label}" if dim != "project" else label
-    return [
-        f"{subject} by service {period.label}",
-        f"spot vs on-demand for {subject} {period.label}",
-        f"compare {subject} {period.label}",
-    ]
-
-
-def _help_text() -> str:
-    return (
-        "Ask about cost by project, team, owner, service, account, provider or region, for "
-        'today, yesterday, this/last week, this/last month, a month ("October", '
-        '"2026-10"), "last 7 days", "since Monday", "since 2026-11-01" or '
-        '"between 2026-11-01 and 2026-11-15". Also: top N, by service, compare … vs …, '
-        'untagged spend, spot vs on-demand, and "billed cost of …" for the invoiced '
-        "measure (the default is EffectiveCost: amortised, credits included)."
-    )

@@ -1,5 +1,6 @@
 """The GPU questions: "which GPUs are idle" (live, from the fleet) and "idle GPU cost for X
-this week" (from the per-minute rollups) — dollars no billing tool can show."""
+this week" (from the per-minute rollups) — dollars no billing tool can show. ``now`` comes
+from the caller."""
 
 from __future__ import annotations
 
@@ -7,17 +8,36 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlite_utils import Database
 
-from finops_bot.gpu.fleet import FleetRules, fleet, idle_cost, price_bases
+from finops_bot.gpu.fleet import FleetRules, NodeState, fleet, idle_cost, price_bases
 from finops_bot.gpu.prices import PRICE_ORDER, PriceBook
-from finops_bot.questions.answer import Answer, Row
-from finops_bot.questions.names import fold
+from finops_bot.providers import fold
+from finops_bot.questions.answer import Answer, Fresh, Row
 from finops_bot.questions.parse import Query
 from finops_bot.questions.periods import Period
 
+WASTE_STATES = ("idle", "idle, memory held", "partly idle", "stalled")
+BASIS = "node list price ÷ its GPUs (" + PRICE_ORDER + ")"
 
-def _freshness(db: Database) -> str | None:
+
+def _heard(db: Database) -> str | None:
     row = db.execute("SELECT MAX(received_at) FROM heartbeat_batches").fetchone()
     return row[0] if row else None
+
+
+def _matches(node: NodeState, name: str | None) -> bool:
+    """'alice' matches owner alice@acme.ai; a project or owner by its folded name."""
+    if not name:
+        return True
+    wanted = fold(name)
+    owner = fold(node.owner or "")
+    return wanted in (fold(node.project or ""), owner, owner.split("@", 1)[0])
+
+
+def waste_hourly(node: NodeState) -> float:
+    """What a node wastes per hour now: its idle GPUs, or all of it when stalled."""
+    if node.state == "stalled":
+        return node.hourly or 0.0
+    return node.idle_hourly or 0.0
 
 
 def gpu_answer(
@@ -30,53 +50,73 @@ def gpu_answer(
     rules: FleetRules | None = None,
 ) -> Answer:
     rules = rules or FleetRules()
-    last = _freshness(db)
+    last = _heard(db)
     base = dict(
         question=question,
-        measure="idle GPU USD (node price / GPUs)",
+        measure=None,
         loaded_at=last,
         data_through=None,
+        fresh_from="heartbeats",
+        basis=BASIS,
+        freshness=[Fresh("fleet", "heartbeats", None, last)] if last else [],
     )
     if q.kind == "idle_gpus":
-        nodes = [
-            n
-            for n in fleet(db, now, prices, rules, idle_only=True)
-            if n.state in ("idle", "idle, memory held", "partly idle", "stalled")
-        ]
-        rows = []
-        for n in nodes:
-            idle = sum(g.idle for g in n.gpus)
-            label = (
-                f"{n.hostname} · {n.project or 'no project'} · {n.owner or 'no owner'} · "
-                f"{n.state} since {n.since:%H:%M} · {idle}/{len(n.gpus)} GPUs"
-            )
-            rows.append(Row(label, n.idle_hourly or 0.0, "USD"))
-        rows.sort(key=lambda r: -r.cost)
-        answer = Answer(
-            kind="idle_gpus",
-            title="Idle GPUs now",
-            totals={"USD": sum(r.cost for r in rows)} if rows else {},
-            rows=rows[:10],
-            more_rows=max(len(rows) - 10, 0),
-            **base,
+        return _idle_now(db, q, now, prices, rules, base)
+    return _idle_cost(db, q, today, now, prices, rules, base)
+
+
+def _idle_now(db, q: Query, now: datetime, prices, rules: FleetRules, base: dict) -> Answer:
+    nodes = [n for n in fleet(db, now, prices, rules) if _matches(n, q.name)]
+    wasting = [n for n in nodes if n.state in WASTE_STATES]
+    silent = [n for n in nodes if n.state == "silent"]
+    rows = []
+    for n in wasting:
+        idle = sum(g.idle for g in n.gpus)
+        label = (
+            f"{n.hostname} · {n.project or 'no project'} · {n.owner or 'no owner'} · "
+            f"{n.state} since {n.since:%H:%M} · {idle}/{len(n.gpus)} GPUs idle"
         )
+        rows.append(Row(label, waste_hourly(n), "USD"))
+    rows.sort(key=lambda r: -r.cost)
+    scope = f" for {q.name}" if q.name else ""
+    answer = Answer(
+        kind="idle_gpus",
+        title=f"Idle GPUs now{scope}",
+        totals={"USD": sum(r.cost for r in rows)} if rows else {},
+        rows=rows[:10],
+        more_rows=max(len(rows) - 10, 0),
+        unit="money_per_hour",
+        nothing=f"No idle or stalled GPUs now{scope}.",
+        filters={"owner or project": q.name} if q.name else {},
+        **base,
+    )
+    answer.notes.append(
+        f"USD per hour wasted now: idle GPUs at their share of the node's price, stalled "
+        f"nodes whole. Idle: {rules.describe()}; prices: {price_bases(wasting) or PRICE_ORDER}."
+    )
+    if silent:
+        names = ", ".join(n.hostname for n in silent[:5]) + (" …" if len(silent) > 5 else "")
         answer.notes.append(
-            f"Cost is idle USD per hour now. Idle: {rules.describe()}; "
-            f"prices: {price_bases(nodes) or PRICE_ORDER}."
+            f"{len(silent)} node{'s' if len(silent) > 1 else ''} stopped reporting "
+            f"({names}) — they may still be billing."
         )
-        if not last:
-            answer.notes.append(
-                "No heartbeats yet: run the agent on your GPU nodes "
-                "(python -m bot agent-token create, then GET /agent.py)."
-            )
-        return answer
+    if not base["loaded_at"]:
+        answer.notes.append(
+            "No heartbeats yet: run the agent on your GPU nodes "
+            "(python -m bot agent-token create, then GET /agent.py)."
+        )
+    return answer
+
+
+def _idle_cost(db, q: Query, today: date, now: datetime, prices, rules, base: dict) -> Answer:
     period = q.period or Period(today - timedelta(days=today.weekday()), today, "this week", "week")
     start = datetime.combine(period.start, time(0), tzinfo=UTC)
     end = min(datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=UTC), now)
     by = q.by if q.by in ("owner", "project") else "project"
     rows = idle_cost(db, start, end, prices, rules, by=by)
     if q.name:
-        rows = [r for r in rows if fold(r[0]) == fold(q.name)]
+        wanted = fold(q.name)
+        rows = [r for r in rows if wanted in (fold(r[0]), fold(r[0]).split("@", 1)[0])]
     shown = [Row(name or f"(no {by})", dollars, "USD") for name, dollars, _ in rows]
     title = f"Idle GPU cost · {q.name}" if q.name else f"Idle GPU cost by {by}"
     answer = Answer(
@@ -87,6 +127,7 @@ def gpu_answer(
         totals={"USD": sum(r.cost for r in shown)} if shown else {},
         rows=shown[:10],
         more_rows=max(len(shown) - 10, 0),
+        nothing=f"No idle GPU time in {period.describe()}.",
         **base,
     )
     minutes = sum(r[2] for r in rows)

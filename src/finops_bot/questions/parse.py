@@ -29,6 +29,8 @@ DIMENSION_WORDS = {
     "clouds": "provider",
     "region": "region",
     "regions": "region",
+    "category": "category",
+    "categories": "category",
 }
 _DIM_ALT = "|".join(sorted(DIMENSION_WORDS, key=len, reverse=True))
 FILLER = {
@@ -261,7 +263,14 @@ def parse(question: str, today: date) -> Query:
             return Query(
                 kind="idle_cost", dim=dim, name=name, by=by.group(1) if by else "project", **common
             )
-        return Query(kind="idle_gpus")
+        rest = re.sub(
+            r"\bidle\b|\bgpus?\b|\bwhich\b|\bwhat\b|\bnodes?\b|\bnow\b|\bright\b|"
+            r"\bwasted?\b|\bunused\b|\bany\b|\bfor\b|\bof\b|\bbelong(?:ing|s)? to\b",
+            " ",
+            text,
+        )
+        dim, name = _subject(rest)
+        return Query(kind="idle_gpus", dim=dim if dim in ("owner", "project") else None, name=name)
 
     m = re.search(rf"\btop\s*(?P<n>\d+)?\s*(?P<dim>{_DIM_ALT})\b", text) or re.search(
         rf"\b(?:biggest|largest|most expensive)\s*(?P<n>\d+)?\s*(?P<dim>{_DIM_ALT})\b", text
@@ -270,7 +279,11 @@ def parse(question: str, today: date) -> Query:
         n = int(m["n"]) if m["n"] else 5
         if n < 1 or n > 100:
             raise ParseError("ask for a top N between 1 and 100")
-        return Query(kind="top", top_n=n, top_dim=DIMENSION_WORDS[m["dim"]], **common)
+        # "top 5 services for provider aws": the ranking is of that subject
+        rest = re.sub(r"\b(?:for|of|in|within|under)\b", " ", text[: m.start()] + text[m.end() :])
+        dim, name = _subject(rest)
+        top_dim = DIMENSION_WORDS[m["dim"]]
+        return Query(kind="top", top_n=n, top_dim=top_dim, dim=dim, name=name, **common)
 
     if re.search(
         r"\buntagged\b|\bunallocated\b|\bwithout (?:a )?(?:project )?tags?\b|\bno tags?\b", text
@@ -282,15 +295,14 @@ def parse(question: str, today: date) -> Query:
         dim, name = _subject(rest)
         return Query(kind="pricing", dim=dim, name=name, **common)
 
-    m = re.search(
-        r"\bby\s+(?P<by>service|services|pricing|project|team|owner|account|region|provider)s?\b",
-        text,
-    )
+    m = re.search(rf"\b(?:by|per)\s+(?:service\s+)?(?P<by>pricing|{_DIM_ALT})\b", text)
     if m:
-        by = {"services": "service"}.get(m["by"], m["by"])
+        by = "category" if "service categor" in m[0] else DIMENSION_WORDS.get(m["by"], m["by"])
         rest = text[: m.start()] + " " + text[m.end() :]
         dim, name = _subject(rest)
-        if by not in ("service", "pricing"):
+        if name is None or (name and re.fullmatch(r"(?:everything|total|all|overall)", name)):
+            if by == "pricing":
+                return Query(kind="pricing", **common)
             # "cost by project" is a ranking of projects
             return Query(kind="top", top_n=10, top_dim=by, **common)
         return Query(kind="breakdown", dim=dim, name=name, by=by, **common)

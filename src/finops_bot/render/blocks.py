@@ -13,11 +13,12 @@ from datetime import date
 from finops_bot.money import format_change, format_money
 from finops_bot.questions.answer import Answer
 from finops_bot.render.text import (
-    MEASURE_WORDS,
     comparison_lines,
     freshness_line,
+    measure_line,
     nothing_line,
     rate,
+    top_line,
 )
 
 MAX_BLOCKS = 50
@@ -26,6 +27,8 @@ MAX_HEADER = 150
 MAX_BUTTON_VALUE = 2000
 MAX_MESSAGE = 12_000
 SHARE_ACTION = "finops_share"
+ASK_ACTION = "finops_ask"  # suggestion buttons: finops_ask_0, finops_ask_1, … (unique ids)
+MAX_ASK_BUTTONS = 5
 
 
 def _cut(text: str, limit: int) -> str:
@@ -62,6 +65,8 @@ def _total_text(answer: Answer) -> str:
             f"*{format_money(total, currency)}{rate(answer)}*  "
             f"({currency}{', ' + span if span else ''})"
         )
+    if top := top_line(answer):
+        lines.append(top)
     lines.extend(comparison_lines(answer))
     return "\n".join(lines)
 
@@ -80,39 +85,54 @@ def _rows_text(answer: Answer, limit: int) -> str:
     return "\n".join(lines)
 
 
-def answer_blocks(answer: Answer, *, share: str | None = None) -> list[dict]:
-    """Blocks for one answer. ``share``: the Share-in-channel button's value, if wanted."""
-    blocks: list[dict] = []
-    if not answer.has_number:
-        blocks.append(
+def ask_buttons(questions: list[str]) -> list[dict]:
+    """Buttons that ask a question (suggestions, "did you mean"): the value is the question."""
+    buttons = []
+    for i, question in enumerate(questions[:MAX_ASK_BUTTONS]):
+        if len(question) > MAX_BUTTON_VALUE:
+            continue
+        buttons.append(
             {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": _cut(_escape(answer.message or answer.title), MAX_SECTION),
-                },
+                "type": "button",
+                "action_id": f"{ASK_ACTION}_{i}",
+                "text": {"type": "plain_text", "text": _cut(question, 75)},
+                "value": question,
             }
         )
-        if answer.suggestions:
-            label = "Known names like it" if answer.kind == "unknown_name" else "Try"
-            items = "\n".join(f"• `{_escape(s)}`" for s in answer.suggestions)
-            blocks.append(
-                {
-                    "type": "section",
-                    "text": {"type": "mrkdwn", "text": _cut(f"*{label}:*\n{items}", MAX_SECTION)},
-                }
-            )
-        if answer.data_through:
-            blocks.append(_context([freshness_line(answer)]))
-        return blocks
+    return buttons
 
-    blocks.append({"type": "header", "text": {"type": "plain_text", "text": _header(answer)}})
-    blocks.append(
+
+def _numberless_blocks(answer: Answer) -> list[dict]:
+    text = _escape(answer.message or answer.title)
+    if answer.rows:
+        text += "\n" + "\n".join(
+            f"• {_escape(r.key)}  {format_money(r.cost, r.currency)}" for r in answer.rows[:10]
+        )
+    blocks: list[dict] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}}
+    ]
+    if answer.did_you_mean:
+        names = ", ".join(f"`{_escape(s)}`" for s in answer.did_you_mean)
+        blocks.append(_context([f"Known names like it: {names}"]))
+    buttons = ask_buttons(answer.suggestions)
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    if answer.data_through and answer.kind != "help":
+        blocks.append(_context([_escape(freshness_line(answer))]))
+    return blocks
+
+
+def answer_blocks(answer: Answer, *, share: str | None = None) -> list[dict]:
+    """Blocks for one answer. ``share``: the Share-in-channel button's value, if wanted."""
+    if not answer.has_number:
+        return _fit(_numberless_blocks(answer))
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _header(answer)}},
         {
             "type": "section",
             "text": {"type": "mrkdwn", "text": _cut(_total_text(answer), MAX_SECTION)},
-        }
-    )
+        },
+    ]
     if answer.rows:
         limit = 10
         text = _rows_text(answer, limit)
@@ -122,28 +142,22 @@ def answer_blocks(answer: Answer, *, share: str | None = None) -> list[dict]:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}}
         )
-    measure = MEASURE_WORDS.get(answer.measure, answer.measure)
-    context = [f"Measure: {measure}", freshness_line(answer)]
-    context += [_escape(n) for n in answer.notes]
-    blocks.append(_context(context))
-    if answer.suggestions:
-        blocks.append(
-            _context(["Next: " + " · ".join(f"`{_escape(s)}`" for s in answer.suggestions[:3])])
-        )
+    context = [measure_line(answer), freshness_line(answer)]
+    context += [n for n in answer.notes]
+    blocks.append(_context([_escape(c) for c in context if c]))
+    elements = []
     if share:
-        blocks.append(
+        elements.append(
             {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": SHARE_ACTION,
-                        "text": {"type": "plain_text", "text": "Share in channel"},
-                        "value": share,
-                    }
-                ],
+                "type": "button",
+                "action_id": SHARE_ACTION,
+                "text": {"type": "plain_text", "text": "Share in channel"},
+                "value": share,
             }
         )
+    elements += ask_buttons(answer.suggestions[:3])
+    if elements:
+        blocks.append({"type": "actions", "elements": elements})
     return _fit(blocks)
 
 

@@ -1,4 +1,5 @@
-"""Answer → plain text for a terminal."""
+"""Answer → plain text for a terminal. Reads the answer's fields (unit, freshness source,
+what it summed), never its kind."""
 
 from __future__ import annotations
 
@@ -28,49 +29,91 @@ def comparison_lines(answer: Answer) -> list[str]:
 
 
 def rate(answer: Answer) -> str:
-    """ "/h" where the amounts are dollars per hour (the idle GPUs now), else ""."""
-    return "/h" if answer.kind == "idle_gpus" else ""
+    """ "/h" where the amounts are money per hour (the idle GPUs now), else ""."""
+    return "/h" if answer.per_hour else ""
 
 
 def nothing_line(answer: Answer, span: str = "this period") -> str:
     """What an answer without totals says."""
-    if answer.kind == "idle_gpus":
-        return "No idle or stalled GPUs now."
-    if answer.kind == "idle_cost":
-        return f"No idle GPU time in {span}."
-    return f"No spend in {span}."
+    return answer.nothing or f"No spend in {span}."
+
+
+def top_line(answer: Answer) -> str | None:
+    """'top 5: $X of $Y' for a ranking, per currency."""
+    if answer.rows_totals is None:
+        return None
+    parts = [
+        f"top {len([r for r in answer.rows if r.currency == c])}: "
+        f"{format_money(shown, c)} of {format_money(answer.totals.get(c, 0.0), c)}"
+        for c, shown in answer.rows_totals.items()
+    ]
+    return "; ".join(parts) or None
+
+
+def _stamp(text: str | None) -> str:
+    return (text or "").replace("T", " ").replace("+00:00", " UTC")
+
+
+def freshness_lines(answer: Answer) -> list[str]:
+    """How fresh the numbers are: heartbeats, or charge days per provider (one line each
+    when the providers' dates differ)."""
+    if answer.fresh_from == "heartbeats":
+        if not answer.loaded_at:
+            return ["No heartbeats received yet."]
+        return [f"Heartbeats through {_stamp(answer.loaded_at)}."]
+    if not answer.data_through:
+        return ["No billing data loaded."]
+    days = {f.data_through for f in answer.freshness}
+    if len(days) > 1:
+        return [
+            f"{f.provider}: data through {f.data_through} ({f.source}, loaded "
+            f"{_stamp(f.loaded_at)})."
+            for f in answer.freshness
+        ]
+    return [f"Data through {answer.data_through} (loaded {_stamp(answer.loaded_at)})."]
 
 
 def freshness_line(answer: Answer) -> str:
-    if answer.kind in ("idle_gpus", "idle_cost"):  # from heartbeats, not billing data
-        if not answer.loaded_at:
-            return "No heartbeats received yet."
-        heard = answer.loaded_at.replace("T", " ").replace("+00:00", " UTC")
-        return f"Heartbeats through {heard}."
-    if not answer.data_through:
-        return "No billing data loaded."
-    loaded = (answer.loaded_at or "").replace("T", " ").replace("+00:00", " UTC")
-    return f"Data through {answer.data_through} (loaded {loaded})."
+    return " ".join(freshness_lines(answer))
+
+
+def measure_line(answer: Answer) -> str:
+    if answer.measure is None:
+        return f"Basis: {answer.basis}" if answer.basis else ""
+    return f"Measure: {MEASURE_WORDS.get(answer.measure, answer.measure)}"
+
+
+def _numberless(answer: Answer) -> list[str]:
+    lines = [answer.message or answer.title]
+    if answer.rows:
+        width = max(len(r.key) for r in answer.rows)
+        lines += [
+            f"  {r.key:<{width}}  {format_money(r.cost, r.currency):>14}" for r in answer.rows
+        ]
+    if answer.suggestions:
+        lines.append("")
+        lines.append("Known names like it:" if answer.did_you_mean else "Try:")
+        shown = answer.did_you_mean if answer.did_you_mean else answer.suggestions
+        lines.extend(f"  {s}" for s in shown)
+        if answer.did_you_mean:
+            lines.append("Ask: " + " · ".join(answer.suggestions))
+    if answer.data_through and answer.kind != "help":
+        lines.extend(freshness_lines(answer))
+    return lines
 
 
 def render_text(answer: Answer) -> str:
-    lines: list[str] = []
     if not answer.has_number:
-        lines.append(answer.message or answer.title)
-        if answer.suggestions:
-            lines.append("")
-            lines.append("Try:" if answer.kind != "unknown_name" else "Known names like it:")
-            lines.extend(f"  {s}" for s in answer.suggestions)
-        if answer.kind in ("unknown_name", "error") and answer.data_through:
-            lines.append(freshness_line(answer))
-        return "\n".join(lines)
-
+        return "\n".join(_numberless(answer))
+    lines: list[str] = []
     period = answer.period.describe() if answer.period else ""
     lines.append(f"{answer.title} · {period}" if period else answer.title)
     if not answer.totals:
         lines.append(f"  {nothing_line(answer)}")
     for currency, total in answer.totals.items():
         lines.append(f"  {format_money(total, currency)}{rate(answer)}")
+    if top := top_line(answer):
+        lines.append(f"  {top}")
     lines.extend(f"  {line}" for line in comparison_lines(answer))
     if answer.rows:
         lines.append("")
@@ -85,13 +128,14 @@ def render_text(answer: Answer) -> str:
             lines.append(f"  … and {answer.more_rows} more")
     lines.append("")
     lines.extend(answer.notes)
-    measure = MEASURE_WORDS.get(answer.measure, answer.measure)
     currencies = ", ".join(answer.totals) or "-"
+    measure = measure_line(answer)
     lines.append(
-        f"Measure: {measure}. Currency: {currencies}"
+        (f"{measure}. " if measure else "")
+        + f"Currency: {currencies}"
         + (" (never added together)." if len(answer.totals) > 1 else ".")
     )
-    lines.append(freshness_line(answer))
+    lines.extend(freshness_lines(answer))
     if answer.suggestions:
         lines.append("Next: " + " · ".join(answer.suggestions))
     return "\n".join(lines)

@@ -71,7 +71,7 @@ def engine(db, rules, tmp_path):
 
 
 def ask(engine, question, today=TODAY):
-    answer = engine.ask(question, today)
+    answer = engine.ask(question, today, NOW)
     # every answer renders in both forms and says how fresh the data is
     text = render_text(answer)
     payload = json.loads(render_json(answer))
@@ -222,7 +222,7 @@ def test_bad_period_answers_with_the_reason(engine):
 
 
 def test_empty_cache(db):
-    a = Engine(db).ask("top 5 projects this week", TODAY)
+    a = Engine(db).ask("top 5 projects this week", TODAY, NOW)
     assert a.kind == "empty"
     assert "python -m bot demo" in a.message
 
@@ -252,7 +252,7 @@ def test_json_contract(engine):
 )
 @given(st.text(max_size=80))
 def test_no_question_raises(engine, text):
-    answer = engine.ask(text, TODAY)
+    answer = engine.ask(text, TODAY, NOW)
     render_text(answer)
     render_json(answer)
 
@@ -292,4 +292,4 @@ def test_no_question_raises(engine, text):
     )
 )
 def test_no_word_salad_raises(engine, words):
-    render_text(engine.ask(" ".join(words), TODAY))
+    render_text(engine.ask(" ".join(words), TODAY, NOW))

@@ -93,9 +93,11 @@ def test_sync_pages_maps_untagged_and_counts_requests(aws, db, rules):
     assert result.ok, result.error
     assert (result.api_calls, result.rows) == (2, 12)
     engine = Engine(db)
-    a = engine.ask("billed cost of project bert-training between 2026-11-17 and 2026-11-22", TODAY)
+    a = engine.ask(
+        "billed cost of project bert-training between 2026-11-17 and 2026-11-22", TODAY, NOW
+    )
     assert a.total == pytest.approx(600.0)
-    assert engine.ask("untagged spend since 2026-11-17", TODAY).total == pytest.approx(27.0)
+    assert engine.ask("untagged spend since 2026-11-17", TODAY, NOW).total == pytest.approx(27.0)
     status = db.execute(
         "SELECT api_calls_last, api_calls_total, rows_last, last_error FROM source_status"
     ).fetchone()
@@ -121,7 +123,7 @@ def test_restatement_replaces_the_window_and_keeps_older_days(aws, db, rules):
         **{f"2026-11-{d}": 100.0 for d in range(10, 18)},
         **{f"2026-11-{d}": 200.0 for d in range(18, 23)},
     }
-    a = Engine(db).ask("billed cost of bert-training between 2026-11-10 and 2026-11-22", TODAY)
+    a = Engine(db).ask("billed cost of bert-training between 2026-11-10 and 2026-11-22", TODAY, NOW)
     assert a.total == pytest.approx(8 * 100 + 5 * 200)
 
 

@@ -87,9 +87,9 @@ def test_sync_aggregates_credits_and_skips_unchanged_days(db, rules):
     assert result.ok, result.error
     assert len(result.windows) == 6 and result.rows == 12
     engine = Engine(db)
-    a = engine.ask("project vision-research between 2026-11-17 and 2026-11-22", TODAY)
+    a = engine.ask("project vision-research between 2026-11-17 and 2026-11-22", TODAY, NOW)
     assert a.total == pytest.approx(6 * 95.0)  # credits reduce cost
-    spot = engine.ask("spot vs on-demand for account acme-research yesterday", TODAY)
+    spot = engine.ask("spot vs on-demand for account acme-research yesterday", TODAY, NOW)
     assert {r.key: r.cost for r in spot.rows} == {"on-demand": 95.0, "spot": 10.0}
 
     # late rows arrive for the 20th only: that day alone is aggregated again
@@ -100,8 +100,8 @@ def test_sync_aggregates_credits_and_skips_unchanged_days(db, rules):
     assert [str(w.start) for w in again.windows] == ["2026-11-20"]
     assert len(again.unchanged) == 5
     assert [k for k, _ in fake.queries].count("cost") == 1
-    assert engine.ask("vision-research on 2026-11-20", TODAY).total == pytest.approx(295.0)
-    assert engine.ask("vision-research on 2026-11-19", TODAY).total == pytest.approx(95.0)
+    assert engine.ask("vision-research on 2026-11-20", TODAY, NOW).total == pytest.approx(295.0)
+    assert engine.ask("vision-research on 2026-11-19", TODAY, NOW).total == pytest.approx(95.0)
 
 
 def test_forbidden_and_missing_table_are_sentences(db, rules):

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot import commands
+from bot import commands, importing
 from finops_bot.errors import FinopsError
 
 
@@ -45,13 +45,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the answer as JSON (stable contract)")
     p.set_defaults(run=commands.ask)
 
-    p = sub.add_parser("import", parents=[common], help="import FOCUS files (CSV, CSV.gz, Parquet)")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p = sub.add_parser(
+        "import",
+        parents=[common],
+        help="import billing files: FOCUS, AWS CUR, Azure exports (CSV, CSV.gz, Parquet)",
+        description="The files (or folders) of one command are one delivery: it replaces what "
+        "earlier imports held for the same provider, billing account and billing period. "
+        "Exit codes: 0 every row of every file stored; 3 something stored but rows or files "
+        "refused; 1 nothing stored; 2 a usage error.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders of them")
     p.add_argument("--strict", action="store_true", help="refuse a file with any unreadable row")
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="import even where a configured sync source already brought the same provider's days",
+    )
+    p.add_argument(
+        "--cost-type",
+        choices=["actual", "amortized"],
+        help="an Azure cost-details export's cost type, when its rows do not tell",
+    )
     p.add_argument("--source", help="name the source (default: file:<absolute path>)")
     p.add_argument("--currency", help="billing currency for files without a BillingCurrency column")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=commands.import_files)
+    p.set_defaults(run=importing.import_files)
 
     p = sub.add_parser("serve", parents=[common], help="run the Slack app (Socket Mode or HTTP)")
     p.add_argument("--host", help="address to listen on (default 0.0.0.0, or [server] host)")

@@ -9,7 +9,6 @@ import time
 from bot.deps import build
 from finops_bot.demo import DEMO_QUESTIONS, load_demo
 from finops_bot.errors import FinopsError
-from finops_bot.ingest.importer import import_file
 from finops_bot.money import format_money
 from finops_bot.questions import Engine
 from finops_bot.render.json import render_json
@@ -50,91 +49,6 @@ def ask(args: argparse.Namespace) -> int:
     )
     print(render_json(answer) if args.json else render_text(answer))
     return 0 if answer.kind not in ("error",) else 1
-
-
-class Progress:
-    """A one-line progress bar on a terminal; silent otherwise."""
-
-    def __init__(self, label: str, enabled: bool):
-        self.label = label
-        self.enabled = enabled
-        self.began = time.perf_counter()
-        self.last = 0.0
-
-    def __call__(self, fraction: float) -> None:
-        now = time.perf_counter()
-        if not self.enabled or now - self.last < 0.2:
-            return
-        self.last = now
-        filled = int(fraction * 30)
-        sys.stderr.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
-            f"{fraction * 100:5.1f}% {now - self.began:6.1f}s"
-        )
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.enabled and self.last:
-            sys.stderr.write("\r" + " " * (len(self.label) + 52) + "\r")
-            sys.stderr.flush()
-
-
-def import_files(args: argparse.Namespace) -> int:
-    deps = build(args.db, args.config)
-    db = connect(deps.settings.db_path)
-    if args.source and len(args.paths) > 1:
-        raise FinopsError("--source names one file's source; import the files one at a time")
-    failures = 0
-    for path in args.paths:
-        bar = Progress(f"importing {path}", sys.stderr.isatty() and not args.no_progress)
-        try:
-            report = import_file(
-                db,
-                path,
-                rules=deps.rules,
-                now=deps.now,
-                strict=args.strict,
-                source=args.source,
-                currency=args.currency,
-                progress=bar,
-            )
-        except FinopsError as exc:
-            bar.done()
-            print(f"error: {exc}", file=sys.stderr)
-            failures += 1
-            continue
-        bar.done()
-        r = report.result
-        print(
-            f"Imported {report.path} ({report.what}, {report.format}): "
-            f"{r.rows_read:,} rows read, {r.rows_stored:,} stored at daily grain, "
-            f"{r.bad.count:,} unreadable, {report.seconds:.1f} s "
-            f"({report.rows_per_second:,.0f} rows/s)"
-        )
-        print(
-            f"  days {r.first_day} … {r.last_day} ({r.day_count} days) · providers: "
-            f"{', '.join(r.providers) or '-'}"
-        )
-        for currency, totals in r.totals.items():
-            print(
-                f"  {currency}: EffectiveCost {format_money(totals['EffectiveCost'], currency)}"
-                f" · BilledCost {format_money(totals['BilledCost'], currency)}"
-            )
-        if r.rows_replaced:
-            print(f"  replaced {r.rows_replaced:,} rows this file brought before (no doubling)")
-        for other in r.replaced_sources:
-            print(f"  same content as the earlier import {other}: replaced it")
-        if r.bad.count:
-            print(
-                f"  unreadable rows skipped (rows counted from the first data row): "
-                f"{r.bad.describe()}. Use --strict to refuse such a file instead."
-            )
-        if r.unreadable_tags:
-            print(
-                f"  {r.unreadable_tags:,} rows had unreadable Tags: imported as untagged, "
-                "the raw text kept"
-            )
-    return 1 if failures else 0
 
 
 def status(args: argparse.Namespace) -> int:
@@ -364,7 +278,6 @@ def gpus(args: argparse.Namespace) -> int:
     """The GPU fleet: node, owner, project, GPUs, state, since, $/h, idle $."""
     from finops_bot.gpu.fleet import fleet, price_bases
     from finops_bot.gpu.prices import PRICE_ORDER
-    from finops_bot.money import format_money
 
     deps = build(args.db, args.config)
     db = connect(deps.settings.db_path)

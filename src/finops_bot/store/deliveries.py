@@ -6,8 +6,9 @@ replaces what earlier *file* deliveries held in the same partitions, so the same
 other bytes (a CSV and its gzip, CSV and Parquet of one export) never double. ``scope`` is
 the subscription for Azure cost-details exports (they are made per scope), the file itself
 for rows that name neither provider nor billing account, and '' otherwise; '' matches any.
-Azure actual and amortised exports of one partition are merged, not replaced: BilledCost
-from the actual export, EffectiveCost (and nothing else) from the amortised one.
+Azure actual and amortised exports of one billing account and month (whatever their
+subscriptions) are merged, not replaced: BilledCost from the actual export, EffectiveCost
+(and nothing else) from the amortised one.
 """
 
 from __future__ import annotations
@@ -69,8 +70,11 @@ def record(conn: sqlite3.Connection, load_id: int, partitions: Iterable[Partitio
     )
 
 
-def _file_loads(conn: sqlite3.Connection, partitions: set[Partition], exclude: int) -> dict:
-    """Earlier file loads holding any of ``partitions`` → (load, their matching partitions)."""
+def _file_loads(
+    conn: sqlite3.Connection, partitions: set[Partition], exclude: int, any_scope: bool = False
+) -> dict:
+    """Earlier file loads holding any of ``partitions`` → (load, their matching partitions).
+    ``any_scope``: match on cloud, account and period alone."""
     found: dict[int, tuple[_Load, set[Partition]]] = {}
     for p in partitions:
         for row in conn.execute(
@@ -81,7 +85,7 @@ def _file_loads(conn: sqlite3.Connection, partitions: set[Partition], exclude: i
             (p.cloud, p.account, p.period, exclude),
         ):
             theirs = Partition(p.cloud, p.account, p.period, row[7])
-            if not p.covers(theirs):
+            if not (any_scope or p.covers(theirs)):
                 continue
             load = _Load(*row[:6])
             found.setdefault(load.id, (load, set(), row[6]))[1].add(theirs)
@@ -181,17 +185,22 @@ def merge_azure(
     other = "amortized" if kind == "actual" else "actual"
     this = _Load(load, "", None, first, last, kind)
     merged = []
-    for partner, theirs, _ in _file_loads(conn, partitions, load).values():
+    for partner, theirs, _ in _file_loads(conn, partitions, load, any_scope=True).values():
         if partner.cost_type != other:
             continue
         partner_keys, _ = _load_keys(conn, partner, theirs)
         _keep_only(conn, partner, partner_keys)
         rebuild_load(conn, partner.id, partner.first, partner.last, partner_keys)
-        own_keys, _ = _load_keys(conn, this, theirs)
+        mine = {p for p in partitions if any(_same_month(p, t) for t in theirs)}
+        own_keys, _ = _load_keys(conn, this, mine)
         _keep_only(conn, this, own_keys)
         rebuild_load(conn, load, first, last, own_keys)
         merged.append(partner.path or partner.source)
     return merged
+
+
+def _same_month(a: Partition, b: Partition) -> bool:
+    return (a.cloud, a.account, a.period) == (b.cloud, b.account, b.period)
 
 
 def _keep_only(conn: sqlite3.Connection, load: _Load, keys: list[int]) -> None:

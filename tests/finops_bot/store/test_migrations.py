@@ -28,3 +28,57 @@ def test_m007_fills_the_timers_from_the_minutes(db_path):
         .fetchone()
     )
     assert row == ("2026-11-22T06:01", "2026-11-22T06:01", "2026-11-22T06:03")
+
+
+def test_m009_splits_keys_by_billing_month_and_rebuilds_the_cube(db_path):
+    from datetime import date
+
+    from finops_bot.days import day_number
+    from finops_bot.store import reads
+    from finops_bot.store.reads import Where
+    from finops_bot.store.schema import _M001_KEY_COLUMNS
+
+    db = Database(db_path)
+    migrations.apply(db, stop_before="m009_billing_periods_and_deliveries")
+    key = dict.fromkeys(_M001_KEY_COLUMNS, "")
+    key.update(provider="AWS", billing_account_id="999", service_name="AmazonEC2",
+               charge_category="Usage", currency="USD", project="bert-training")  # fmt: skip
+    db.execute(
+        f"INSERT INTO charge_keys (id, {', '.join(key)}) VALUES (1, {','.join('?' * len(key))})",
+        list(key.values()),
+    )
+    days = [day_number(date(2026, 10, 31)), day_number(date(2026, 11, 1))]
+    db.execute(
+        "INSERT INTO loads (id, source, path, first_rowid, last_rowid, rows, loaded_at) "
+        "VALUES (1, 'file:/x.csv', '/x.csv', 1, 2, 2, '2026-11-22T06:00:00+00:00')"
+    )
+    db.execute(
+        "INSERT INTO sources VALUES ('file:/x.csv', 'file', '2026-10-31', '2026-11-01', 2, "
+        "'2026-11-22T06:00:00+00:00', NULL)"
+    )
+    for i, (day, cost) in enumerate(zip(days, (10.0, 5.0), strict=True), 1):
+        db.execute(
+            "INSERT INTO charges (id, day, key_id, billed_cost, effective_cost) "
+            "VALUES (?, ?, 1, ?, ?)",
+            (i, day, cost, cost),
+        )
+        db.execute("INSERT INTO daily_keys VALUES (1, ?, 1, ?, ?, 0)", (day, cost, cost))
+        db.execute("INSERT INTO cube VALUES ('*', '*', ?, 'USD', 1, ?, ?, 0)", (day, cost, cost))
+    db.conn.commit()
+    db.close()
+    migrated = connect(db_path)
+    keys = migrated.execute("SELECT billing_period_start FROM charge_keys ORDER BY 1").fetchall()
+    assert keys == [("2026-10-01",), ("2026-11-01",)]
+    by_period = migrated.execute(
+        "SELECT k.billing_period_start, SUM(c.billed_cost) FROM charges c "
+        "JOIN charge_keys k ON k.id = c.key_id GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert by_period == [("2026-10-01", 10.0), ("2026-11-01", 5.0)]
+    span = (date(2026, 10, 1), date(2026, 11, 30))
+    usage = reads.totals(migrated, Where.of({"project": ["bert-training"]}), *span,
+                         "EffectiveCost", categories=("Usage",))  # fmt: skip
+    assert usage == {"USD": 15.0}
+    assert reads.totals(migrated, Where.of({"service": ["AmazonEC2"]}), *span, "BilledCost") == {
+        "USD": 15.0
+    }
+    assert migrated.execute("SELECT COUNT(*) FROM load_partitions").fetchone()[0] == 2

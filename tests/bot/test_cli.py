@@ -97,7 +97,9 @@ def test_import_reports_and_refuses(tmp_path):
     rows = [charge("2026-11-01", 10), charge("2026-11-02", 5)]
     rows[1]["BilledCost"] = "oops"
     good = write_focus(tmp_path / "good.csv", rows)
-    out = run("import", str(good), db=db).stdout
+    proc = run("import", str(good), db=db, check=False)
+    assert proc.returncode == 3  # something stored, some rows refused
+    out = proc.stdout
     assert "1 stored" in out or "1 stored at daily grain" in out
     assert "row 2: BilledCost is not a number: 'oops'" in out
     assert "USD: EffectiveCost $10.00" in out

@@ -38,11 +38,11 @@ def test_sync_then_status(aws, config, tmp_path, capsys, monkeypatch):  # noqa: 
     db = str(tmp_path / "s.db")
     assert main(["sync", "--db", db, "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert "aws-prod: synced 2026-11-17 … 2026-11-22, 12 rows, 1 API call(s)" in out
+    assert "aws-prod: synced 2026-11-17 … 2026-11-22, 12 rows, 2 API call(s)" in out
     assert main(["status", "--db", db, "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "sync aws-prod [aws_cost_explorer] every 6 h: last success" in out
-    assert "API calls last 1 / total 1 (USD 0.01 at 0.01 each)" in out
+    assert "API calls last 2 / total 2 (USD 0.02 at 0.01 each)" in out
 
 
 def test_sync_errors_are_sentences(config, tmp_path, capsys):

@@ -1,6 +1,10 @@
-"""Azure Cost Management Query API: daily ActualCost and AmortizedCost, grouped by resource
-and the project tag (the API allows two group-bys), at subscription or billing-account
-scope.
+"""Azure Cost Management Query API: daily ActualCost and AmortizedCost at subscription or
+billing-account scope, split by charge type.
+
+The API allows two groupings, so each cost type is two queries: usage (ChargeType Usage)
+by resource and the project tag, and every charge by ChargeType and resource, of which the
+non-usage rows (purchases, refunds, unused reservations, taxes…) are kept with their
+ChargeCategory. Those carry no project: the API cannot group them by tag as well.
 
 Pages are followed through ``nextLink``. Throttling (429) is retried by azure-core's retry
 policy, extended to honour Cost Management's ``x-ms-ratelimit-microsoft.costmanagement-*-
@@ -108,27 +112,36 @@ class AzureCostManagement:
         make = factories["azure_client"]
         return cls(config.name, make, str(scope), str(options.get("tag_key", "project")))
 
-    def _query(self, window: SyncWindow, cost_type: str) -> dict:
+    def _query(self, window: SyncWindow, cost_type: str, usage: bool) -> dict:
         start = datetime.combine(window.start, time(0), tzinfo=UTC)
         end = datetime.combine(window.end, time(23, 59, 59), tzinfo=UTC)
+        dataset: dict[str, Any] = {
+            "granularity": "Daily",
+            "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
+        }
+        if usage:
+            dataset["filter"] = {
+                "dimensions": {"name": "ChargeType", "operator": "In", "values": ["Usage"]}
+            }
+            dataset["grouping"] = [
+                {"type": "Dimension", "name": "ResourceId"},
+                {"type": "TagKey", "name": self.tag_key},
+            ]
+        else:
+            dataset["grouping"] = [
+                {"type": "Dimension", "name": "ChargeType"},
+                {"type": "Dimension", "name": "ResourceId"},
+            ]
         return {
             "type": cost_type,
             "timeframe": "Custom",
             "timePeriod": {"from": start.isoformat(), "to": end.isoformat()},
-            "dataset": {
-                "granularity": "Daily",
-                "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
-                "grouping": [
-                    {"type": "Dimension", "name": "ResourceId"},
-                    {"type": "TagKey", "name": self.tag_key},
-                ],
-            },
+            "dataset": dataset,
         }
 
-    def _pages(self, client, window: SyncWindow, cost_type: str) -> Iterator[dict]:
+    def _pages(self, client, body: dict) -> Iterator[dict]:
         from azure.core.rest import HttpRequest
 
-        body = self._query(window, cost_type)
         result = client.query.usage(self.scope, body)
         self.api_calls += 1
         properties = dict(result.properties) if result is not None else {}
@@ -154,9 +167,15 @@ class AzureCostManagement:
         try:
             client = self.client_factory()
             for cost_type, measure in (("ActualCost", "billed"), ("AmortizedCost", "effective")):
-                for properties in self._pages(client, window, cost_type):
-                    for key, cost in parse_rows(properties, self.tag_key):
-                        merged.setdefault(key, {"billed": 0.0, "effective": 0.0})[measure] += cost
+                for usage in (True, False):
+                    body = self._query(window, cost_type, usage)
+                    for properties in self._pages(client, body):
+                        for key, cost in parse_rows(properties, self.tag_key, charge_type=True):
+                            *where, kind = key
+                            if usage == (kind.lower() in ("", "usage")):
+                                category = "Usage" if usage else charge_category(kind)
+                                entry = merged.setdefault((*where, category), _zero())
+                                entry[measure] += cost
         except ClientAuthenticationError:
             raise SourceError(
                 f"{self.name}: Azure sign-in failed; DefaultAzureCredential "
@@ -192,7 +211,7 @@ class AzureCostManagement:
                 "Tags",
             )
         }
-        for (day, resource, tag, currency), costs in sorted(merged.items()):
+        for (day, resource, tag, currency, category), costs in sorted(merged.items()):
             rows["ChargePeriodStart"].append(day)
             rows["BilledCost"].append(repr(costs["billed"]))
             rows["EffectiveCost"].append(repr(costs["effective"]))
@@ -202,14 +221,28 @@ class AzureCostManagement:
             rows["ResourceId"].append(resource or None)
             sub = re.search(r"/subscriptions/([^/]+)", resource or "", re.I)
             rows["SubAccountId"].append(sub.group(1) if sub else None)
-            rows["ChargeCategory"].append("Usage")
+            rows["ChargeCategory"].append(category)
             rows["Tags"].append(json.dumps({self.tag_key: tag}) if tag else None)
         return pa.RecordBatch.from_pydict({k: pa.array(v, pa.string()) for k, v in rows.items()})
 
 
-def parse_rows(properties: Mapping[str, Any], tag_key: str) -> Iterator[tuple[tuple, float]]:
-    """Query result rows → ((day, resource, tag value, currency), cost). Column positions
-    come from the result's own column list (PreTaxCost or Cost; UsageDate yyyymmdd)."""
+def _zero() -> dict[str, float]:
+    return {"billed": 0.0, "effective": 0.0}
+
+
+def charge_category(charge_type: str) -> str:
+    """An Azure ChargeType → FOCUS ChargeCategory (unused commitments are usage)."""
+    from finops_bot.ingest.azure_export import CHARGE
+
+    return CHARGE.get(charge_type.replace(" ", "").lower(), "Adjustment")
+
+
+def parse_rows(
+    properties: Mapping[str, Any], tag_key: str, charge_type: bool = False
+) -> Iterator[tuple[tuple, float]]:
+    """Query result rows → ((day, resource, tag value, currency[, charge type]), cost).
+    Column positions come from the result's own column list (PreTaxCost or Cost; UsageDate
+    yyyymmdd)."""
     columns = [
         c["name"] if isinstance(c, Mapping) else c.name for c in properties.get("columns", [])
     ]
@@ -221,6 +254,7 @@ def parse_rows(properties: Mapping[str, Any], tag_key: str) -> Iterator[tuple[tu
     currency_at = index.get("currency")
     resource_at = index.get("resourceid", index.get("resourcegroup"))
     tag_key_at, tag_value_at = index.get("tagkey"), index.get("tagvalue")
+    kind_at = index.get("chargetype")
     for row in properties.get("rows", []):
         raw_day = str(row[day_at]) if day_at is not None else ""
         day = f"{raw_day[:4]}-{raw_day[4:6]}-{raw_day[6:8]}" if len(raw_day) == 8 else raw_day
@@ -235,4 +269,6 @@ def parse_rows(properties: Mapping[str, Any], tag_key: str) -> Iterator[tuple[tu
             tag,
             str(row[currency_at]) if currency_at is not None else "",
         )
+        if charge_type:
+            key += (str(row[kind_at] or "") if kind_at is not None else "",)
         yield key, float(row[cost_at] or 0.0)

@@ -73,6 +73,34 @@ def page(days: list[date], token: str | None = None, scale: float = 1.0) -> dict
     return body
 
 
+def other_charges(days: list[date], groups: list[tuple[str, str, float]] = ()) -> dict:
+    """The second query of a window: non-usage charges by RECORD_TYPE and SERVICE."""
+    return {
+        "GroupDefinitions": [
+            {"Type": "DIMENSION", "Key": "RECORD_TYPE"},
+            {"Type": "DIMENSION", "Key": "SERVICE"},
+        ],
+        "ResultsByTime": [
+            {
+                "TimePeriod": {"Start": str(d), "End": str(d + timedelta(days=1))},
+                "Total": {},
+                "Groups": [
+                    {
+                        "Keys": [record_type, svc],
+                        "Metrics": {
+                            "AmortizedCost": {"Amount": str(cost), "Unit": "USD"},
+                            "UnblendedCost": {"Amount": str(cost), "Unit": "USD"},
+                        },
+                    }
+                    for record_type, svc, cost in groups
+                ],
+            }
+            for d in days
+        ],
+        "DimensionValueAttributes": [],
+    }
+
+
 def queue(*responses: dict) -> None:
     r = requests.post(MOTO_CE, json={"results": list(responses)})
     assert r.status_code == 201
@@ -88,10 +116,10 @@ def source() -> AwsCostExplorer:
 
 def test_sync_pages_maps_untagged_and_counts_requests(aws, db, rules):
     days = window_days(date(2026, 11, 17), TODAY)
-    queue(page(days[:3], token="next-1"), page(days[3:]))
+    queue(page(days[:3], token="next-1"), page(days[3:]), other_charges(days))
     result = sync_source(db, source(), today=TODAY, now=NOW, rules=rules)
     assert result.ok, result.error
-    assert (result.api_calls, result.rows) == (2, 12)
+    assert (result.api_calls, result.rows) == (3, 12)  # two usage pages, one for the rest
     engine = Engine(db)
     a = engine.ask(
         "billed cost of project bert-training between 2026-11-17 and 2026-11-22", TODAY, NOW
@@ -101,7 +129,7 @@ def test_sync_pages_maps_untagged_and_counts_requests(aws, db, rules):
     status = db.execute(
         "SELECT api_calls_last, api_calls_total, rows_last, last_error FROM source_status"
     ).fetchone()
-    assert status == (2, 2, 12, None)
+    assert status == (3, 3, 12, None)
 
 
 def test_restatement_replaces_the_window_and_keeps_older_days(aws, db, rules):
@@ -149,16 +177,15 @@ def test_duplicate_runs_change_nothing(aws, db, rules):
 
 def test_month_close_pulls_the_whole_previous_month(aws, db, rules):
     today = date(2026, 12, 2)
-    queue(
-        page(window_days(date(2026, 11, 1), date(2026, 11, 30))),
-        page(window_days(date(2026, 12, 1), today)),
-    )
+    november = window_days(date(2026, 11, 1), date(2026, 11, 30))
+    december = window_days(date(2026, 12, 1), today)
+    queue(page(november), other_charges(november), page(december), other_charges(december))
     result = sync_source(db, source(), today=today, now=NOW, rules=rules)
     assert [(str(w.start), str(w.end)) for w in result.windows] == [
         ("2026-11-01", "2026-11-30"),
         ("2026-12-01", "2026-12-02"),
     ]
-    assert result.api_calls == 2
+    assert result.api_calls == 4  # two queries per window
 
 
 class Failing:
@@ -222,3 +249,32 @@ def test_one_failing_source_does_not_block_the_next(aws, db, rules, monkeypatch,
     results = [sync_source(db, s, today=TODAY, now=NOW, rules=rules) for s in (broken, source())]
     assert [r.ok for r in results] == [False, True]
     assert "unexpected error" in results[0].error
+
+
+def test_taxes_credits_and_fees_get_their_charge_category(aws, db, rules):
+    from finops_bot.store import reads
+    from finops_bot.store.reads import Where
+
+    days = window_days(date(2026, 11, 17), TODAY)
+    others = [
+        ("Tax", "Tax", 3.0),
+        ("Credit", "Amazon Elastic Compute Cloud - Compute", -2.0),
+        ("Recurring reservation fee", "Amazon Elastic Compute Cloud - Compute", 7.0),
+        ("Savings Plan Upfront Fee", "Savings Plans for AWS Compute usage", 1.0),
+        ("Something New", "AWS Support (Business)", 0.5),
+    ]
+    queue(page(days), other_charges(days, others))
+    assert sync_source(db, source(), today=TODAY, now=NOW, rules=rules).ok
+    span = (days[0], days[-1])
+    usage = reads.totals(db, Where(), *span, "BilledCost", categories=("Usage",))
+    assert usage["USD"] == pytest.approx(6 * 105.0)
+    for category, expected in (
+        ("Tax", 3.0),
+        ("Credit", -2.0),
+        ("Purchase", 8.0),
+        ("Adjustment", 0.5),
+    ):
+        got = reads.totals(db, Where(), *span, "BilledCost", categories=(category,))
+        assert got["USD"] == pytest.approx(6 * expected), category
+    everything = reads.totals(db, Where(), *span, "BilledCost")
+    assert everything["USD"] == pytest.approx(6 * (105.0 + 3 - 2 + 8 + 0.5))

@@ -61,6 +61,30 @@ def body(rows, next_link=None):
     }
 
 
+def by_charge_type(rows):
+    """The second query of a cost type: every charge by ChargeType and resource."""
+    return {
+        "id": "q",
+        "name": "q",
+        "type": "microsoft.costmanagement/Query",
+        "properties": {
+            "nextLink": None,
+            "columns": [
+                {"name": "Cost", "type": "Number"},
+                {"name": "ChargeType", "type": "String"},
+                {"name": "ResourceId", "type": "String"},
+                {"name": "UsageDate", "type": "Number"},
+                {"name": "Currency", "type": "String"},
+            ],
+            "rows": rows,
+        },
+    }
+
+
+def is_usage_query(payload: dict) -> bool:
+    return payload["dataset"]["grouping"][0]["name"] == "ResourceId"
+
+
 def source() -> AzureCostManagement:
     return AzureCostManagement("azure-speech", client, SCOPE)
 
@@ -78,9 +102,28 @@ def test_sync_pages_both_cost_types_and_merges(db, rules):
     )
     seen = []
 
+    purchase = [
+        [
+            300.0,
+            "Purchase",
+            f"/{SCOPE}/providers/Microsoft.Capacity/reservationOrders/r1",
+            20261118,
+            "USD",
+        ],
+        [100.0, "Usage", VM, 20261117, "USD"],  # the usage query has it, with its tag
+    ]
+    unused = [
+        [12.0, "UnusedReservation", VM, 20261118, "USD"],
+        [80.0, "Usage", VM, 20261117, "USD"],
+    ]
+
     def reply(request):
         payload = json.loads(request.body)
-        seen.append((payload["type"], "skiptoken" in request.url))
+        usage = is_usage_query(payload)
+        seen.append((payload["type"], usage, "skiptoken" in request.url))
+        if not usage:
+            rows = purchase if payload["type"] == "ActualCost" else unused
+            return 200, {}, json.dumps(by_charge_type(rows))
         if payload["type"] == "ActualCost":
             return 200, {}, json.dumps(actual_2 if "skiptoken" in request.url else actual_1)
         return 200, {}, json.dumps(amortized)
@@ -88,11 +131,25 @@ def test_sync_pages_both_cost_types_and_merges(db, rules):
     responses.add_callback(responses.POST, QUERY_URL, callback=reply)
     result = sync_source(db, source(), today=TODAY, now=NOW, rules=rules)
     assert result.ok, result.error
-    assert seen == [("ActualCost", False), ("ActualCost", True), ("AmortizedCost", False)]
-    assert result.api_calls == 3
+    assert seen == [
+        ("ActualCost", True, False),
+        ("ActualCost", True, True),
+        ("ActualCost", False, False),
+        ("AmortizedCost", True, False),
+        ("AmortizedCost", False, False),
+    ]
+    assert result.api_calls == 5
+    by_category = dict(
+        db.execute(
+            "SELECT ChargeCategory, SUM(BilledCost) || '/' || SUM(EffectiveCost) "
+            "FROM focus_charges GROUP BY 1"
+        ).fetchall()
+    )
+    assert by_category == {"Usage": "107.5/99.5", "Purchase": "300.0/0.0"}
     got = db.execute(
         "SELECT ChargeDay, ServiceName, project, BilledCost, EffectiveCost, "
-        "SubAccountId FROM focus_charges ORDER BY 1"
+        "SubAccountId FROM focus_charges WHERE ChargeCategory = 'Usage' AND project != '' "
+        "OR ServiceName = 'Storage' ORDER BY 1"
     ).fetchall()
     assert got == [
         (
@@ -127,7 +184,7 @@ def test_429_waits_for_the_cost_management_retry_header(db, rules):
     responses.add_callback(responses.POST, QUERY_URL, callback=reply)
     result = sync_source(db, source(), today=TODAY, now=NOW, rules=rules)
     assert result.ok, result.error
-    assert calls["n"] == 3  # one 429, then ActualCost and AmortizedCost
+    assert calls["n"] == 5  # one 429, then two queries for each cost type
 
 
 @responses.activate

@@ -266,18 +266,16 @@ class ChargeLoader:
             frame = frame[inside]
         if chunk.subdaily and len(frame):
             # hourly (or finer) rows → one row per UTC day and resource line
-            frame = frame.groupby(
-                ["day", "key_id", "resource_id", "sku_id", "tags_id"],
-                sort=False,
-                dropna=False,
-                as_index=False,
-            ).agg(
-                billed=("billed", "sum"),
-                effective=("effective", "sum"),
-                list=("list", lambda s: s.sum(min_count=1)),
-                cq=("cq", lambda s: s.sum(min_count=1)),
-                pq=("pq", lambda s: s.sum(min_count=1)),
+            groups = frame.groupby(
+                ["day", "key_id", "resource_id", "sku_id", "tags_id"], sort=False, dropna=False
             )
+            frame = pd.concat(
+                [
+                    groups[["billed", "effective"]].sum(),
+                    groups[["list", "cq", "pq"]].sum(min_count=1),  # all missing stays missing
+                ],
+                axis=1,
+            ).reset_index()
         if not len(frame):
             return
         self._summarise(frame)

@@ -167,8 +167,8 @@ def _subject(text: str) -> tuple[str | None, str | None]:
         name = _strip_filler(m["name"])
         if name:
             return DIMENSION_WORDS[m["dim"]], name
-    m = re.search(rf"^(?P<name>.+?)\s+(?P<dim>{_DIM_ALT})$", text)
-    if m:  # "bert-training project"
+    m = re.search(rf"^(?P<name>\S+)\s+(?P<dim>{_DIM_ALT})$", text)
+    if m:  # "bert-training project", "google cloud" (a longer name keeps its last word)
         return DIMENSION_WORDS[m["dim"]], _strip_filler(m["name"])
     return None, text
 

@@ -13,7 +13,7 @@ from finops_bot.money import format_money
 from finops_bot.questions import Engine
 from finops_bot.render.json import render_json
 from finops_bot.render.text import render_text
-from finops_bot.store import connect
+from finops_bot.store import connect, reads
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -65,6 +65,11 @@ def status(args: argparse.Namespace) -> int:
             f"  {name} [{kind}] {count:,} rows, {first} … {last}, data through {last}, "
             f"loaded {loaded}"
         )
+    fresh = reads.freshness(db)
+    if fresh:
+        print("Data through, per provider and source:")
+        for f in fresh:
+            print(f"  {f.provider}: {f.data_through} ({f.source}, loaded {f.loaded_at})")
     synced = {
         r[0]: r
         for r in db.execute(
@@ -274,8 +279,16 @@ def agent_token(args: argparse.Namespace) -> int:
     return 0
 
 
+STATE_WORDS = {"idle, memory held": "idle+mem"}  # the table fits 100 columns
+
+
+def _fit(text: str, width: int) -> str:
+    return (text if len(text) <= width else text[: width - 1] + "…").ljust(width)
+
+
 def gpus(args: argparse.Namespace) -> int:
-    """The GPU fleet: node, owner, project, GPUs, state, since, $/h, idle $."""
+    """The GPU fleet, one node a line in under 100 columns: node, owner, project, idle GPUs,
+    state, since, $/h, idle $/h, idle $ so far."""
     from finops_bot.gpu.fleet import fleet, price_bases
     from finops_bot.gpu.prices import PRICE_ORDER
 
@@ -293,11 +306,10 @@ def gpus(args: argparse.Namespace) -> int:
             "--token-file FILE (token: python -m bot agent-token create --name NAME)."
         )
         return 0
-    header = (
-        f"{'node':<22} {'owner':<16} {'project':<16} {'GPUs':>5} {'state':<18} "
-        f"{'since (UTC)':<16} {'$/h':>9} {'idle $/h':>9} {'idle $':>9}"
+    print(
+        f"{'node':<13} {'owner':<11} {'project':<15} {'idle':>5} {'state':<11} "
+        f"{'since (UTC)':<11} {'$/h':>8} {'idle $/h':>8} {'idle $':>9}"
     )
-    print(header)
     for n in nodes:
         idle = sum(g.idle for g in n.gpus)
         money = [
@@ -305,13 +317,18 @@ def gpus(args: argparse.Namespace) -> int:
             for v in (n.hourly, n.idle_hourly, n.idle_dollars(deps.now.replace(tzinfo=None)))
         ]
         print(
-            f"{n.hostname[:22]:<22} {(n.owner or '-')[:16]:<16} {(n.project or '-')[:16]:<16} "
-            f"{idle:>2}/{len(n.gpus):<2} {n.state:<18} {n.since:%Y-%m-%d %H:%M} "
-            f"{money[0]:>9} {money[1]:>9} {money[2]:>9}"
+            f"{_fit(n.hostname, 13)} {_fit(n.owner or '-', 11)} {_fit(n.project or '-', 15)} "
+            f"{f'{idle}/{len(n.gpus)}':>5} {STATE_WORDS.get(n.state, n.state):<11} "
+            f"{n.since:%m-%d %H:%M} {money[0]:>8} {money[1]:>8} {money[2]:>9}"
         )
     unknown = sorted({n.instance_type or "?" for n in nodes if n.hourly is None})
+    if any(n.state == "idle, memory held" for n in nodes):
+        print("idle+mem: idle, and a process still holds GPU memory.")
+    silent = [n for n in nodes if n.state == "silent"]
+    if silent:
+        print(f"{len(silent)} silent node(s) stopped reporting: they may still be billing.")
     print(
-        f"\nIdle: {deps.settings.fleet.describe()}. Prices: {price_bases(nodes) or PRICE_ORDER}"
+        f"Idle: {deps.settings.fleet.describe()}. Prices: {price_bases(nodes) or PRICE_ORDER}"
         + (f"; no price for {', '.join(unknown)} (add it under [gpu_prices])" if unknown else "")
         + "."
     )

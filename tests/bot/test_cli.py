@@ -207,4 +207,5 @@ def test_gpus_command(tmp_path):
     line = next(x for x in out.splitlines() if x.startswith("gpu-node-7"))
     assert "carol" in line and "vision-research" in line and " 8/8 " in line
     assert "idle" in line and "$29.39" in line
+    assert max(len(x) for x in out.splitlines()[:2]) <= 100  # the table fits 100 columns
     assert "gpu-node-7" in run("gpus", "--idle", db=db_path).stdout

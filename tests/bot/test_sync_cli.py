@@ -43,6 +43,7 @@ def test_sync_then_status(aws, config, tmp_path, capsys, monkeypatch):  # noqa: 
     out = capsys.readouterr().out
     assert "sync aws-prod [aws_cost_explorer] every 6 h: last success" in out
     assert "API calls last 2 / total 2 (USD 0.02 at 0.01 each)" in out
+    assert "Data through, per provider and source:\n  AWS: 2026-11-22 (aws-prod, loaded" in out
 
 
 def test_sync_errors_are_sentences(config, tmp_path, capsys):

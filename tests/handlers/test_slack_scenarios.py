@@ -267,6 +267,30 @@ def test_share_button_posts_the_same_answer_visibly(slack):
     assert "Shared by <@U111>" in json.dumps(call["body"]["blocks"])
 
 
+def test_a_suggestion_button_asks_its_question(slack):
+    _, answer = slack.command("what is the weather like in lisbon")
+    actions = next(b for b in answer["blocks"] if b["type"] == "actions")
+    button = actions["elements"][1]
+    assert button["action_id"] == "finops_ask_1" and button["value"] == "total spend this month"
+    assert_valid_blocks(answer["blocks"])
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U111", "name": "alice"},
+        "team": {"id": "T111"},
+        "channel": {"id": "C111"},
+        "api_app_id": "A111",
+        "response_url": f"{slack.fake.url}/actions/T111/2/resp",
+        "trigger_id": "1.2.3",
+        "container": {"type": "message", "is_ephemeral": True},
+        "actions": [{**button, "block_id": "b", "action_ts": "1700000000.1"}],
+    }
+    status, _ = slack.post(urlencode({"payload": json.dumps(payload)}))
+    assert status == 200
+    call = slack.fake.wait_for("/actions/T111/2/resp")[0]
+    assert call["body"]["response_type"] == "ephemeral"
+    assert call["body"]["blocks"][0]["text"]["text"] == "All spend · this month"
+
+
 def test_bad_signature_and_stale_timestamp_are_401_and_nothing_runs(slack):
     body = urlencode(slash_fields("top 5 projects", slack.fake.url))
     status, reply = slack.post(body, headers={"x-slack-signature": "v0=deadbeef"})

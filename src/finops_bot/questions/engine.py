@@ -192,7 +192,8 @@ class Engine:
     def _unknown(self, miss: NoMatch, q: Query, base: dict) -> Answer:
         names = self.names()
         words = len(miss.name.split())
-        if miss.dim is None and (words >= 3 or (words >= 2 and not miss.suggestions)):
+        sentence = words >= 3 or (words >= 2 and miss.dim is None)
+        if sentence and not miss.suggestions:  # a phrase is never shown as a name
             return Answer(
                 kind="not_understood",
                 title="Not understood",

@@ -22,11 +22,11 @@ EXAMPLES = [
 ]
 SHAPES = [
     (r"\bby\b|\bper\b|break ?down|\bsplit\b", "{project} by service last 30 days"),
-    (r"\btop\b|\bmost\b|\bbiggest\b|\blargest\b|\bhighest\b", "top 5 projects this month"),
     (
         r"compar|\bvs\b|versus|\bthan\b|\bgr[eo]w|increase|\bchange|\bup\b|\bdown\b",
         "compare {project} this week vs last week",
     ),
+    (r"\btop\b|\bmost\b|\bbiggest\b|\blargest\b|\bhighest\b", "top 5 projects this month"),
     (r"\bspot\b|on.?demand|\bpricing\b|\breserv", "spot vs on-demand for {project} this month"),
     (r"\bgpus?\b|\bidle\b", "which GPUs are idle"),
     (r"\btag", "untagged spend this month"),

@@ -345,3 +345,49 @@ def test_retention_forgets_nodes_not_heard_from(db):
     beat(db, 60 * 24 * 15, [0.0], node="here")
     prune(db, T0 + timedelta(days=15), keep_days=14)
     assert [n.node for n in fleet(db, T0 + timedelta(days=15))] == ["here"]
+
+
+def test_idle_answers_name_silent_nodes_count_stalls_and_filter(db):
+    from finops_bot.questions import Engine
+
+    minutes(db, 0, 60, [0.0] * 8)  # alice, idle
+    minutes(db, 0, 60, [95.0] * 8, node="i-0stuck", progress=7, procs=[1] * 8, owner="bob")
+    minutes(db, 0, 20, [90.0] * 4, node="i-0gone", itype="g5.12xlarge", owner="carol")
+    engine = Engine(db)
+    now = T0 + timedelta(minutes=60)
+    a = engine.ask("which GPUs are idle", now.date(), now)
+    assert a.total == pytest.approx(32.77 + 32.77)  # the stalled node wastes all of it
+    assert any(
+        "1 node stopped reporting (i-0gone) — they may still be billing" in n for n in a.notes
+    )
+    alice = engine.ask("idle gpus for alice", now.date(), now)
+    assert alice.total == pytest.approx(32.77) and len(alice.rows) == 1
+    assert alice.filters == {"owner or project": "alice"}
+    carol = engine.ask("which gpus are idle for owner carol", now.date(), now)
+    assert carol.totals == {} and carol.nothing == "No idle or stalled GPUs now for carol."
+
+
+def test_the_clock_rule():
+    from datetime import date
+
+    from bot.clock import as_of
+
+    real = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    assert as_of(None, real) == (date(2026, 12, 1), real)
+    assert as_of(date(2026, 12, 1), real) == (date(2026, 12, 1), real)
+    today, now = as_of(date(2026, 11, 22), real)  # --as-of an earlier day: its evening
+    assert today == date(2026, 11, 22) and (now.hour, now.minute) == (23, 59)
+
+
+def test_slack_answers_gpu_questions_at_the_real_time(db_path):
+    """/finops and the Share button go through AnswerService, which reads bot.clock: a node
+    heard a minute ago is idle, not silent (the end of today would make it silent)."""
+    from bot.answers import AnswerService
+    from finops_bot.store import connect
+
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=45)
+    minutes(connect(db_path), 0, 45, [0.0] * 8, t0=start)
+    service = AnswerService(db_path, "EffectiveCost", today=lambda: datetime.now(UTC).date())
+    answer = service.ask("which GPUs are idle", service.today())
+    assert answer.total == pytest.approx(32.77)
+    assert not any("stopped reporting" in n for n in answer.notes)

@@ -183,11 +183,10 @@ SUBJECTS = {
 }
 
 
-@pytest.mark.parametrize("dim", sorted(SUBJECTS))
-@pytest.mark.parametrize("by", sorted(SUBJECT_COLUMNS))
+@pytest.mark.parametrize(
+    "dim, by", [(d, b) for d in sorted(SUBJECTS) for b in sorted(SUBJECT_COLUMNS) if d != b]
+)
 def test_any_dimension_by_any_other_matches_sql(engine, dim, by):
-    if dim == by:
-        pytest.skip("a dimension by itself")
     a = ask(engine, f"{dim} {SUBJECTS[dim]} by {by} last month")
     assert a.kind == "breakdown", (dim, by, a.kind, a.message)
     values = a.summed[

@@ -247,15 +247,15 @@ def normalize(
     parts = [(kept(c), size) for c, size in key_parts]
     parts += [(kept(period_codes), len(periods)), (kept(tags.alloc_codes), len(tags.allocations))]
     group, first = _combine(parts, int(keep.sum()))
-    plain = len(PLAIN_KEY_FIELDS)
-    key_tuples = [
-        (
-            *(dictionaries[j][parts[j][0][row]] for j in range(plain)),
-            periods[parts[plain][0][row]],
-            *tags.allocations[parts[plain + 1][0][row]],
-        )
-        for row in first.tolist()
+    # one combination per group, built column by column (numpy takes, then one zip)
+    columns = [
+        np.asarray(values, dtype=object)[codes[first]].tolist()
+        for (codes, _), values in zip(parts, [*dictionaries, periods], strict=False)
     ]
+    allocations = np.empty(len(tags.allocations), dtype=object)
+    allocations[:] = tags.allocations
+    columns.append(allocations[parts[-1][0][first]].tolist())
+    key_tuples = [(*row[:-1], *row[-1]) for row in zip(*columns, strict=True)]
     start_k, end_k = kept(start), kept(end)
     with np.errstate(invalid="ignore"):
         subdaily = bool(

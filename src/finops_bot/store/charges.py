@@ -24,6 +24,7 @@ from finops_bot.store.chunk import BadRows, Chunk, merge_nulled
 from finops_bot.store.resources import ResourceTracker
 from finops_bot.store.rollups import (
     delete_load,
+    describe,
     refresh_names,
     refresh_source,
     write_cube,
@@ -141,6 +142,7 @@ class ChargeLoader:
             cols = ", ".join(KEY_COLUMNS)
             for row in self.conn.execute(f"SELECT id, {cols} FROM charge_keys"):
                 self._key_ids[tuple(row[1:])] = row[0]
+            self._next_key_id = max(self._key_ids.values(), default=0) + 1
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
@@ -203,19 +205,22 @@ class ChargeLoader:
 
     # -- rows --------------------------------------------------------------------------
     def _ids_for_keys(self, tuples: list[tuple[str, ...]]) -> np.ndarray:
-        ids = np.empty(len(tuples), dtype=np.int64)
-        placeholders = ",".join("?" * len(KEY_COLUMNS))
-        for i, key in enumerate(tuples):
-            found = self._key_ids.get(key)
-            if found is None:
-                cur = self.conn.execute(
-                    f"INSERT INTO charge_keys ({', '.join(KEY_COLUMNS)}) VALUES ({placeholders})",
-                    key,
-                )
-                found = self._key_ids[key] = cur.lastrowid
-            ids[i] = found
-            self._resources.note_key(found, key)
-        return ids
+        """Key ids for a chunk's combinations; new ones inserted in one executemany with ids
+        given from the highest so far."""
+        known = self._key_ids
+        new = [key for key in dict.fromkeys(tuples) if key not in known]
+        if new:
+            first = self._next_key_id
+            self.conn.executemany(
+                f"INSERT INTO charge_keys (id, {', '.join(KEY_COLUMNS)}) "
+                f"VALUES (?, {','.join('?' * len(KEY_COLUMNS))})",
+                [(first + i, *key) for i, key in enumerate(new)],
+            )
+            for i, key in enumerate(new):
+                known[key] = first + i
+                self._resources.note_key(first + i, key)
+            self._next_key_id += len(new)
+        return np.fromiter((known[key] for key in tuples), np.int64, len(tuples))
 
     def _ids_for_tags(self, texts: list[str]) -> np.ndarray:
         ids = np.empty(len(texts), dtype=object)
@@ -336,7 +341,7 @@ class ChargeLoader:
         if r.rows_stored:
             first_rowid, last_rowid = self._first_id, self._next_id - 1
         write_daily_keys(self.conn, summary, self.load_id)
-        write_cube(self.conn, self.load_id)
+        write_cube(self.conn, self.load_id, summary)
         self.conn.execute(
             "UPDATE loads SET rows = ?, first_rowid = ?, last_rowid = ? WHERE id = ?",
             (r.rows_stored, first_rowid, last_rowid, self.load_id),
@@ -419,18 +424,7 @@ class ChargeLoader:
             return
         days = sorted(int(d) for d in summary["day"].unique())
         r.first_day, r.last_day, r.day_count = day_iso(days[0]), day_iso(days[-1]), len(days)
-        by_id = {i: key for key, i in self._key_ids.items()}
-        frame = summary.assign(
-            currency=[by_id[int(k)][_COLUMN["currency"]] for k in summary["key_id"]],
-            provider=[by_id[int(k)][_COLUMN["provider"]] for k in summary["key_id"]],
-        )
-        r.providers = sorted(p for p in frame["provider"].unique() if p)
-        for currency, part in frame.groupby("currency"):
-            r.totals[str(currency)] = {
-                "BilledCost": float(part["billed"].sum()),
-                "EffectiveCost": float(part["effective"].sum()),
-                "ListCost": float(part["list"].sum()),
-            }
+        r.providers, r.totals = describe(self.conn, summary)
 
 
 def _digest(summary: pd.DataFrame) -> str:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
-from finops_bot.store.schema import SUBJECT_COLUMNS, cube_fill_sql
+from finops_bot.store.schema import SUBJECT_COLUMNS
 
 DIMENSIONS: dict[str, str | None] = {"*": None, **SUBJECT_COLUMNS}
-_CUBE_FILL = cube_fill_sql(DIMENSIONS)
+MEASURES = ["billed", "effective", "list"]
+_KEY_COLUMNS = ["currency", "charge_category", *sorted(set(SUBJECT_COLUMNS.values()))]
 
 
 def write_daily_keys(conn: sqlite3.Connection, summary: pd.DataFrame, load_id: int) -> None:
@@ -40,10 +42,97 @@ def write_daily_keys(conn: sqlite3.Connection, summary: pd.DataFrame, load_id: i
     )
 
 
-def write_cube(conn: sqlite3.Connection, load_id: int) -> None:
-    """The load's cube rows, from its daily_keys (replacing any it had)."""
+class KeyCodes:
+    """Each dimension column of charge_keys as small integer codes by key id: the summary's
+    rows take their codes with one numpy take per column, and group on integers."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        rows = conn.execute(f"SELECT id, {', '.join(_KEY_COLUMNS)} FROM charge_keys").fetchall()
+        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        size = int(ids.max()) + 1 if len(ids) else 1
+        self.codes: dict[str, np.ndarray] = {}
+        self.values: dict[str, np.ndarray] = {}
+        for i, column in enumerate(_KEY_COLUMNS, 1):
+            codes, uniques = pd.factorize(pd.Series([r[i] for r in rows], dtype=object))
+            lookup = np.full(size, -1, dtype=np.int32)
+            lookup[ids] = codes
+            self.codes[column] = lookup
+            self.values[column] = np.asarray(uniques, dtype=object)
+
+    def of(self, column: str, key_ids: np.ndarray) -> np.ndarray:
+        return self.codes[column][key_ids]
+
+    def text(self, column: str, codes: np.ndarray) -> list[str]:
+        return self.values[column][codes].tolist()
+
+
+def describe(conn: sqlite3.Connection, summary: pd.DataFrame) -> tuple[list[str], dict]:
+    """The providers a summary holds, and its totals per currency and measure."""
+    if summary.empty:
+        return [], {}
+    keys = KeyCodes(conn)
+    key_ids = summary["key_id"].to_numpy(np.int64)
+    providers = sorted(
+        {p for p in keys.text("provider", np.unique(keys.of("provider", key_ids))) if p}
+    )
+    frame = summary[MEASURES].assign(currency=keys.of("currency", key_ids))
+    totals = {}
+    for code, part in frame.groupby("currency"):
+        totals[keys.values["currency"][code]] = {
+            "BilledCost": float(part["billed"].sum()),
+            "EffectiveCost": float(part["effective"].sum()),
+            "ListCost": float(part["list"].sum()),
+        }
+    return providers, totals
+
+
+def write_cube(conn: sqlite3.Connection, load_id: int, summary: pd.DataFrame | None = None) -> None:
+    """The load's cube rows (replacing any it had), from its day x key ``summary`` (read back
+    from daily_keys when not given). Grouped in pandas on integer codes, one pass per
+    dimension: several times faster than the same GROUP BY in SQLite, and memory stays near
+    the summary's own size."""
     conn.execute("DELETE FROM cube WHERE load_id = ?", (load_id,))
-    conn.execute(_CUBE_FILL, {"load": load_id})
+    if summary is None:
+        summary = pd.DataFrame(
+            conn.execute(
+                "SELECT day, key_id, billed_cost, effective_cost, list_cost FROM daily_keys "
+                "WHERE load_id = ?",
+                (load_id,),
+            ).fetchall(),
+            columns=["day", "key_id", *MEASURES],
+        )
+    if summary.empty:
+        return
+    conn.executemany(
+        "INSERT INTO cube (dim, key, day, currency, charge_category, load_id, billed_cost, "
+        "effective_cost, list_cost) VALUES (?,?,?,?,?,?,?,?,?)",
+        _cube_rows(KeyCodes(conn), summary, load_id),
+    )
+
+
+def _cube_rows(keys: KeyCodes, summary: pd.DataFrame, load_id: int):
+    key_ids = summary["key_id"].to_numpy(np.int64)
+    base = summary[["day", *MEASURES]].assign(
+        currency=keys.of("currency", key_ids), charge_category=keys.of("charge_category", key_ids)
+    )
+    for dim, column in DIMENSIONS.items():
+        frame = base.assign(value=keys.of(column, key_ids)) if column else base.assign(value=0)
+        part = frame.groupby(
+            ["day", "currency", "charge_category", "value"], sort=False, as_index=False
+        )[MEASURES].sum()
+        values = keys.text(column, part["value"].to_numpy()) if column else ["*"] * len(part)
+        yield from zip(
+            [dim] * len(part),
+            values,
+            part["day"].tolist(),
+            keys.text("currency", part["currency"].to_numpy()),
+            keys.text("charge_category", part["charge_category"].to_numpy()),
+            [load_id] * len(part),
+            part["billed"].tolist(),
+            part["effective"].tolist(),
+            part["list"].tolist(),
+            strict=True,
+        )
 
 
 def rebuild_load(

@@ -34,6 +34,12 @@ QUESTIONS = {
     "untagged (this month)": "untagged spend this month",
     "spot vs on-demand (team, last 30 days)": "spot vs on-demand for team team-07 last 30 days",
     "unknown name": "project project-9999 this week",
+    "provider word (aws, last month)": "what did aws cost last month",
+    "service category (storage, last month)": "storage costs last month",
+    "breakdown (provider by region, last month)": "provider aws by region last month",
+    "top 5 services of a provider (last month)": "top 5 services for provider aws last month",
+    "owner by account (last 30 days)": "owner owner021@example.com by account last 30 days",
+    "not understood": "what is the weather like in lisbon",
 }
 
 

@@ -29,6 +29,9 @@ from finops_bot.store.chunk import BadRows, Chunk
 from finops_bot.store.schema import ALLOCATION_COLUMNS, KEY_COLUMNS
 
 DAY_SECONDS = 86_400
+# charge times outside these years are not billing data (a "-0" or "0001-01-01" cell)
+EARLIEST = (np.datetime64("1970-01-01", "s") - EPOCH.astype("datetime64[s]")).astype(np.int64)
+LATEST = (np.datetime64("2200-01-01", "s") - EPOCH.astype("datetime64[s]")).astype(np.int64)
 
 # Fields every reader maps its own columns onto (FOCUS names here; CUR and Azure readers map
 # their columns to the same fields).
@@ -113,13 +116,20 @@ def _reason(why: str, source: pa.Array | None, i: int) -> str:
     return f"{why} {value!r}" if value is not None else why
 
 
+def _implausible(seconds: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(seconds) & ((seconds < EARLIEST) | (seconds >= LATEST))
+
+
 def _times(get, n: int, problems: _Problems) -> tuple[np.ndarray, np.ndarray]:
     start, start_bad = _to_seconds(get("start"), n)
     problems.refuse(start_bad, "ChargePeriodStart is not a date/time:", get("start"))
     problems.refuse(np.isnan(start) & ~start_bad, "ChargePeriodStart is empty")
+    problems.refuse(_implausible(start), "ChargePeriodStart is not 1970-2199:", get("start"))
     end, end_bad = _to_seconds(get("end"), n)
+    end_bad |= _implausible(end)
     problems.null("ChargePeriodEnd", end_bad, get("end"))
-    return start, end
+    return start, np.where(end_bad, np.nan, end)
 
 
 def _measures(get, n: int, problems: _Problems) -> dict[str, np.ndarray]:
@@ -146,7 +156,9 @@ def _billing_periods(get, n: int, start: np.ndarray, problems: _Problems):
     """BillingPeriodStart as an ISO date per row; the UTC month of ChargePeriodStart where
     the file has none. → (codes, distinct values)."""
     period, unreadable = _to_seconds(get("billing_period_start"), n)
+    unreadable |= _implausible(period)
     problems.null("BillingPeriodStart", unreadable, get("billing_period_start"))
+    period = np.where(unreadable, np.nan, period)
     charge_day = np.floor_divide(np.nan_to_num(start), DAY_SECONDS).astype(np.int64)
     month = ((EPOCH + charge_day).astype("datetime64[M]").astype("datetime64[D]") - EPOCH).astype(
         np.int64

@@ -14,6 +14,7 @@ sums them all. Sources, per provider:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from finops_bot.providers import fold
 
@@ -127,12 +128,14 @@ CATEGORY_WORDS = {
 }
 
 
-def services_named(word: str) -> list[Service]:
+@lru_cache(maxsize=4096)
+def services_named(word: str) -> tuple[Service, ...]:
     """The services a word or spelling names (several when it is ambiguous: "sql")."""
     wanted = fold(word)
-    return [s for s in SERVICES if wanted in s.folded()]
+    return tuple(s for s in SERVICES if wanted in s.folded())
 
 
+@lru_cache(maxsize=4096)
 def service_of(spelling: str) -> Service | None:
     """The service a stored spelling belongs to."""
     wanted = fold(spelling)

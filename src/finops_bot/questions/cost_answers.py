@@ -145,8 +145,9 @@ def cost_answer(ctx: Ctx, q: Query, subject: Subject, period: Period, before: Pe
         filters=subject.filters,
     )
     answer.previous = Comparison(before, reads.totals(db, where, before.start, before.end, m))
-    now_rows = reads.grouped(db, where, "service", period.start, period.end, m)
-    then_rows = reads.grouped(db, where, "service", before.start, before.end, m)
+    now_rows, then_rows = reads.grouped_pair(
+        db, where, "service", (period.start, period.end), (before.start, before.end), m
+    )
     rows = merge_rows(ctx.names, "service", now_rows, then_rows)
     if q.kind != "compare":
         rows.sort(key=lambda r: -r.cost)

@@ -42,18 +42,32 @@ class Engine:
         self.fleet_rules = fleet_rules or FleetRules()
         self._names: NameIndex | None = None
         self._names_version: tuple | None = None
+        self._fresh: list[Fresh] = []
+        self._span: tuple[str | None, str | None] = (None, None)
+        self._loaded: tuple[str | None, int] = (None, 0)
 
-    def names(self) -> NameIndex:
+    def _refresh(self) -> None:
+        """What changes only when a load lands, read again only then: names, freshness."""
         version = reads.cache_version(self.db)
         if self._names is None or version != self._names_version:
             self._names = NameIndex(reads.names(self.db))
+            self._fresh = [
+                Fresh(f.provider, f.source, f.data_through, f.loaded_at)
+                for f in reads.freshness(self.db)
+            ]
+            self._span = reads.data_span(self.db)
+            self._loaded = reads.loaded(self.db)
             self._names_version = version
+
+    def names(self) -> NameIndex:
+        self._refresh()
         return self._names
 
     def ask(self, question: str, today: date, now: datetime) -> Answer:
         """Answer one question as of ``today`` (periods) and ``now`` (the live GPU state)."""
-        loaded_at, sources = reads.loaded(self.db)
-        _, data_through = reads.data_span(self.db)
+        self._refresh()
+        loaded_at, sources = self._loaded
+        _, data_through = self._span
         base = dict(question=question, data_through=data_through, loaded_at=loaded_at)
         try:
             q = parse(question, today)
@@ -166,17 +180,9 @@ class Engine:
     def _freshness(self, where: Where, since: date, period: Period) -> tuple[list, list]:
         """The freshness of the providers in the answer, and those with no data yet in the
         period (they have spend before it but their data ends before it starts)."""
-        entries = [
-            Fresh(f.provider, f.source, f.data_through, f.loaded_at)
-            for f in reads.freshness(self.db)
-        ]
+        entries = list(self._fresh)
         if not where.everything:
-            present = {
-                cloud_of(p)
-                for p, _, _ in reads.grouped(
-                    self.db, where, "provider", since, period.end, self.default_measure
-                )
-            }
+            present = {cloud_of(p) for p in reads.providers_of(self.db, where, since, period.end)}
             entries = [f for f in entries if cloud_of(f.provider) in present]
         through: dict[str, str] = {}
         for f in entries:

@@ -197,7 +197,7 @@ class ChargeLoader:
                 self.conn.execute(
                     "UPDATE loads SET rows = rows - ? WHERE id = ?", (deleted, load_id)
                 )
-            for table in ("cube", "daily_keys"):
+            for table in ("cube", "cube_pairs", "daily_keys"):
                 self.conn.execute(
                     f"DELETE FROM {table} WHERE load_id = ? AND day BETWEEN ? AND ?",
                     (load_id, first, last),

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlite_utils import Database
 
 from finops_bot.days import day_iso, day_number
-from finops_bot.store.schema import MEASURE_COLUMNS, SUBJECT_COLUMNS
+from finops_bot.store.schema import MEASURE_COLUMNS, PAIRS, SUBJECT_COLUMNS
+
+PERIOD_REACH = timedelta(days=40)  # the longest a billing period runs, with room
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,17 @@ class Where:
     def everything(self) -> bool:
         return not self.terms
 
-    def _keys_sql(self) -> tuple[str, list]:
+    def _keys_sql(self, start: date | None = None) -> tuple[str, list]:
+        """The WHERE clause over charge_keys. With ``start``, combinations of billing periods
+        that end before it are skipped: a charge's day is never more than a period after its
+        BillingPeriodStart (corrections point backwards, to earlier days)."""
         clauses, params = [], []
         for dim, values in self.terms:
             clauses.append(f"k.{SUBJECT_COLUMNS[dim]} IN ({','.join('?' * len(values))})")
             params.extend(values)
+        if start is not None:
+            clauses.append("k.billing_period_start >= ?")
+            params.append((start - PERIOD_REACH).isoformat())
         return " AND ".join(clauses) or "1", params
 
 
@@ -90,8 +98,25 @@ def grouped(
     return _grouped(db, where, by, start, end, measure, categories)
 
 
+def _pair(where: Where, by: str | None) -> tuple[str, tuple[str, ...]] | None:
+    """The cube_pairs (dim, keys) when one term's subject by ``by`` is kept as pairs."""
+    if by is not None and len(where.terms) == 1 and (where.terms[0][0], by) in PAIRS:
+        return where.terms[0]
+    return None
+
+
 def _grouped(db, where, by, start, end, measure, categories) -> list[tuple[str, str, float]]:
     col, span = _measure(measure), (day_number(start), day_number(end))
+    pair = _pair(where, by)
+    if pair is not None:
+        dim, keys = pair
+        cats, cat_params = _categories_sql("charge_category", categories)
+        return db.execute(
+            f"SELECT by_key, currency, SUM({col}) AS c FROM cube_pairs WHERE dim = ? "
+            f"AND key IN ({','.join('?' * len(keys))}) AND by_dim = ? AND day BETWEEN ? AND ?"
+            f"{cats} GROUP BY 1, 2 ORDER BY c DESC",
+            (dim, *keys, by, *span, *cat_params),
+        ).fetchall()
     term = _cube_term(where)
     if term is not None and (by is None or where.everything):
         dim, keys = (by, None) if by else term
@@ -103,7 +128,7 @@ def _grouped(db, where, by, start, end, measure, categories) -> list[tuple[str, 
             f"AND day BETWEEN ? AND ?{cats} GROUP BY 1, 2 ORDER BY c DESC",
             (dim, *(keys or ()), *span, *cat_params),
         ).fetchall()
-    where_sql, params = where._keys_sql()
+    where_sql, params = where._keys_sql(start)
     cats, cat_params = _categories_sql("k.charge_category", categories)
     group = f"k.{SUBJECT_COLUMNS[by]}" if by else "''"
     return db.execute(
@@ -112,6 +137,50 @@ def _grouped(db, where, by, start, end, measure, categories) -> list[tuple[str, 
         f"WHERE {where_sql}{cats} GROUP BY 1, 2 ORDER BY c DESC",
         (*span, *params, *cat_params),
     ).fetchall()
+
+
+def grouped_pair(
+    db: Database,
+    where: Where,
+    by: str,
+    now: tuple[date, date],
+    then: tuple[date, date],
+    measure: str,
+) -> tuple[list[tuple[str, str, float]], list[tuple[str, str, float]]]:
+    """``grouped`` for two periods in one read (a comparison: now, and the period before)."""
+    col = _measure(measure)
+    a, b = (day_number(now[0]), day_number(now[1])), (day_number(then[0]), day_number(then[1]))
+    first, last = min(a[0], b[0]), max(a[1], b[1])
+    sums = (
+        f"SUM(CASE WHEN day BETWEEN ? AND ? THEN {col} END), "
+        f"SUM(CASE WHEN day BETWEEN ? AND ? THEN {col} END)"
+    )
+    pair = _pair(where, by)
+    if where.everything:  # everything by a dimension: the cube has it
+        rows = db.execute(
+            f"SELECT key, currency, {sums} FROM cube WHERE dim = ? AND day BETWEEN ? AND ? "
+            "GROUP BY 1, 2",
+            (*a, *b, by, first, last),
+        ).fetchall()
+    elif pair is not None:
+        dim, keys = pair
+        rows = db.execute(
+            f"SELECT by_key, currency, {sums} FROM cube_pairs WHERE dim = ? "
+            f"AND key IN ({','.join('?' * len(keys))}) AND by_dim = ? AND day BETWEEN ? AND ? "
+            "GROUP BY 1, 2",
+            (*a, *b, dim, *keys, by, first, last),
+        ).fetchall()
+    else:
+        where_sql, params = where._keys_sql(min(now[0], then[0]))
+        rows = db.execute(
+            f"SELECT k.{SUBJECT_COLUMNS[by]}, k.currency, {sums.replace('day', 'd.day')} "
+            "FROM charge_keys k JOIN daily_keys d ON d.key_id = k.id AND d.day BETWEEN ? AND ? "
+            f"WHERE {where_sql} GROUP BY 1, 2",
+            (*a, *b, first, last, *params),
+        ).fetchall()
+    out_now = sorted(((v, c, x) for v, c, x, _ in rows if x is not None), key=lambda r: -r[2])
+    out_then = sorted(((v, c, y) for v, c, _, y in rows if y is not None), key=lambda r: -r[2])
+    return out_now, out_then
 
 
 def series(
@@ -135,7 +204,7 @@ def series(
             (dim, *keys, *span, *cat_params),
         ).fetchall()
     else:
-        where_sql, params = where._keys_sql()
+        where_sql, params = where._keys_sql(start)
         cats, cat_params = _categories_sql("k.charge_category", categories)
         rows = db.execute(
             f"SELECT d.day, k.currency, SUM(d.{col}) FROM charge_keys k "
@@ -162,6 +231,19 @@ def all_series(
         f"AND day BETWEEN ? AND ?{cats} GROUP BY key, currency, day",
         (dim, day_number(start), day_number(end), *cat_params),
     ).fetchall()
+
+
+def providers_of(db: Database, where: Where, start: date, end: date) -> set[str]:
+    """The providers a subject has charges with in the billing periods around [start, end]:
+    read from the dimension combinations alone (each carries its billing period)."""
+    where_sql, params = where._keys_sql()
+    first = start.replace(day=1) - timedelta(days=1)
+    rows = db.execute(
+        f"SELECT DISTINCT k.provider FROM charge_keys k WHERE {where_sql} "
+        "AND k.billing_period_start BETWEEN ? AND ?",
+        (*params, first.replace(day=1).isoformat(), end.isoformat()),
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 @dataclass(frozen=True)

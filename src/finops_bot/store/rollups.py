@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from finops_bot.store.schema import SUBJECT_COLUMNS
+from finops_bot.store.schema import PAIRS, SUBJECT_COLUMNS
 
 DIMENSIONS: dict[str, str | None] = {"*": None, **SUBJECT_COLUMNS}
 MEASURES = ["billed", "effective", "list"]
@@ -92,6 +92,7 @@ def write_cube(conn: sqlite3.Connection, load_id: int, summary: pd.DataFrame | N
     dimension: several times faster than the same GROUP BY in SQLite, and memory stays near
     the summary's own size."""
     conn.execute("DELETE FROM cube WHERE load_id = ?", (load_id,))
+    conn.execute("DELETE FROM cube_pairs WHERE load_id = ?", (load_id,))
     if summary is None:
         summary = pd.DataFrame(
             conn.execute(
@@ -103,18 +104,51 @@ def write_cube(conn: sqlite3.Connection, load_id: int, summary: pd.DataFrame | N
         )
     if summary.empty:
         return
+    keys = KeyCodes(conn)
     conn.executemany(
         "INSERT INTO cube (dim, key, day, currency, charge_category, load_id, billed_cost, "
         "effective_cost, list_cost) VALUES (?,?,?,?,?,?,?,?,?)",
-        _cube_rows(KeyCodes(conn), summary, load_id),
+        _cube_rows(keys, summary, load_id),
     )
+    conn.executemany(
+        "INSERT INTO cube_pairs (dim, key, by_dim, by_key, day, currency, charge_category, "
+        "load_id, billed_cost, effective_cost, list_cost) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        _pair_rows(keys, summary, load_id),
+    )
+
+
+def _base(keys: KeyCodes, summary: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    key_ids = summary["key_id"].to_numpy(np.int64)
+    return key_ids, summary[["day", *MEASURES]].assign(
+        currency=keys.of("currency", key_ids), charge_category=keys.of("charge_category", key_ids)
+    )
+
+
+def _pair_rows(keys: KeyCodes, summary: pd.DataFrame, load_id: int):
+    key_ids, base = _base(keys, summary)
+    group = ["day", "currency", "charge_category", "x", "y"]
+    for dim, by in PAIRS:
+        x, y = SUBJECT_COLUMNS[dim], SUBJECT_COLUMNS[by]
+        frame = base.assign(x=keys.of(x, key_ids), y=keys.of(y, key_ids))
+        part = frame.groupby(group, sort=False, as_index=False)[MEASURES].sum()
+        yield from zip(
+            [dim] * len(part),
+            keys.text(x, part["x"].to_numpy()),
+            [by] * len(part),
+            keys.text(y, part["y"].to_numpy()),
+            part["day"].tolist(),
+            keys.text("currency", part["currency"].to_numpy()),
+            keys.text("charge_category", part["charge_category"].to_numpy()),
+            [load_id] * len(part),
+            part["billed"].tolist(),
+            part["effective"].tolist(),
+            part["list"].tolist(),
+            strict=True,
+        )
 
 
 def _cube_rows(keys: KeyCodes, summary: pd.DataFrame, load_id: int):
-    key_ids = summary["key_id"].to_numpy(np.int64)
-    base = summary[["day", *MEASURES]].assign(
-        currency=keys.of("currency", key_ids), charge_category=keys.of("charge_category", key_ids)
-    )
+    key_ids, base = _base(keys, summary)
     for dim, column in DIMENSIONS.items():
         frame = base.assign(value=keys.of(column, key_ids)) if column else base.assign(value=0)
         part = frame.groupby(
@@ -165,7 +199,7 @@ def delete_load(conn: sqlite3.Connection, load_id: int) -> int:
     if first is not None:
         deleted = conn.execute("DELETE FROM charges WHERE id BETWEEN ? AND ?", (first, last))
         deleted = deleted.rowcount
-    for table in ("daily_keys", "cube", "load_partitions"):
+    for table in ("daily_keys", "cube", "cube_pairs", "load_partitions"):
         conn.execute(f"DELETE FROM {table} WHERE load_id = ?", (load_id,))
     conn.execute("DELETE FROM loads WHERE id = ?", (load_id,))
     return deleted

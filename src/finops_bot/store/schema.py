@@ -69,6 +69,11 @@ SUBJECT_COLUMNS = {
     "pricing": "pricing_category",
     "category": "service_category",
 }
+# subject dimensions with many combinations, broken down by an infrastructure dimension:
+# kept as pairs (cube_pairs), so "provider aws by region" reads a few index ranges
+PAIR_SUBJECTS = ("provider", "category", "service", "region", "account", "pricing")
+PAIR_BY = ("service", "provider", "region", "account", "pricing", "category")
+PAIRS = tuple((x, y) for x in PAIR_SUBJECTS for y in PAIR_BY if x != y)
 MEASURE_COLUMNS = {
     "EffectiveCost": "effective_cost",
     "BilledCost": "billed_cost",
@@ -383,7 +388,26 @@ def cube_fill_sql(dimensions: dict[str, str | None]) -> str:
     )
 
 
+def pairs_fill_sql(dimensions: dict[str, str], pairs: tuple[tuple[str, str], ...]) -> str:
+    """INSERT … SELECT of one load's cube_pairs rows from its daily_keys (parameter: the
+    load id)."""
+    branches = [
+        f"SELECT '{x}', k.{dimensions[x]}, '{y}', k.{dimensions[y]}, d.day, k.currency, "
+        "k.charge_category, d.load_id, SUM(d.billed_cost), SUM(d.effective_cost), "
+        "SUM(d.list_cost) FROM daily_keys d JOIN charge_keys k ON k.id = d.key_id "
+        f"WHERE d.load_id = :load GROUP BY k.{dimensions[x]}, k.{dimensions[y]}, d.day, "
+        "k.currency, k.charge_category"
+        for x, y in pairs
+    ]
+    return (
+        "INSERT INTO cube_pairs (dim, key, by_dim, by_key, day, currency, charge_category, "
+        "load_id, billed_cost, effective_cost, list_cost) " + " UNION ALL ".join(branches)
+    )
+
+
 _M009_KEY_COLUMNS = (*_M001_KEY_COLUMNS[:-3], "billing_period_start", "project", "team", "owner")
+_M009_PAIR_SUBJECTS = ("provider", "category", "service", "region", "account", "pricing")
+_M009_PAIR_BY = ("service", "provider", "region", "account", "pricing", "category")
 _M009_DIMENSIONS = {
     "*": None,
     "project": "project",
@@ -461,6 +485,20 @@ CREATE TABLE cube (
   list_cost REAL NOT NULL,
   PRIMARY KEY (dim, key, day, currency, charge_category, load_id)
 ) WITHOUT ROWID;
+CREATE TABLE cube_pairs (
+  dim TEXT NOT NULL,
+  key TEXT NOT NULL,
+  by_dim TEXT NOT NULL,
+  by_key TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  charge_category TEXT NOT NULL,
+  load_id INTEGER NOT NULL,
+  billed_cost REAL NOT NULL,
+  effective_cost REAL NOT NULL,
+  list_cost REAL NOT NULL,
+  PRIMARY KEY (dim, key, by_dim, day, by_key, currency, charge_category, load_id)
+) WITHOUT ROWID;
 DROP VIEW focus_charges;
 CREATE VIEW focus_charges AS
 SELECT
@@ -499,9 +537,12 @@ LEFT JOIN tag_sets t ON t.id = c.tags_id;
 """
     )
     fill = cube_fill_sql(_M009_DIMENSIONS)
+    pairs = tuple((x, y) for x in _M009_PAIR_SUBJECTS for y in _M009_PAIR_BY if x != y)
+    fill_pairs = pairs_fill_sql(_M009_DIMENSIONS, pairs)
     loads = [row[0] for row in db.execute("SELECT id FROM loads ORDER BY id").fetchall()]
     for load_id in loads:
         db.execute(fill, {"load": load_id})
+        db.execute(fill_pairs, {"load": load_id})
     partitions = db.execute(
         "SELECT DISTINCT d.load_id, k.provider, k.billing_account_id, k.billing_period_start "
         "FROM daily_keys d JOIN charge_keys k ON k.id = d.key_id "

@@ -161,7 +161,34 @@ def ce_requests(groups_per_page: int) -> list[dict]:
                     if n < len(pages) - 1:
                         body["NextPageToken"] = f"page-{n + 1}"
                     results.append(body)
-                pages_total += len(pages)
+                # the window's second query: charges that are not usage, by RECORD_TYPE
+                # and SERVICE (a tax and a credit a day: one page)
+                results.append(
+                    {
+                        "ResultsByTime": [
+                            {
+                                "TimePeriod": {"Start": str(d), "End": str(d + timedelta(days=1))},
+                                "Groups": [
+                                    {
+                                        "Keys": [kind, service],
+                                        "Metrics": {
+                                            "AmortizedCost": {"Amount": amount, "Unit": "USD"},
+                                            "UnblendedCost": {"Amount": amount, "Unit": "USD"},
+                                        },
+                                    }
+                                    for kind, service, amount in (
+                                        ("Tax", "Tax", "3.0"),
+                                        ("Credit", services[0], "-1.0"),
+                                    )
+                                ],
+                                "Total": {},
+                                "Estimated": False,
+                            }
+                            for d in days
+                        ]
+                    }
+                )
+                pages_total += len(pages) + 1
                 requests.post(
                     "http://motoapi.amazonaws.com/moto-api/static/ce/cost-and-usage-results",
                     json={"results": results},

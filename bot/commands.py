@@ -224,7 +224,9 @@ def serve(args: argparse.Namespace) -> int:
     from scheduled import billing, fleet
 
     scheduler = BackgroundScheduler(timezone=UTC)
-    fleet.register(scheduler, deps.settings.db_path, deps.settings.fleet.retention_days)
+    from bot.clock import real_now
+
+    fleet.register(scheduler, deps.settings.db_path, deps.settings.fleet.retention_days, real_now)
     if deps.settings.sources:
 
         def sync_one(name: str) -> None:
@@ -237,7 +239,7 @@ def serve(args: argparse.Namespace) -> int:
                     f"{r.rows} rows, {r.api_calls} API calls" if r.ok else r.error,
                 )
 
-        billing.register(scheduler, deps.settings.sources, sync_one)
+        billing.register(scheduler, deps.settings.sources, sync_one, first_run=real_now())
         print(f"billing sync scheduled for {len(deps.settings.sources)} source(s)", flush=True)
     scheduler.start()
     with contextlib.suppress(KeyboardInterrupt):

@@ -1,10 +1,11 @@
 """Each billing source syncs on its own interval (default 6 h): missed runs coalesce into
-one, and a source never runs twice at once."""
+one, and a source never runs twice at once. ``first_run`` (from bot/'s clock) runs every
+source once at start."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from apscheduler.schedulers.base import BaseScheduler
 
@@ -15,10 +16,10 @@ def register(
     scheduler: BaseScheduler,
     sources: tuple[SourceConfig, ...],
     run_sync: Callable[[str], object],
-    start_now: bool = True,
+    first_run: datetime | None = None,
 ) -> list[str]:
     ids = []
-    first_run = {"next_run_time": datetime.now(UTC)} if start_now else {}
+    start = {"next_run_time": first_run} if first_run else {}
     for config in sources:
         job = scheduler.add_job(
             run_sync,
@@ -31,7 +32,7 @@ def register(
             max_instances=1,  # never two syncs of one source at once
             misfire_grace_time=3600,
             replace_existing=True,
-            **first_run,
+            **start,
         )
         ids.append(job.id)
     return ids

@@ -64,7 +64,7 @@ def test_scheduler_one_job_per_source_coalesced_never_overlapping():
 
     sources = (SourceConfig("aws-prod", "aws_cost_explorer", 6), SourceConfig("az", "x", 12))
     scheduler = BackgroundScheduler()
-    ids = billing.register(scheduler, sources, lambda name: None, start_now=False)
+    ids = billing.register(scheduler, sources, lambda name: None)
     jobs = {j.id: j for j in scheduler.get_jobs()}
     assert ids == ["billing-sync:aws-prod", "billing-sync:az"]
     for job in jobs.values():
@@ -84,8 +84,11 @@ def test_scheduler_runs_each_source_at_start():
         ran.append(name)
         done.set()
 
+    from datetime import UTC, datetime
+
     scheduler = BackgroundScheduler()
-    billing.register(scheduler, (SourceConfig("aws-prod", "aws_cost_explorer"),), run)
+    config = (SourceConfig("aws-prod", "aws_cost_explorer"),)
+    billing.register(scheduler, config, run, first_run=datetime.now(UTC))
     scheduler.start()
     try:
         assert done.wait(5)

@@ -105,8 +105,25 @@ def _pair(where: Where, by: str | None) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
+def _self(where: Where, by: str | None) -> tuple[str, tuple[str, ...]] | None:
+    """A subject broken down by its own dimension (a service's "what moved" by service):
+    the cube's rows of its own values."""
+    if by is not None and len(where.terms) == 1 and where.terms[0][0] == by:
+        return where.terms[0]
+    return None
+
+
 def _grouped(db, where, by, start, end, measure, categories) -> list[tuple[str, str, float]]:
     col, span = _measure(measure), (day_number(start), day_number(end))
+    if (own := _self(where, by)) is not None:
+        dim, keys = own
+        cats, cat_params = _categories_sql("charge_category", categories)
+        return db.execute(
+            f"SELECT key, currency, SUM({col}) AS c FROM cube WHERE dim = ? "
+            f"AND key IN ({','.join('?' * len(keys))}) AND day BETWEEN ? AND ?{cats} "
+            "GROUP BY 1, 2 ORDER BY c DESC",
+            (dim, *keys, *span, *cat_params),
+        ).fetchall()
     pair = _pair(where, by)
     if pair is not None:
         dim, keys = pair
@@ -156,7 +173,15 @@ def grouped_pair(
         f"SUM(CASE WHEN day BETWEEN ? AND ? THEN {col} END)"
     )
     pair = _pair(where, by)
-    if where.everything:  # everything by a dimension: the cube has it
+    own = _self(where, by)
+    if own is not None:
+        dim, keys = own
+        rows = db.execute(
+            f"SELECT key, currency, {sums} FROM cube WHERE dim = ? "
+            f"AND key IN ({','.join('?' * len(keys))}) AND day BETWEEN ? AND ? GROUP BY 1, 2",
+            (*a, *b, dim, *keys, first, last),
+        ).fetchall()
+    elif where.everything:  # everything by a dimension: the cube has it
         rows = db.execute(
             f"SELECT key, currency, {sums} FROM cube WHERE dim = ? AND day BETWEEN ? AND ? "
             "GROUP BY 1, 2",

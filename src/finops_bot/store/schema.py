@@ -73,7 +73,10 @@ SUBJECT_COLUMNS = {
 # kept as pairs (cube_pairs), so "provider aws by region" reads a few index ranges
 PAIR_SUBJECTS = ("provider", "category", "service", "region", "account", "pricing")
 PAIR_BY = ("service", "provider", "region", "account", "pricing", "category")
-PAIRS = tuple((x, y) for x in PAIR_SUBJECTS for y in PAIR_BY if x != y)
+PAIRS = tuple((x, y) for x in PAIR_SUBJECTS for y in PAIR_BY if x != y) + tuple(
+    (x, "service")
+    for x in ("project", "team", "owner")  # what moved, in every cost answer
+)
 MEASURE_COLUMNS = {
     "EffectiveCost": "effective_cost",
     "BilledCost": "billed_cost",
@@ -538,6 +541,7 @@ LEFT JOIN tag_sets t ON t.id = c.tags_id;
     )
     fill = cube_fill_sql(_M009_DIMENSIONS)
     pairs = tuple((x, y) for x in _M009_PAIR_SUBJECTS for y in _M009_PAIR_BY if x != y)
+    pairs += tuple((x, "service") for x in ("project", "team", "owner"))
     fill_pairs = pairs_fill_sql(_M009_DIMENSIONS, pairs)
     loads = [row[0] for row in db.execute("SELECT id FROM loads ORDER BY id").fetchall()]
     for load_id in loads:

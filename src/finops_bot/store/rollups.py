@@ -126,16 +126,22 @@ def _base(keys: KeyCodes, summary: pd.DataFrame) -> tuple[np.ndarray, pd.DataFra
 
 def _pair_rows(keys: KeyCodes, summary: pd.DataFrame, load_id: int):
     key_ids, base = _base(keys, summary)
-    group = ["day", "currency", "charge_category", "x", "y"]
+    dims = sorted({d for pair in PAIRS for d in pair})
+    coded = base.assign(**{d: keys.of(SUBJECT_COLUMNS[d], key_ids) for d in dims})
+    group = ["day", "currency", "charge_category"]
+    # the pairs of the dimensions with few values, from one reduced frame: project, team
+    # and owner multiply combinations, so grouping them away first makes each pair cheap
+    few = [d for d in dims if d not in ("project", "team", "owner")]
+    reduced = coded.groupby([*group, *few], sort=False, as_index=False)[MEASURES].sum()
     for dim, by in PAIRS:
+        source = reduced if dim in few and by in few else coded
+        part = source.groupby([*group, dim, by], sort=False, as_index=False)[MEASURES].sum()
         x, y = SUBJECT_COLUMNS[dim], SUBJECT_COLUMNS[by]
-        frame = base.assign(x=keys.of(x, key_ids), y=keys.of(y, key_ids))
-        part = frame.groupby(group, sort=False, as_index=False)[MEASURES].sum()
         yield from zip(
             [dim] * len(part),
-            keys.text(x, part["x"].to_numpy()),
+            keys.text(x, part[dim].to_numpy()),
             [by] * len(part),
-            keys.text(y, part["y"].to_numpy()),
+            keys.text(y, part[by].to_numpy()),
             part["day"].tolist(),
             keys.text("currency", part["currency"].to_numpy()),
             keys.text("charge_category", part["charge_category"].to_numpy()),

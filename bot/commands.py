@@ -36,7 +36,7 @@ def demo(args: argparse.Namespace) -> int:
     print("Try next:")
     print('  python -m bot ask "top 10 teams this month"')
     print('  python -m bot ask "compare vision-research this month vs last month" --json')
-    print('  python -m bot ask "owner carol since monday"')
+    print('  python -m bot ask "owner carol@acme.ai since monday"')
     print("  python -m bot import ../shared/fixtures/focus/focus_1.0_sample_1000.csv")
     return 0
 

@@ -135,6 +135,8 @@ class Engine:
                     f"period is cut to the same {clipped} day(s)."
                 )
             answer = build.cost_answer(ctx, q, subject, period, before)
+            if last and date.fromisoformat(last) < period.start:
+                _nothing_known_yet(answer, before)
         answer.freshness = fresh
         return answer
 
@@ -230,6 +232,17 @@ def _replace_name(question: str, name: str, suggestion: str) -> str:
     if at < 0:
         return suggestion
     return question[:at] + suggestion + question[at + len(name) :]
+
+
+def _nothing_known_yet(answer: Answer, before: Period) -> None:
+    """The data ends before the period starts (a Monday's "this week", the 1st's "this
+    month"): no comparison, so no "-100%" rows; ask about the period before instead."""
+    answer.previous, answer.rows, answer.more_rows = None, [], 0
+    answer.nothing = "Nothing is known about this period yet: billing data lags a day or two."
+    if answer.period and answer.period.label.startswith(("this ", "today")):
+        earlier = answer.period.label.replace("this ", "last ").replace("today", "yesterday")
+        subject = " ".join(f"{d} {n}" for d, n in answer.filters.items()) or "total spend"
+        answer.suggestions = [f"{subject} {earlier}"]
 
 
 def _partial_notes(period: Period, last: str | None) -> list[str]:

@@ -116,3 +116,10 @@ def test_json_carries_unit_summed_and_freshness(lagging):
     gpu = json.loads(render_json(lagging.ask("which gpus are idle", TODAY, NOW)))
     assert (gpu["unit"], gpu["measure"]) == ("money_per_hour", None)
     assert "node list price" in gpu["basis"]
+
+
+def test_a_period_after_the_data_shows_no_minus_100_rows(lagging):
+    a = lagging.ask("total spend this week", date(2026, 11, 30), NOW)  # a Monday, data to 21st
+    assert (a.totals, a.rows, a.previous) == ({}, [], None)
+    assert "Nothing is known about this period yet" in render_text(a)
+    assert a.suggestions == ["total spend last week"]

@@ -109,7 +109,7 @@ def render_text(answer: Answer) -> str:
     period = answer.period.describe() if answer.period else ""
     lines.append(f"{answer.title} · {period}" if period else answer.title)
     if not answer.totals:
-        lines.append(f"  {nothing_line(answer, period or 'this period')}")
+        lines.append(f"  {nothing_line(answer)}")
     for currency, total in answer.totals.items():
         lines.append(f"  {format_money(total, currency)}{rate(answer)}")
     if top := top_line(answer):

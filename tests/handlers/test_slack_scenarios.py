@@ -134,6 +134,22 @@ def slash_fields(text: str, fake_url: str) -> dict:
     }
 
 
+def click(slack: Slack, button: dict, response: str) -> str:
+    """A block_actions body for a click on ``button`` by U111 in C111."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U111", "name": "alice"},
+        "team": {"id": "T111"},
+        "channel": {"id": "C111"},
+        "api_app_id": "A111",
+        "response_url": f"{slack.fake.url}/actions/T111/{response}/resp",
+        "trigger_id": "1.2.3",
+        "container": {"type": "message", "is_ephemeral": True},
+        "actions": [{**button, "block_id": "b", "action_ts": "1700000000.1"}],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
 @pytest.fixture
 def slack(demo_db):
     s = Slack(demo_db)
@@ -240,26 +256,8 @@ def test_direct_message_answers_in_the_dm_and_ignores_bots(slack):
 def test_share_button_posts_the_same_answer_visibly(slack):
     _, answer = slack.command("top 5 projects last month")
     value = answer["blocks"][-1]["elements"][0]["value"]
-    payload = {
-        "type": "block_actions",
-        "user": {"id": "U111", "name": "alice"},
-        "team": {"id": "T111"},
-        "channel": {"id": "C111"},
-        "api_app_id": "A111",
-        "response_url": f"{slack.fake.url}/actions/T111/1/resp",
-        "trigger_id": "1.2.3",
-        "container": {"type": "message", "is_ephemeral": True},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": "finops_share",
-                "block_id": "b",
-                "value": value,
-                "action_ts": "1700000000.1",
-            }
-        ],
-    }
-    status, _ = slack.post(urlencode({"payload": json.dumps(payload)}))
+    button = {"type": "button", "action_id": "finops_share", "value": value}
+    status, _ = slack.post(click(slack, button, "1"))
     assert status == 200
     call = slack.fake.wait_for("/actions/T111/1/resp")[0]
     assert call["body"]["response_type"] == "in_channel"
@@ -273,18 +271,7 @@ def test_a_suggestion_button_asks_its_question(slack):
     button = actions["elements"][1]
     assert button["action_id"] == "finops_ask_1" and button["value"] == "total spend this month"
     assert_valid_blocks(answer["blocks"])
-    payload = {
-        "type": "block_actions",
-        "user": {"id": "U111", "name": "alice"},
-        "team": {"id": "T111"},
-        "channel": {"id": "C111"},
-        "api_app_id": "A111",
-        "response_url": f"{slack.fake.url}/actions/T111/2/resp",
-        "trigger_id": "1.2.3",
-        "container": {"type": "message", "is_ephemeral": True},
-        "actions": [{**button, "block_id": "b", "action_ts": "1700000000.1"}],
-    }
-    status, _ = slack.post(urlencode({"payload": json.dumps(payload)}))
+    status, _ = slack.post(click(slack, button, "2"))
     assert status == 200
     call = slack.fake.wait_for("/actions/T111/2/resp")[0]
     assert call["body"]["response_type"] == "ephemeral"

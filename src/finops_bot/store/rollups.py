@@ -137,20 +137,9 @@ def _pair_rows(keys: KeyCodes, summary: pd.DataFrame, load_id: int):
         source = reduced if dim in few and by in few else coded
         part = source.groupby([*group, dim, by], sort=False, as_index=False)[MEASURES].sum()
         x, y = SUBJECT_COLUMNS[dim], SUBJECT_COLUMNS[by]
-        yield from zip(
-            [dim] * len(part),
-            keys.text(x, part[dim].to_numpy()),
-            [by] * len(part),
-            keys.text(y, part[by].to_numpy()),
-            part["day"].tolist(),
-            keys.text("currency", part["currency"].to_numpy()),
-            keys.text("charge_category", part["charge_category"].to_numpy()),
-            [load_id] * len(part),
-            part["billed"].tolist(),
-            part["effective"].tolist(),
-            part["list"].tolist(),
-            strict=True,
-        )
+        head = ([dim] * len(part), keys.text(x, part[dim].to_numpy()))
+        head += ([by] * len(part), keys.text(y, part[by].to_numpy()))
+        yield from _rows(keys, part, head, load_id)
 
 
 def _cube_rows(keys: KeyCodes, summary: pd.DataFrame, load_id: int):
@@ -161,18 +150,22 @@ def _cube_rows(keys: KeyCodes, summary: pd.DataFrame, load_id: int):
             ["day", "currency", "charge_category", "value"], sort=False, as_index=False
         )[MEASURES].sum()
         values = keys.text(column, part["value"].to_numpy()) if column else ["*"] * len(part)
-        yield from zip(
-            [dim] * len(part),
-            values,
-            part["day"].tolist(),
-            keys.text("currency", part["currency"].to_numpy()),
-            keys.text("charge_category", part["charge_category"].to_numpy()),
-            [load_id] * len(part),
-            part["billed"].tolist(),
-            part["effective"].tolist(),
-            part["list"].tolist(),
-            strict=True,
-        )
+        yield from _rows(keys, part, ([dim] * len(part), values), load_id)
+
+
+def _rows(keys: KeyCodes, part: pd.DataFrame, head: tuple[list, ...], load_id: int):
+    """Rows to insert: the leading columns, then day, currency, category, load, measures."""
+    return zip(
+        *head,
+        part["day"].tolist(),
+        keys.text("currency", part["currency"].to_numpy()),
+        keys.text("charge_category", part["charge_category"].to_numpy()),
+        [load_id] * len(part),
+        part["billed"].tolist(),
+        part["effective"].tolist(),
+        part["list"].tolist(),
+        strict=True,
+    )
 
 
 def rebuild_load(

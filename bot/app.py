@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from slack_bolt import App, BoltResponse
@@ -20,6 +22,25 @@ from finops_bot.config import SlackSettings
 log = logging.getLogger("finops_bot.slack")
 
 ACK_BUDGET_SECONDS = 2.0  # Slack wants an ack within 3 s; keep a margin
+
+
+class RecentIds:
+    """The last ``size`` event ids seen: an event Slack delivers twice (same event_id, no
+    retry header) is answered once."""
+
+    def __init__(self, size: int = 10_000):
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first(self, event_id: str) -> bool:
+        with self._lock:
+            if event_id in self._ids:
+                return False
+            self._ids[event_id] = None
+            if len(self._ids) > self.size:
+                self._ids.popitem(last=False)
+            return True
 
 
 @dataclass
@@ -71,12 +92,18 @@ def build_app(settings: SlackSettings, deps: SlackDeps) -> App:
         logger=log,
     )
 
+    seen = RecentIds()
+
     @app.middleware
     def skip_slack_retries(req, resp, next):  # noqa: A002 - Bolt's name
         # Slack re-sends an event it thinks we missed; the first delivery already answered
         if req.headers.get("x-slack-retry-num"):
             reason = (req.headers.get("x-slack-retry-reason") or ["?"])[0]
             log.info("ignoring Slack retry %s (%s)", req.headers["x-slack-retry-num"], reason)
+            return BoltResponse(status=200, body="")
+        event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
+        if isinstance(event_id, str) and not seen.first(event_id):
+            log.info("ignoring event %s delivered twice", event_id)
             return BoltResponse(status=200, body="")
         req.context["finops"] = deps
         return next()

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from bot.clock import real_now
 from bot.deps import build
 from finops_bot.demo import DEMO_QUESTIONS, load_demo
 from finops_bot.errors import FinopsError
@@ -158,7 +159,7 @@ def serve(args: argparse.Namespace) -> int:
     import os
     import signal
     import threading
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from bot.answers import AnswerService
     from bot.app import SlackDeps, build_app
@@ -177,7 +178,7 @@ def serve(args: argparse.Namespace) -> int:
     answers = AnswerService(
         deps.settings.db_path,
         deps.settings.measure,
-        today=lambda: datetime.now(UTC).date(),
+        today=lambda: real_now().date(),
         prices=deps.prices,
         fleet_rules=deps.settings.fleet,
     )
@@ -198,9 +199,10 @@ def serve(args: argparse.Namespace) -> int:
         socket_connected=socket_connected,
         app=None if slack.socket_mode else app,
         signing_secret=slack.signing_secret,
+        clock=lambda: real_now().timestamp(),
         heartbeats=HeartbeatsRoute(
             deps.settings.db_path,
-            now=lambda: datetime.now(UTC),
+            now=real_now,
             idle_util=deps.settings.fleet.idle_util,
         ),
     )
@@ -224,8 +226,6 @@ def serve(args: argparse.Namespace) -> int:
     from scheduled import billing, fleet
 
     scheduler = BackgroundScheduler(timezone=UTC)
-    from bot.clock import real_now
-
     fleet.register(scheduler, deps.settings.db_path, deps.settings.fleet.retention_days, real_now)
     if deps.settings.sources:
 

@@ -17,13 +17,15 @@ def register(app: App) -> None:
 def on_error(error, body, logger, client) -> None:
     logger.exception("unhandled error in a listener", exc_info=error)
     try:
-        if body.get("response_url"):
+        if not isinstance(body, dict):
+            return
+        if isinstance(body.get("response_url"), str):
             from slack_sdk.webhook import WebhookClient
 
             WebhookClient(body["response_url"]).send(text=APOLOGY, response_type="ephemeral")
             return
-        event = body.get("event") or {}
-        if event.get("channel"):
+        event = body.get("event") if isinstance(body.get("event"), dict) else {}
+        if isinstance(event.get("channel"), str):
             client.chat_postMessage(
                 channel=event["channel"],
                 text=APOLOGY,

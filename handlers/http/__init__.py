@@ -20,11 +20,13 @@ def register(
     socket_connected: Callable[[], bool] | None,
     app: App | None,
     signing_secret: str | None,
+    clock: Callable[[], float],
     heartbeats: HeartbeatsRoute | None = None,
 ) -> None:
+    """``clock``: seconds since the epoch, for the signature's timestamp window."""
     router.add("GET", "/healthz", healthz(health, socket_connected))
     if heartbeats is not None:
         router.add("POST", "/v1/heartbeats", heartbeats)
         router.add("GET", "/agent.py", agent_file)
     if app is not None and signing_secret:
-        router.add("POST", "/slack/events", SlackEventsRoute(app, signing_secret))
+        router.add("POST", "/slack/events", SlackEventsRoute(app, signing_secret, clock))

@@ -70,6 +70,7 @@ class Slack:
             socket_connected=None,
             app=self.app,
             signing_secret=SECRET,
+            clock=time.time,
         )
         self.server, _ = start_server("127.0.0.1", 0, router)
         self.port = self.server.server_address[1]
@@ -288,6 +289,85 @@ def test_bad_signature_and_stale_timestamp_are_401_and_nothing_runs(slack):
     assert status == 401
     time.sleep(0.2)
     assert slack.fake.calls == []
+
+
+def raw_post(slack, body: bytes, headers: dict[str, str]) -> int:
+    """Any bytes, any headers: what an attacker can send."""
+    conn = http.client.HTTPConnection("127.0.0.1", slack.port, timeout=10)
+    conn.putrequest("POST", "/slack/events")
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    conn.putheader("content-length", str(len(body)))
+    conn.endheaders(body)
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def sign(body: bytes, ts: str) -> str:
+    import hashlib
+    import hmac
+
+    digest = hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
+    return "v0=" + digest.hexdigest()
+
+
+def test_anything_that_fails_verification_is_401_whatever_its_bytes(slack):
+    now = str(int(time.time()))
+    form = urlencode(slash_fields("help", slack.fake.url)).encode()
+    cases = [
+        (form, {"x-slack-request-timestamp": "12.5e3", "x-slack-signature": "v0=ab"}),
+        (form, {"x-slack-request-timestamp": "tomorrow", "x-slack-signature": sign(form, now)}),
+        (form, {"x-slack-request-timestamp": now, "x-slack-signature": "v0=\xff\xfe\u00e9"}),
+        (
+            b"\xff\xfe not utf-8 \x80",
+            {"x-slack-request-timestamp": now, "x-slack-signature": "v0=0"},
+        ),
+        (form, {}),
+        (form, {"x-slack-request-timestamp": "", "x-slack-signature": ""}),
+        (form, {"x-slack-request-timestamp": "9" * 40, "x-slack-signature": "v0="}),
+    ]
+    for body, headers in cases:
+        assert raw_post(slack, body, headers) == 401, headers
+
+
+def test_signed_but_malformed_payloads_are_400_or_ignored_never_500(slack):
+    now = str(int(time.time()))
+    deep = "[" * 100_000 + "]" * 100_000
+    bodies = [
+        (b"\xff\xfe not utf-8", "application/x-www-form-urlencoded"),
+        (urlencode({"payload": deep}).encode(), "application/x-www-form-urlencoded"),
+        (json.dumps({"type": "event_callback", "event": "nope"}).encode(), "application/json"),
+        (json.dumps({"type": "event_callback", "event": {"type": 7}}).encode(), "application/json"),
+        (
+            urlencode({"payload": json.dumps({"type": "block_actions", "actions": "x"})}).encode(),
+            "application/x-www-form-urlencoded",
+        ),  # fmt: skip
+        (
+            urlencode({"payload": json.dumps({"type": "view_submission", "view": {}})}).encode(),
+            "application/x-www-form-urlencoded",
+        ),  # fmt: skip
+        (
+            urlencode({"command": ["/finops"], "text": ["a", "b"]}, doseq=True).encode(),
+            "application/x-www-form-urlencoded",
+        ),  # fmt: skip
+    ]
+    for body, kind in bodies:
+        headers = {"content-type": kind, "x-slack-request-timestamp": now}
+        headers["x-slack-signature"] = sign(body, now)
+        assert raw_post(slack, body, headers) in (200, 400, 404), body[:60]
+
+
+def test_an_event_delivered_twice_is_answered_once(slack):
+    event = {"type": "app_mention", "user": "U111", "channel": "C111", "text": "<@UBOT> help",
+             "ts": "1700000000.000500"}  # fmt: skip
+    body = {"token": "x", "team_id": "T111", "api_app_id": "A111", "type": "event_callback",
+            "event_id": "Ev-twice", "event_time": int(time.time()), "event": event}  # fmt: skip
+    for _ in range(2):
+        assert slack.post(json.dumps(body), content_type="application/json")[0] == 200
+    slack.fake.wait_for("/api/chat.postMessage")
+    time.sleep(0.3)
+    assert len([c for c in slack.fake.calls if c["path"] == "/api/chat.postMessage"]) == 1
 
 
 def test_retries_never_answer_twice(slack):

@@ -3,7 +3,9 @@ its day, never data or secrets; the answer is computed again from the cache."""
 
 from __future__ import annotations
 
-from finops_bot.render.blocks import parse_share_value
+import re
+
+from finops_bot.render.blocks import escape, parse_share_value
 from handlers.reply import message
 
 
@@ -21,13 +23,13 @@ def share_in_channel(ack, action, body, context, respond, logger) -> None:
         )
         return
     reply = message(deps.answers.ask(question, day))
-    user = body.get("user", {}).get("id")
-    if user:
+    user = (body.get("user") or {}).get("id")
+    if isinstance(user, str) and re.fullmatch(r"[A-Z0-9]+", user):
         reply["blocks"].append(
             {
                 "type": "context",
                 "elements": [
-                    {"type": "mrkdwn", "text": f"Shared by <@{user}> · asked: {question}"}
+                    {"type": "mrkdwn", "text": f"Shared by <@{user}> · asked: {escape(question)}"}
                 ],
             }
         )

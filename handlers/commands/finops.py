@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import TimeoutError as FutureTimeout
 
+from finops_bot.render.blocks import escape
 from handlers.reply import message
 
 
@@ -16,7 +17,7 @@ def finops_command(ack, command, context, respond, logger) -> None:
     try:
         answer = future.result(timeout=deps.ack_budget)
     except FutureTimeout:
-        ack(response_type="ephemeral", text=f"Working on “{question}”…")
+        ack(response_type="ephemeral", text=f"Working on “{escape(question[:200])}”…")
         logger.info("slow question, finishing through respond: %r", question)
         answer = future.result()
         respond(response_type="ephemeral", **message(answer, share_for=today))

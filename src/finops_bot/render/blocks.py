@@ -35,8 +35,13 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters as entities: user text can never mention a channel
+    (<!channel>), a person (<@U1>) or make a link (<http://x|y>)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_escape = escape
 
 
 def share_value(question: str, today: date) -> str | None:
@@ -59,7 +64,7 @@ def _total_text(answer: Answer) -> str:
     lines = []
     span = answer.period.describe() if answer.period else ""
     if not answer.totals:
-        lines.append(nothing_line(answer, span))
+        lines.append(escape(nothing_line(answer, span)))
     for currency, total in answer.totals.items():
         lines.append(
             f"*{format_money(total, currency)}{rate(answer)}*  "
@@ -179,6 +184,6 @@ def _fit(blocks: list[dict]) -> list[dict]:
 def answer_fallback_text(answer: Answer) -> str:
     """The notification / screen-reader text that goes with the blocks."""
     if not answer.has_number:
-        return _cut(answer.message or answer.title, 300)
+        return _cut(escape(answer.message or answer.title), 300)
     totals = ", ".join(format_money(v, c) for c, v in answer.totals.items()) or "no spend"
-    return _cut(f"{_header(answer)}: {totals}", 300)
+    return _cut(escape(f"{_header(answer)}: {totals}"), 300)

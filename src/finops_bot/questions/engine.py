@@ -17,7 +17,7 @@ from finops_bot.questions.cost_answers import DIM_LABELS, Ctx, Subject
 from finops_bot.questions.gpu_answers import gpu_answer
 from finops_bot.questions.names import Candidates, Match, NameIndex, NoMatch
 from finops_bot.questions.parse import ParseError, Query, parse
-from finops_bot.questions.periods import Period, previous_period
+from finops_bot.questions.periods import Period, PeriodError, check_day, previous_period
 from finops_bot.questions.suggest import EXAMPLES, by_shape, help_text
 from finops_bot.store import reads
 from finops_bot.store.reads import Where
@@ -70,8 +70,9 @@ class Engine:
         _, data_through = self._span
         base = dict(question=question, data_through=data_through, loaded_at=loaded_at)
         try:
+            check_day(today, "today (--as-of)")
             q = parse(question, today)
-        except ParseError as exc:
+        except (ParseError, PeriodError) as exc:
             return Answer(kind="error", message=f"{exc}.", suggestions=EXAMPLES[:4], **base)
         if q.kind == "help":
             return Answer(

@@ -206,8 +206,36 @@ PATTERNS: list[tuple[re.Pattern, object]] = [
 ]
 
 
+EARLIEST = date(2000, 1, 1)  # billing periods live between these dates
+LATEST = date(2099, 12, 31)
+
+
+def check_day(day: date, what: str = "the date") -> date:
+    if not EARLIEST <= day <= LATEST:
+        raise PeriodError(
+            f"{what} {day} is outside 2000–2099, where billing data lives; ask about a date "
+            "in between"
+        )
+    return day
+
+
 def find_period(text: str, today: date) -> tuple[Period, tuple[int, int]] | None:
-    """The first period phrase in lower-cased ``text`` → (period, (start, end) of the phrase)."""
+    """The first period phrase in lower-cased ``text`` → (period, (start, end) of the phrase).
+    A period outside 2000–2099 (or a year 0) is a PeriodError, never an overflow."""
+    try:
+        found = _find_period(text, today)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, PeriodError):
+            raise
+        raise PeriodError(f"that date is not a real date or is outside 2000–2099 ({exc})") from None
+    if found is not None:
+        period, _ = found
+        check_day(period.start)
+        check_day(period.end)
+    return found
+
+
+def _find_period(text: str, today: date) -> tuple[Period, tuple[int, int]] | None:
     best = None
     for pattern, build in PATTERNS:
         m = pattern.search(text)

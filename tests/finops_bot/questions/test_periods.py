@@ -90,3 +90,28 @@ def test_this_month_on_the_31st_compares_with_a_shorter_month():
     p = find_period("this month", date(2026, 3, 31))[0]
     before = previous_period(p, date(2026, 3, 31))
     assert (before.start, before.end) == (date(2026, 2, 1), date(2026, 2, 28))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "since 0001-01-01",
+        "in 0000-01",
+        "in 9999-12",
+        "between 0001-01-01 and 9999-12-31",
+        "on 9999-12-31",
+        "january 0001",
+    ],
+)
+def test_dates_outside_2000_to_2099_are_refused_in_one_line(text):
+    with pytest.raises(PeriodError, match="2000–2099"):
+        find_period(text, date(2026, 11, 22))
+
+
+def test_an_answer_for_a_day_out_of_range_is_one_line(db):
+    from datetime import UTC, datetime
+
+    from finops_bot.questions import Engine
+
+    a = Engine(db).ask("total spend this week", date(1, 1, 1), datetime(2026, 11, 22, tzinfo=UTC))
+    assert a.kind == "error" and "outside 2000–2099" in a.message

@@ -203,7 +203,7 @@ def serve(args: argparse.Namespace) -> int:
         heartbeats=HeartbeatsRoute(
             deps.settings.db_path,
             now=real_now,
-            idle_util=deps.settings.fleet.idle_util,
+            rules=deps.settings.fleet,
         ),
     )
     stop = threading.Event()  # before anything is announced: SIGTERM always stops cleanly

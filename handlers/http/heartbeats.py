@@ -21,7 +21,8 @@ from pathlib import Path
 import orjson
 
 from finops_bot.agent import finops_agent
-from finops_bot.gpu.heartbeat import HeartbeatError, store_batches, validate_batch
+from finops_bot.gpu.fleet import FleetRules
+from finops_bot.gpu.heartbeat import HeartbeatError, check_clock, store_batches, validate_batch
 from finops_bot.gpu.tokens import verify_token
 from finops_bot.store import connect
 from handlers.http.routing import Request, Response
@@ -64,13 +65,14 @@ class HeartbeatsRoute:
         rate: float = 100.0,
         burst: int = 500,
         max_queue: int = 20_000,
-        idle_util: float = 5.0,
+        rules: FleetRules | None = None,
     ):
         self.db_path = db_path
         self.now = now
         self.limit = TokenBucket(rate, burst)
         self.max_queue = max_queue
-        self.idle_util = idle_util
+        self.rules = rules or FleetRules()
+        self.idle_util = self.rules.idle_util
         self._cache = None  # opened on the event loop's thread and used only there
         self._queue: list[tuple[int, dict, asyncio.Future]] = []
         self._flush_pending = False
@@ -104,6 +106,8 @@ class HeartbeatsRoute:
             return Response.json(400, {"error": "the body is not JSON"})
         try:
             batch = validate_batch(payload)
+            rules = self.rules
+            check_clock(batch, self.now(), rules.max_batch_age_hours, rules.max_clock_ahead_minutes)
         except HeartbeatError as exc:
             return Response.json(
                 400, {"error": "invalid batch", "field": exc.field, "why": exc.why}
@@ -117,6 +121,10 @@ class HeartbeatsRoute:
             stored = await future
         except _CacheUnavailable as exc:
             return _unavailable(str(exc))
+        except _Refused as exc:
+            return Response.json(
+                400, {"error": "invalid batch", "field": "(body)", "why": str(exc)}
+            )
         return Response.json(200, {"batch_id": batch["batch_id"], "stored": stored})
 
     # Group commit on the loop: whatever queued within GROUP_WAIT_S is written in one go.
@@ -172,13 +180,25 @@ class _Busy(Exception):
     pass
 
 
+class _Refused(Exception):
+    """SQLite will never store this batch: answered 400, so the agent drops it instead of
+    retrying it forever."""
+
+
+def _transient(exc: Exception) -> bool:
+    """A busy, locked or full cache, a disk error: worth retrying later."""
+    return isinstance(exc, sqlite3.OperationalError | _Busy | OSError)
+
+
 def _answer(future: asyncio.Future, stored: bool = False, exc: Exception | None = None) -> None:
     if future.done():  # the client went away
         return
     if exc is None:
         future.set_result(stored)
-    else:
+    elif _transient(exc):
         future.set_exception(_CacheUnavailable(f"the cache could not store the batch ({exc})"))
+    else:
+        future.set_exception(_Refused(f"the cache refused this batch ({exc})"))
 
 
 def _unavailable(why: str) -> Response:

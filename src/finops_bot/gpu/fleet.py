@@ -39,6 +39,8 @@ class FleetRules:
     stall_minutes: int = 30
     silent_minutes: int = 3
     retention_days: int = 14  # heartbeat rollups kept
+    max_batch_age_hours: float = 24  # older windows are refused (a stale buffer, a slow clock)
+    max_clock_ahead_minutes: float = 5  # windows further ahead are refused (a fast clock)
 
     def describe(self) -> str:
         return f"every GPU under {self.idle_util:g}% for {self.idle_minutes} minutes"
@@ -46,7 +48,7 @@ class FleetRules:
 
 def parse_fleet_rules(raw: object) -> FleetRules:
     """[fleet] idle_util = 5, idle_minutes = 30, stall_minutes = 30, silent_minutes = 3,
-    retention_days = 14."""
+    retention_days = 14, max_batch_age_hours = 24, max_clock_ahead_minutes = 5."""
     from finops_bot.errors import ConfigError
 
     if raw is None:
@@ -59,13 +61,15 @@ def parse_fleet_rules(raw: object) -> FleetRules:
         "stall_minutes": (1, 10080),
         "silent_minutes": (1, 1440),
         "retention_days": (1, 400),
+        "max_batch_age_hours": (0.1, 24 * 30),
+        "max_clock_ahead_minutes": (0.1, 24 * 60),
     }
     values = {}
     for key, value in raw.items():
         if key not in limits:
             raise ConfigError(f"[fleet] {key}: unknown; use one of {', '.join(limits)}")
         low, high = limits[key]
-        whole = key != "idle_util"
+        whole = key not in ("idle_util", "max_batch_age_hours", "max_clock_ahead_minutes")
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)

@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", choices=["create", "list", "revoke"])
     p.add_argument("--name", help="the token's name (create, revoke)")
+    p.add_argument(
+        "--can-claim",
+        action="store_true",
+        help="create: this token may take over nodes another token reported first",
+    )
     p.set_defaults(run=commands.agent_token)
 
     p = sub.add_parser("gpus", parents=[common], help="the GPU fleet: state, $/h, idle $")

@@ -260,7 +260,7 @@ def agent_token(args: argparse.Namespace) -> int:
     if args.action == "create":
         if not args.name:
             raise FinopsError("agent-token create needs --name NAME")
-        token = create_token(db, args.name, deps.now)
+        token = create_token(db, args.name, deps.now, can_claim=args.can_claim)
         print(token)
         print(
             f"Token {args.name!r} created. It is shown only now: put it in the node's "
@@ -271,8 +271,10 @@ def agent_token(args: argparse.Namespace) -> int:
         rows = list_tokens(db)
         if not rows:
             print("No agent tokens: python -m bot agent-token create --name NAME")
-        for name, created, revoked in rows:
-            print(f"{name}  created {created}  " + (f"REVOKED {revoked}" if revoked else "active"))
+        for name, created, revoked, claim, nodes in rows:
+            status = f"REVOKED {revoked}" if revoked else "active"
+            extra = ", may claim nodes" if claim else ""
+            print(f"{name}  created {created}  {status}  {nodes} node(s){extra}")
     else:
         if not args.name:
             raise FinopsError("agent-token revoke needs --name NAME")

@@ -22,7 +22,13 @@ import orjson
 
 from finops_bot.agent import finops_agent
 from finops_bot.gpu.fleet import FleetRules
-from finops_bot.gpu.heartbeat import HeartbeatError, check_clock, store_batches, validate_batch
+from finops_bot.gpu.heartbeat import (
+    HeartbeatError,
+    NotYours,
+    check_clock,
+    store_batches,
+    validate_batch,
+)
 from finops_bot.gpu.tokens import verify_token
 from finops_bot.store import connect
 from handlers.http.routing import Request, Response
@@ -125,6 +131,8 @@ class HeartbeatsRoute:
             return Response.json(
                 400, {"error": "invalid batch", "field": "(body)", "why": str(exc)}
             )
+        if isinstance(stored, NotYours):
+            return Response.json(403, {"error": "not your node", "why": stored.why})
         return Response.json(200, {"batch_id": batch["batch_id"], "stored": stored})
 
     # Group commit on the loop: whatever queued within GROUP_WAIT_S is written in one go.

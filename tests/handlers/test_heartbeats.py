@@ -63,6 +63,7 @@ def good_batch(batch_id: str = "batch-0001", util: float = 1.5) -> dict:
 
 class Bot:
     def __init__(self, db_path, rate=10.0, burst=50, max_queue=20_000):
+        self.db_path = db_path
         self.db = connect(db_path)
         self.token = create_token(self.db, "training-nodes", NOW)
         router = Router()
@@ -347,3 +348,67 @@ def test_one_batch_that_cannot_be_stored_does_not_fail_its_group(bot, monkeypatc
     assert results.pop("b-poison")[0] == 400  # never "retry later" for what will always fail
     assert {status for status, _ in results.values()} == {200}
     assert bot.db.execute("SELECT COUNT(*) FROM heartbeat_batches").fetchone()[0] == 20
+
+
+def _at_time(batch_id: str, end: str, start: str | None = None) -> dict:
+    batch = good_batch(batch_id)
+    batch["window"]["end"] = end
+    batch["window"]["start"] = start or end
+    return batch
+
+
+@pytest.mark.parametrize(
+    ("end", "why"),
+    [
+        ("2099-01-01T00:00:00Z", "ahead; check NTP"),
+        ("2026-11-22T06:20:00Z", "20 minutes ahead; check NTP"),
+        ("0001-01-01T00:00:00Z", "old"),
+        ("9999-12-31T23:59:59Z", "ahead; check NTP"),
+        ("2026-11-20T06:00:00Z", "older than 24 h"),
+    ],
+)
+def test_windows_outside_reason_are_refused_naming_the_clock(bot, end, why):
+    status, body = bot.post(_at_time("batch-clock1", end))
+    assert status == 400 and body["field"] == "window.end" and why in body["why"]
+    assert bot.db.execute("SELECT COUNT(*) FROM gpu_minutes").fetchone()[0] == 0
+
+
+def test_offsets_are_stored_in_utc(bot):
+    from finops_bot.gpu.fleet import fleet
+
+    assert bot.post(_at_time("batch-plus5", "2026-11-22T11:01:00+05:00"))[0] == 200
+    minute, end = bot.db.execute(
+        "SELECT minute, window_end FROM gpu_minutes, gpu_latest"
+    ).fetchone()
+    assert (minute, end) == ("2026-11-22T06:01", "2026-11-22T06:01:00+00:00")
+    assert bot.post(_at_time("batch-minus11", "2026-11-21T19:01:00-11:00"))[1]["stored"]
+    node = fleet(bot.db, NOW)[0]
+    assert node.state != "silent"  # -11:00 is not eleven hours ago
+
+
+def test_a_node_belongs_to_the_token_that_first_reported_it(bot, capsys):
+    from bot.cli import main
+
+    other = create_token(bot.db, "intruder", NOW)
+    claimer = create_token(bot.db, "rotation", NOW, can_claim=True)
+    assert bot.post(good_batch("batch-first"))[0] == 200
+    status, body = bot.post(good_batch("batch-other"), token=other)
+    assert status == 403 and "node i-0abc belongs to agent token 'training-nodes'" in body["why"]
+    assert bot.post(good_batch("batch-claim"), token=claimer)[0] == 200  # --can-claim
+    assert bot.post(good_batch("batch-back"))[0] == 403  # now it is rotation's node
+    revoke_token(bot.db, "rotation", NOW)
+    assert bot.post(good_batch("batch-after"), token=other)[0] == 200  # a revoked owner
+    assert main(["agent-token", "list", "--db", str(bot.db_path)]) == 0
+    out = capsys.readouterr().out
+    assert "intruder  created" in out and "1 node(s)" in out
+    assert "rotation  created" in out and "may claim nodes" in out
+
+
+def test_the_agent_says_403_once_and_waits_five_minutes(bot, capsys):
+    other = create_token(bot.db, "intruder", NOW)
+    assert bot.post(good_batch("batch-first"))[0] == 200
+    sender = finops_agent.Sender(bot.url, other)
+    sender.add(good_batch("batch-theirs"))
+    assert sender.flush(1000.0) == 0
+    assert sender.next_try == 1000.0 + 300
+    assert "refused this node (403)" in capsys.readouterr().err

@@ -276,6 +276,9 @@ def batch(gpus: list[dict], window: dict, node: dict, env: dict, dropped: int) -
 
 
 # -- sending --------------------------------------------------------------------------------
+NOT_YOURS_WAIT_S = 300.0
+
+
 class Sender:
     def __init__(self, url: str, token: str, buffer: int = 60, timeout: float = 5.0):
         self.url = url.rstrip("/") + "/v1/heartbeats"
@@ -319,6 +322,11 @@ class Sender:
                     )
                     self.queue.popleft()
                     continue
+                if exc.code == 403:  # another token owns this node: say so once, wait 5 min
+                    why = exc.read()[:400].decode("utf-8", "replace")
+                    sys.stderr.write(f"finops-agent: the bot refused this node (403): {why}\n")
+                    self.next_try = now + NOT_YOURS_WAIT_S
+                    return sent
                 if exc.code == 401:
                     sys.stderr.write(
                         "finops-agent: the bot refused the token (401); check --token-file\n"

@@ -20,6 +20,7 @@ Idle dollars count only idle minutes that were reported: silent time costs nothi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +29,7 @@ from sqlite_utils import Database
 from finops_bot.gpu.prices import PriceBook
 
 MINUTE = "%Y-%m-%dT%H:%M"
+log = logging.getLogger("finops_bot.fleet")
 
 
 @dataclass(frozen=True)
@@ -175,54 +177,63 @@ def fleet(
         gpu_rows.sort(key=lambda row: row[10])  # by GPU index
     nodes: dict[str, NodeState] = {}
     for node, gpu_rows in by_node.items():
-        _, _, hostname, provider, itype, region, spot, project, owner, progress = gpu_rows[0][:10]
-        spot = None if spot is None else bool(spot)
-        price = prices.node(provider, itype, spot, gpu_rows[0][11], region, len(gpu_rows))
-        last_seen = max(datetime.fromisoformat(r[15]).replace(tzinfo=None) for r in gpu_rows)
-        state = nodes[node] = NodeState(
-            node,
-            hostname,
-            provider,
-            itype,
-            spot,
-            project,
-            owner,
-            "busy",
-            last_seen,
-            last_seen,
-            hourly=price.hourly,
-            gpu_count=price.gpus,
-            progress=progress,
-            price_basis=price.basis,
-            progress_since=max(_minute(r[18]) for r in gpu_rows if r[18]) if progress else None,
-        )
-        for row in gpu_rows:
-            gpu, index, name, util, processes, process_mem = (row[1], *row[10:15])
-            busy, first = row[16], row[17]
-            state.processes += processes or 0
-            if busy:
-                idle_since = _minute(busy) + timedelta(minutes=1)
-            else:
-                idle_since = _minute(first) - timedelta(minutes=1) if first else last_seen
-            idle = now_naive - idle_since >= timedelta(minutes=rules.idle_minutes)
-            state.gpus.append(
-                GpuState(
-                    gpu,
-                    index,
-                    name,
-                    util,
-                    idle,
-                    idle_since if idle else None,
-                    bool(processes) and (process_mem or 0) > 0,
-                    price.per_gpu,
-                )
-            )
+        try:
+            nodes[node] = _node_state(node, gpu_rows, prices, now_naive, rules)
+        except (ValueError, OverflowError, TypeError) as exc:  # a row stored out of range
+            log.warning("skipping GPU node %s: a stored reading is unreadable (%s)", node, exc)
     for state in nodes.values():
         if not state.project or not state.owner:  # agent labels first, then billing tags
             project, owner = billing_labels(db, state.node, state.hostname)
             state.project, state.owner = state.project or project, state.owner or owner
         _decide(state, now_naive, rules)
     return sorted(nodes.values(), key=lambda s: (s.state != "idle", s.node))
+
+
+def _node_state(node, gpu_rows, prices, now_naive: datetime, rules: FleetRules) -> NodeState:
+    """One node's state from its GPUs' latest rows (in GPU order)."""
+    _, _, hostname, provider, itype, region, spot, project, owner, progress = gpu_rows[0][:10]
+    spot = None if spot is None else bool(spot)
+    price = prices.node(provider, itype, spot, gpu_rows[0][11], region, len(gpu_rows))
+    last_seen = max(datetime.fromisoformat(r[15]).replace(tzinfo=None) for r in gpu_rows)
+    state = NodeState(
+        node,
+        hostname,
+        provider,
+        itype,
+        spot,
+        project,
+        owner,
+        "busy",
+        last_seen,
+        last_seen,
+        hourly=price.hourly,
+        gpu_count=price.gpus,
+        progress=progress,
+        price_basis=price.basis,
+        progress_since=max(_minute(r[18]) for r in gpu_rows if r[18]) if progress else None,
+    )
+    for row in gpu_rows:
+        gpu, index, name, util, processes, process_mem = (row[1], *row[10:15])
+        busy, first = row[16], row[17]
+        state.processes += processes or 0
+        if busy:
+            idle_since = _minute(busy) + timedelta(minutes=1)
+        else:
+            idle_since = _minute(first) - timedelta(minutes=1) if first else last_seen
+        idle = now_naive - idle_since >= timedelta(minutes=rules.idle_minutes)
+        state.gpus.append(
+            GpuState(
+                gpu,
+                index,
+                name,
+                util,
+                idle,
+                idle_since if idle else None,
+                bool(processes) and (process_mem or 0) > 0,
+                price.per_gpu,
+            )
+        )
+    return state
 
 
 def price_bases(nodes: list[NodeState]) -> str:

@@ -3,13 +3,22 @@ state and per-minute rollups, and retention. Validation lives in gpu/batch.py.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
 from finops_bot.gpu.batch import HeartbeatError, check_clock, validate_batch
+from finops_bot.store.schema import PLAUSIBLE_FROM, PLAUSIBLE_TO
 
-__all__ = ["HeartbeatError", "check_clock", "prune", "store_batches", "validate_batch"]
+__all__ = [
+    "HeartbeatError",
+    "NotYours",
+    "check_clock",
+    "prune",
+    "store_batches",
+    "validate_batch",
+]
 
 
 def node_key(node: dict) -> str:
@@ -116,19 +125,24 @@ def store_batches(
     db: Database, items: list[tuple[int, dict]], now: datetime, idle_util: float = 5.0
 ) -> list[bool]:
     """Store validated ``(token_id, batch)`` pairs in one transaction (group commit); for
-    each, False when its batch_id was stored before (a replay, also within ``items``).
+    each, False when its batch_id was stored before (a replay, also within ``items``), or
+    NotYours when the node belongs to another token.
     ``idle_util``: a minute whose max utilisation reaches it moves the GPU's busy timer.
 
     Starts with BEGIN IMMEDIATE, so a busy cache fails before anything is written and the
     caller may simply try again."""
     stamp = now.isoformat(timespec="seconds")
-    stored: list[bool] = []
+    stored: list[bool | NotYours] = []
     latest: list[tuple] = []
     minutes: list[tuple] = []
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
         for token_id, batch in items:
+            refused = _claim(conn, node_key(batch["node"]), token_id, stamp)
+            if refused is not None:
+                stored.append(refused)
+                continue
             new = (
                 conn.execute(
                     "INSERT OR IGNORE INTO heartbeat_batches VALUES (?,?,?,?)",
@@ -150,6 +164,42 @@ def store_batches(
     return stored
 
 
+@dataclass(frozen=True)
+class NotYours:
+    """A batch for a node another agent token reported first (answered 403)."""
+
+    why: str
+
+
+def _claim(conn, node: str, token_id: int, stamp: str) -> NotYours | None:
+    """Bind ``node`` to the first token that reports it. Another token may take it over
+    only when the first is revoked (rotation) or it was created with --can-claim."""
+    row = conn.execute("SELECT token_id FROM node_tokens WHERE node = ?", (node,)).fetchone()
+    if row is None:
+        conn.execute("INSERT INTO node_tokens VALUES (?,?,?)", (node, token_id, stamp))
+        return None
+    if row[0] == token_id:
+        return None
+    tokens = dict(
+        (tid, (name, revoked, claim))
+        for tid, name, revoked, claim in conn.execute(
+            "SELECT id, name, revoked_at, can_claim FROM agent_tokens WHERE id IN (?, ?)",
+            (row[0], token_id),
+        )
+    )
+    first, mine = tokens.get(row[0], ("?", "gone", 0)), tokens.get(token_id, ("?", None, 0))
+    if first[1] is not None or mine[2]:
+        conn.execute(
+            "UPDATE node_tokens SET token_id = ?, bound_at = ? WHERE node = ?",
+            (token_id, stamp, node),
+        )
+        return None
+    return NotYours(
+        f"node {node} belongs to agent token {first[0]!r}; token {mine[0]!r} may not report it "
+        "(revoke the first token, or create this one with agent-token create --can-claim)"
+    )
+
+
 def store_batch(
     db: Database, token_id: int, batch: dict, now: datetime, idle_util: float = 5.0
 ) -> bool:
@@ -163,7 +213,11 @@ def prune(db: Database, now: datetime, keep_days: int = 14, chunk_minutes: int =
     one long delete."""
     cutoff = now - timedelta(days=keep_days)
     end = cutoff.strftime("%Y-%m-%dT%H:%M")
-    removed = 0
+    with db.conn:  # a minute no clock could give (stored before windows were checked)
+        removed = db.execute(
+            "DELETE FROM gpu_minutes WHERE NOT (minute >= ? AND minute < ?)",
+            (PLAUSIBLE_FROM, PLAUSIBLE_TO),
+        ).rowcount
     while True:
         oldest = db.execute("SELECT MIN(minute) FROM gpu_minutes").fetchone()[0]
         if oldest is None or oldest >= end:

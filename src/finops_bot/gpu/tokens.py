@@ -17,7 +17,8 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(db: Database, name: str, now: datetime) -> str:
+def create_token(db: Database, name: str, now: datetime, can_claim: bool = False) -> str:
+    """A new token; ``can_claim`` lets it take over nodes another token reported first."""
     name = name.strip()
     if not name or len(name) > 100:
         raise FinopsError("--name: give the token a short name, e.g. the node group it is for")
@@ -26,15 +27,17 @@ def create_token(db: Database, name: str, now: datetime) -> str:
     token = PREFIX + secrets.token_urlsafe(32)
     with db.conn:
         db.execute(
-            "INSERT INTO agent_tokens (name, token_hash, created_at) VALUES (?,?,?)",
-            (name, _hash(token), now.isoformat(timespec="seconds")),
+            "INSERT INTO agent_tokens (name, token_hash, created_at, can_claim) VALUES (?,?,?,?)",
+            (name, _hash(token), now.isoformat(timespec="seconds"), int(can_claim)),
         )
     return token
 
 
-def list_tokens(db: Database) -> list[tuple[str, str, str | None]]:
+def list_tokens(db: Database) -> list[tuple[str, str, str | None, int, int]]:
+    """(name, created, revoked, can claim, nodes bound to it), by name."""
     return db.execute(
-        "SELECT name, created_at, revoked_at FROM agent_tokens ORDER BY name"
+        "SELECT name, created_at, revoked_at, can_claim, (SELECT COUNT(*) FROM node_tokens n "
+        "WHERE n.token_id = agent_tokens.id) FROM agent_tokens ORDER BY name"
     ).fetchall()
 
 

@@ -561,3 +561,43 @@ LEFT JOIN tag_sets t ON t.id = c.tags_id;
         "WHERE sub_account_id = names.key AND sub_account_name != '' LIMIT 1), '') "
         "WHERE dim = 'account'"
     )
+
+
+# heartbeat times outside these bounds are not readings (year 1 or 9999, a garbled clock)
+PLAUSIBLE_FROM, PLAUSIBLE_TO = "2000-01-01", "2100-01-01"
+
+
+@migrations()
+def m010_heartbeat_quarantine_and_node_binding(db: Database) -> None:
+    """Heartbeat rows stored out of any plausible time range (before the server checked the
+    node's clock) move to heartbeat_quarantine; nodes are bound to the agent token that first
+    reported them, and a token may be allowed to claim nodes of others."""
+    bad = f"NOT ({{c}} >= '{PLAUSIBLE_FROM}' AND {{c}} < '{PLAUSIBLE_TO}')"
+    minutes, latest = bad.format(c="minute"), bad.format(c="window_end")
+    db.executescript(
+        f"""
+CREATE TABLE heartbeat_quarantine (
+  source TEXT NOT NULL,
+  node TEXT NOT NULL,
+  gpu TEXT NOT NULL,
+  at TEXT,
+  row TEXT NOT NULL
+);
+INSERT INTO heartbeat_quarantine
+  SELECT 'gpu_minutes', node, gpu, minute, json_object('util_max', util_max, 'progress',
+    progress, 'project', project, 'owner', owner) FROM gpu_minutes WHERE {minutes};
+DELETE FROM gpu_minutes WHERE {minutes};
+INSERT INTO heartbeat_quarantine
+  SELECT 'gpu_latest', node, gpu, window_end, json_object('hostname', hostname,
+    'instance_id', instance_id, 'received_at', received_at) FROM gpu_latest WHERE {latest};
+DELETE FROM gpu_latest WHERE {latest};
+ALTER TABLE agent_tokens ADD COLUMN can_claim INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE node_tokens (
+  node TEXT PRIMARY KEY,
+  token_id INTEGER NOT NULL,
+  bound_at TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO node_tokens
+  SELECT node, MIN(token_id), MIN(received_at) FROM heartbeat_batches GROUP BY node;
+"""
+    )

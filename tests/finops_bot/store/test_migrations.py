@@ -82,3 +82,49 @@ def test_m009_splits_keys_by_billing_month_and_rebuilds_the_cube(db_path):
         "USD": 15.0
     }
     assert migrated.execute("SELECT COUNT(*) FROM load_partitions").fetchone()[0] == 2
+
+
+def _bad_heartbeat_rows(db) -> None:
+    """Rows as the old endpoint stored a window in year 1 (strftime wrote '1-01-01')."""
+    latest = ["i-bad", "g0", "host"] + [None] * 10 + [0, None, "ok"] + [None] * 10
+    latest += ["1-01-01T00:01:00+00:00", "2026-11-22T06:05:00+00:00"]
+    latest += [None, "1-01-01T00:01", "1-01-01T00:01"]  # the timers (m007)
+    db.execute(f"INSERT INTO gpu_latest VALUES ({','.join('?' * 31)})", latest)
+    for minute in ("1-01-01T00:01", "9999-12-31T23:59", "2026-11-22T06:01"):
+        db.execute(
+            "INSERT INTO gpu_minutes (node, gpu, minute, util_max) VALUES ('i-bad', 'g0', ?, 0)",
+            (minute,),
+        )
+
+
+def test_m010_quarantines_heartbeat_rows_out_of_range(db_path):
+    db = Database(db_path)
+    migrations.apply(db, stop_before="m010_heartbeat_quarantine_and_node_binding")
+    _bad_heartbeat_rows(db)
+    db.conn.commit()
+    db.close()
+    migrated = connect(db_path)
+    assert migrated.execute("SELECT minute FROM gpu_minutes").fetchall() == [("2026-11-22T06:01",)]
+    assert migrated.execute("SELECT COUNT(*) FROM gpu_latest").fetchone()[0] == 0
+    kept = migrated.execute(
+        "SELECT source, at FROM heartbeat_quarantine ORDER BY source, at"
+    ).fetchall()
+    assert kept == [
+        ("gpu_latest", "1-01-01T00:01:00+00:00"),
+        ("gpu_minutes", "1-01-01T00:01"),
+        ("gpu_minutes", "9999-12-31T23:59"),
+    ]
+
+
+def test_readers_skip_a_bad_stored_row_and_retention_still_prunes(db_path):
+    from datetime import UTC, datetime
+
+    from finops_bot.gpu.fleet import fleet
+    from finops_bot.gpu.heartbeat import prune
+
+    db = connect(db_path)
+    with db.conn:  # as if written behind the server's back
+        _bad_heartbeat_rows(db)
+    now = datetime(2026, 12, 20, tzinfo=UTC)
+    assert fleet(db, now) == []  # skipped and logged, not raised
+    assert prune(db, now, keep_days=14) == 3

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import commands, importing
-from finops_bot.errors import FinopsError
+from finops_bot.errors import FinopsError, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.run(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except FinopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

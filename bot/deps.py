@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from finops_bot.config import Settings, load_settings
-from finops_bot.errors import FinopsError
+from finops_bot.errors import UsageError
 from finops_bot.ingest.tags import TagRules
 
 
@@ -76,7 +76,7 @@ def parse_as_of(value: str | None, flag: str = "--as-of") -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise FinopsError(f"{flag} {value!r}: give a date as YYYY-MM-DD") from None
+        raise UsageError(f"{flag} {value!r}: give a date as YYYY-MM-DD") from None
 
 
 def build(db: str | None, config: str | None, as_of: str | None = None) -> Deps:

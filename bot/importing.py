@@ -5,12 +5,13 @@ refused; 1 nothing stored; 2 a usage error)."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
 
 from bot.deps import build
-from finops_bot.errors import FinopsError
+from finops_bot.errors import FinopsError, NotBillingFile, UsageError
 from finops_bot.ingest.importer import ImportReport, import_file, new_delivery
 from finops_bot.money import format_money
 from finops_bot.store import connect
@@ -46,9 +47,10 @@ class Progress:
             sys.stderr.flush()
 
 
-def expand(paths: list[str]) -> list[str]:
-    """A folder stands for the billing files inside it (a multi-part export), sorted."""
-    out: list[str] = []
+def expand(paths: list[str]) -> list[tuple[str, bool]]:
+    """A folder stands for the billing files inside it (a multi-part export), sorted.
+    → (path, came from a folder)."""
+    out: list[tuple[str, bool]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -61,9 +63,9 @@ def expand(paths: list[str]) -> list[str]:
                 raise FinopsError(
                     f"{path} is a folder with no billing files (.csv, .csv.gz, .parquet)"
                 )
-            out.extend(found)
+            out.extend((f, True) for f in found)
         else:
-            out.append(raw)
+            out.append((raw, False))
     return out
 
 
@@ -72,10 +74,12 @@ def import_files(args: argparse.Namespace) -> int:
     db = connect(deps.settings.db_path)
     paths = expand(args.paths)
     if args.source and len(paths) > 1:
-        raise FinopsError("--source names one file's source; import the files one at a time")
+        raise UsageError("--source names one file's source; import the files one at a time")
+    if args.currency and not re.fullmatch(r"[A-Za-z]{3}", args.currency):
+        raise UsageError(f"--currency {args.currency!r}: give an ISO 4217 code such as USD")
     delivery = new_delivery(args.cost_type, args.append)
     stored = refused = partial = 0
-    for path in paths:
+    for path, in_folder in paths:
         bar = Progress(f"importing {path}", sys.stderr.isatty() and not args.no_progress)
         try:
             report = import_file(
@@ -89,6 +93,14 @@ def import_files(args: argparse.Namespace) -> int:
                 progress=bar,
                 delivery=delivery,
             )
+        except NotBillingFile as exc:
+            bar.done()
+            if in_folder:  # a folder's README or mapping table: not part of the delivery
+                print(f"skipped {path}: not a billing file")
+                continue
+            print(f"error: {exc}", file=sys.stderr)
+            refused += 1
+            continue
         except FinopsError as exc:
             bar.done()
             print(f"error: {exc}", file=sys.stderr)

@@ -188,7 +188,7 @@ def _usage(rng, cloud, service, when) -> dict:
 def _tax(source: dict) -> dict:
     """A tax row copies the usage row's identity, service and Tags; no resource, no
     PricingQuantity, no pricing category."""
-    row = {k: source[k] for k in source}
+    row = {k: source[k] for k in source if not k.startswith("_")}
     for k in (
         "ResourceId", "ResourceName", "ResourceType", "RegionId", "RegionName",
         "AvailabilityZone", "SkuId", "SkuMeter", "SkuPriceId", "ListUnitPrice",
@@ -229,8 +229,10 @@ def minimal_rows(cloud: str, n: int = 400, seed: int = 1302, version: str = "1.3
     for i in range(n):
         when = PERIOD + timedelta(hours=i % (28 * 24))
         roll = rng.random()
-        if roll < 0.12 and rows:
-            source = rng.choice([r for r in rows if r["ChargeCategory"] == "Usage"])
+        untaxed = [r for r in rows if r["ChargeCategory"] == "Usage" and not r.get("_taxed")]
+        if roll < 0.12 and untaxed:  # a tax row for an earlier usage row not taxed yet
+            source = rng.choice(untaxed)
+            source["_taxed"] = True
             rows.append(_tax(source))
         elif roll < 0.16:
             rows.append(_purchase(rng, cloud, when))

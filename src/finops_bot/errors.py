@@ -11,3 +11,11 @@ class ConfigError(FinopsError):
 
 class ImportRefused(FinopsError):
     """A file was refused as a whole; the cache is unchanged."""
+
+
+class NotBillingFile(ImportRefused):
+    """A file that is no billing data at all (in a folder, it is skipped)."""
+
+
+class UsageError(FinopsError):
+    """A command-line argument is malformed (exit code 2, like argparse's)."""

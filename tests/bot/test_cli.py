@@ -88,7 +88,7 @@ def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
 
 def test_ask_with_a_bad_as_of(tmp_path):
     proc = run("ask", "x", "--as-of", "22/11/2026", db=tmp_path / "a.db", check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a usage error, as argparse gives
     assert proc.stderr.strip() == "error: --as-of '22/11/2026': give a date as YYYY-MM-DD"
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 from sqlite_utils import Database
 
-from finops_bot.errors import ImportRefused
+from finops_bot.errors import ImportRefused, NotBillingFile
 from finops_bot.ingest.azure_export import (
     CostTypeEvidence,
     azure_columns,
@@ -129,19 +129,25 @@ def focus_mapping(bf: BillingFile, default_currency: str | None = None) -> dict[
     ]
     if missing:
         _refuse_other_dataset(bf)
-        hint = ""
-        if any("/" in c or c.lower().startswith("line_item") for c in bf.columns):
-            hint = " It looks like an AWS CUR file, not FOCUS."
-        elif {"metercategory", "subscriptionid"} & {c.strip().lower() for c in bf.columns}:
-            hint = " It looks like an Azure cost-details export, not FOCUS."
+        lowered = {c.strip().lower() for c in bf.columns}
+        if {"chargeperiodstart", "billedcost", "effectivecost"}.isdisjoint(lowered):
+            kind = ""
+            if any(c.startswith(("lineitem/", "line_item_")) for c in lowered):
+                kind = " It has CUR columns but no lineItem/UnblendedCost."
+            elif {"metercategory", "subscriptionid"} & lowered:
+                kind = " It has Azure columns but is not a cost-details export (Date, Cost)."
+            raise NotBillingFile(
+                f"{bf.path}: not a billing file: it has none of the FOCUS cost columns and is "
+                f"not an AWS CUR or Azure cost-details export.{kind} The cache is unchanged."
+            )
         currency_hint = (
-            " If the file has no BillingCurrency column, --currency CODE supplies one."
-            if "BillingCurrency" in missing
+            " --currency CODE supplies BillingCurrency for a file without the column."
+            if missing == ["BillingCurrency"]
             else ""
         )
         raise ImportRefused(
             f"{bf.path}: not imported, required FOCUS columns are missing: "
-            f"{', '.join(missing)}.{hint}{currency_hint} The cache is unchanged."
+            f"{', '.join(missing)}.{currency_hint} The cache is unchanged."
         )
     return mapping
 

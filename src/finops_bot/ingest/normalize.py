@@ -276,6 +276,7 @@ def normalize(
     return Chunk(
         rows_in=n,
         days=np.floor_divide(start_k, DAY_SECONDS).astype(np.int64),
+        starts=start_k.astype(np.int64),
         key_codes=group,
         key_tuples=key_tuples,
         tag_codes=kept(tags.rest_codes),

@@ -309,6 +309,10 @@ def parse(question: str, today: date) -> Query:
 
     dim, name = _subject(text)
     if compare:
+        if previous and period and previous.start > period.start:
+            # "last month vs this month": the later period is the one compared, always
+            period, previous = previous, period
+            common["period"] = period
         return Query(kind="compare", dim=dim, name=name, previous=previous, **common)
     if name is None and dim is None:
         if not period_given and not COST_WORDS.search(question.lower()):

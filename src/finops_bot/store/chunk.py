@@ -45,6 +45,7 @@ class Chunk:
 
     rows_in: int
     days: np.ndarray  # int64 days since 1970-01-01 (UTC billing day)
+    starts: np.ndarray  # int64 ChargePeriodStart, seconds since the epoch (UTC)
     key_codes: np.ndarray  # int64 index into key_tuples
     key_tuples: list[tuple[str, ...]]  # values in schema.KEY_COLUMNS order
     tag_codes: np.ndarray  # int64 index into tag_texts

@@ -441,7 +441,6 @@ CREATE INDEX charge_keys_service_category ON charge_keys(service_category);
 ALTER TABLE loads ADD COLUMN kind TEXT;
 ALTER TABLE loads ADD COLUMN delivery TEXT;
 ALTER TABLE loads ADD COLUMN cost_type TEXT;
-ALTER TABLE loads ADD COLUMN digest TEXT;
 UPDATE loads SET kind = COALESCE((SELECT kind FROM sources WHERE name = loads.source), 'file');
 UPDATE loads SET delivery = 'load-' || id WHERE kind = 'file';
 CREATE TABLE load_partitions (

@@ -214,7 +214,7 @@ def test_cur_csv_subset_amortises_reservations(db, rules, shared_fixtures):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "is empty"), (b"\x00\x01garbage\n", "missing")],
+    [(b"", "is empty"), (b"\x00\x01garbage\n", "not a billing file")],
 )
 def test_unreadable_files_are_refused_clearly(db, rules, tmp_path, content, message):
     path = tmp_path / "x.csv"

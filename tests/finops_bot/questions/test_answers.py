@@ -123,3 +123,14 @@ def test_a_period_after_the_data_shows_no_minus_100_rows(lagging):
     assert (a.totals, a.rows, a.previous) == ({}, [], None)
     assert "Nothing is known about this period yet" in render_text(a)
     assert a.suggestions == ["total spend last week"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["compare total spend last month vs this month", "compare total spend october vs november"],
+)
+def test_a_comparison_is_always_of_the_later_period_against_the_earlier(lagging, question):
+    a = lagging.ask(question, date(2026, 11, 22), NOW)
+    assert a.period.start > a.previous.period.start
+    if "this month" in question:  # like for like: November so far against October's same days
+        assert a.previous.period.end == date(2026, 10, 21)

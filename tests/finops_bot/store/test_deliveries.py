@@ -60,7 +60,7 @@ def test_the_same_charges_twice_in_one_command_are_refused(db, rules, tmp_path):
     pq.write_table(pacsv.read_csv(path), copy)
     delivery = new_delivery()
     import_file(db, path, rules=rules, now=NOW, delivery=delivery)
-    with pytest.raises(ImportRefused, match="same charges as"):
+    with pytest.raises(ImportRefused, match="copy or a subset"):
         import_file(db, copy, rules=rules, now=NOW, delivery=delivery)
     assert _billed(db) == pytest.approx(tp.total(rows, "BilledCost"), abs=1e-6)
 
@@ -170,3 +170,59 @@ def test_an_ambiguous_azure_export_is_refused_and_cost_type_decides(
     named.write_text("\n".join(more) + "\n", encoding="utf-8")
     with pytest.raises(ImportRefused, match="its name says actual"):
         import_file(db, named, rules=rules, now=NOW)
+
+
+def test_a_file_partly_in_another_of_the_same_command_is_refused(db, rules, tmp_path):
+    rows = tp.minimal_rows("aws", n=400)
+    full = tp.write_minimal(tmp_path / "full.csv", rows)
+    subset = tp.write_minimal(tmp_path / "subset.csv", rows[100:250])
+    delivery = new_delivery()
+    import_file(db, full, rules=rules, now=NOW, delivery=delivery)
+    with pytest.raises(ImportRefused, match="also in .*full.csv.*copy or a subset"):
+        import_file(db, subset, rules=rules, now=NOW, delivery=delivery)
+    assert _billed(db) == pytest.approx(tp.total(rows, "BilledCost"), abs=1e-6)
+
+
+def test_parts_with_the_same_hourly_cost_are_still_parts(db, rules, tmp_path):
+    """A steady instance: every hour costs the same; the parts split the day's hours."""
+    hours = [charge("2026-11-05", 1.25, hour=h, resource="i-steady") for h in range(24)]
+    delivery = new_delivery()
+    for name, part in (("part-1.csv", hours[:12]), ("part-2.csv", hours[12:])):
+        import_file(db, write_focus(tmp_path / name, part), rules=rules, now=NOW, delivery=delivery)
+    assert _billed(db) == pytest.approx(24 * 1.25)
+
+
+def test_the_cur_fixture_folder_never_doubles_october(tmp_path, shared_fixtures, capsys):
+    """The folder holds the October parquet and a 1,000-row subset of it, derived daily
+    CSVs and a mapping table: the subset is refused, the non-billing files skipped."""
+    import pyarrow.parquet as pq
+
+    from finops_bot.store import connect
+
+    db = tmp_path / "cur.db"
+    assert (
+        main(["import", str(shared_fixtures / "aws" / "cur"), "--db", str(db), "--no-progress"])
+        == 3
+    )
+    october = pq.read_table(
+        shared_fixtures / "aws/cur/wa_labs_WorkshopCUR_2018-10.snappy.parquet",
+        columns=["line_item_unblended_cost"],
+    )
+    expected = sum(october.column(0).to_pylist())
+    got = _billed(connect(db), "k.billing_period_start = ?", ("2018-10-01",))
+    assert got == pytest.approx(expected, rel=1e-9)
+    out = capsys.readouterr()
+    assert "skipped" in out.out and "not a billing file" in out.out
+    assert "copy or a subset" in out.err
+
+
+def test_a_folder_with_a_mapping_table_imports_with_exit_0(tmp_path, shared_fixtures, capsys):
+    db = str(tmp_path / "az.db")
+    assert main(["import", str(shared_fixtures / "azure" / "exports"), "--db", db]) == 0
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_a_bad_currency_code_is_a_usage_error(tmp_path, capsys):
+    path = write_focus(tmp_path / "a.csv", [charge("2026-11-01", 1)])
+    assert main(["import", str(path), "--currency", "DOLLARS", "--db", str(tmp_path / "c.db")]) == 2
+    assert "ISO 4217" in capsys.readouterr().err

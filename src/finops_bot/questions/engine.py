@@ -136,8 +136,7 @@ class Engine:
                     f"period is cut to the same {clipped} day(s)."
                 )
             answer = build.cost_answer(ctx, q, subject, period, before)
-            if last and date.fromisoformat(last) < period.start:
-                _nothing_known_yet(answer, before)
+        _coverage(answer, period, self._span[0], last or self._span[1])
         answer.freshness = fresh
         return answer
 
@@ -235,15 +234,35 @@ def _replace_name(question: str, name: str, suggestion: str) -> str:
     return question[:at] + suggestion + question[at + len(name) :]
 
 
-def _nothing_known_yet(answer: Answer, before: Period) -> None:
-    """The data ends before the period starts (a Monday's "this week", the 1st's "this
-    month"): no comparison, so no "-100%" rows; ask about the period before instead."""
-    answer.previous, answer.rows, answer.more_rows = None, [], 0
-    answer.nothing = "Nothing is known about this period yet: billing data lags a day or two."
-    if answer.period and answer.period.label.startswith(("this ", "today")):
-        earlier = answer.period.label.replace("this ", "last ").replace("today", "yesterday")
-        subject = " ".join(f"{d} {n}" for d, n in answer.filters.items()) or "total spend"
-        answer.suggestions = [f"{subject} {earlier}"]
+def _coverage(answer: Answer, period: Period, first: str | None, last: str | None) -> None:
+    """A period the data does not reach (a Monday's "this week", the 1st's "this month", a
+    month before the data starts) shows no comparison and no "-100%" or "new" rows, and says
+    which days the data covers; a comparison period before the data is dropped."""
+    start, end = (date.fromisoformat(d) if d else None for d in (first, last))
+    if start is None or end is None:
+        return
+    if period.start > end or period.end < start:
+        answer.previous, answer.rows, answer.more_rows = None, [], 0
+        gap = (period.start - end).days if period.start > end else 0
+        answer.nothing = (
+            f"Nothing is known about this period yet: the data ends on {end}"
+            + (" (billing data lags a day or two)." if gap <= 3 else f", {gap} days before it.")
+            if gap
+            else f"No data for this period: the data starts on {start}."
+        )
+        answer.notes = [n for n in answer.notes if "nothing is known" not in n]
+        if answer.period and answer.period.label.startswith(("this ", "today")):
+            earlier = answer.period.label.replace("this ", "last ").replace("today", "yesterday")
+            subject = " ".join(f"{d} {n}" for d, n in answer.filters.items()) or "total spend"
+            answer.suggestions = [f"{subject} {earlier}"]
+        return
+    before = answer.previous.period if answer.previous else None
+    if before is not None and before.end < start:
+        answer.previous = None
+        answer.rows = [r for r in answer.rows if r.cost]
+        for r in answer.rows:
+            r.previous_cost = None
+        answer.notes.append(f"No comparison: the data starts on {start}, after {before.label}.")
 
 
 def _partial_notes(period: Period, last: str | None) -> list[str]:

@@ -40,7 +40,7 @@ def nothing_line(answer: Answer, span: str = "this period") -> str:
 
 def top_line(answer: Answer) -> str | None:
     """'top 5: $X of $Y' for a ranking, per currency."""
-    if answer.rows_totals is None:
+    if answer.rows_totals is None or not answer.more_rows:
         return None
     parts = [
         f"top {len([r for r in answer.rows if r.currency == c])}: "
@@ -128,13 +128,14 @@ def render_text(answer: Answer) -> str:
             lines.append(f"  … and {answer.more_rows} more")
     lines.append("")
     lines.extend(answer.notes)
-    currencies = ", ".join(answer.totals) or "-"
     measure = measure_line(answer)
-    lines.append(
-        (f"{measure}. " if measure else "")
-        + f"Currency: {currencies}"
-        + (" (never added together)." if len(answer.totals) > 1 else ".")
-    )
+    currencies = ", ".join(answer.totals)
+    tail = ""
+    if currencies:
+        tail = f"Currency: {currencies}" + (
+            " (never added together)." if len(answer.totals) > 1 else "."
+        )
+    lines.append(" ".join(x for x in ((f"{measure}." if measure else ""), tail) if x))
     lines.extend(freshness_lines(answer))
     if answer.suggestions:
         lines.append("Next: " + " · ".join(answer.suggestions))

@@ -134,3 +134,13 @@ def test_a_comparison_is_always_of_the_later_period_against_the_earlier(lagging,
     assert a.period.start > a.previous.period.start
     if "this month" in question:  # like for like: November so far against October's same days
         assert a.previous.period.end == date(2026, 10, 21)
+
+
+def test_periods_before_the_data_say_so_and_compare_with_nothing(lagging):
+    a = lagging.ask("total spend in 2025-10", TODAY, NOW)
+    assert a.nothing == "No data for this period: the data starts on 2026-10-01." and not a.rows
+    a = lagging.ask("total spend this month", TODAY, NOW)  # November; October is in the data
+    assert a.previous is not None
+    a = lagging.ask("total spend since 2026-10-01", TODAY, NOW)  # compared with September
+    assert a.previous is None and all(r.previous_cost is None for r in a.rows)
+    assert any("No comparison: the data starts on 2026-10-01" in n for n in a.notes)

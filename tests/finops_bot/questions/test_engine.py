@@ -195,11 +195,11 @@ def test_negative_credits_reduce_cost(engine):
 
 
 def test_empty_period_and_period_after_the_data(engine):
-    a = ask(engine, "bert-training in 2026-09")
+    a = ask(engine, "bert-training in 2026-09")  # before the data starts: no data, not no spend
     assert (a.kind, a.totals, a.total) == ("cost", {}, None)
-    assert "No spend in this period" in render_text(a)
+    assert "No data for this period: the data starts on 2026-10-01" in render_text(a)
     a = ask(engine, "bert-training today")
-    assert any("nothing is known" in n for n in a.notes)
+    assert "Nothing is known about this period yet" in render_text(a)
 
 
 def test_default_period_is_this_month_and_says_so(engine):

@@ -1,5 +1,7 @@
-"""Answers for the Slack side: one cache connection per thread (a Database may not cross
-threads), a deadline so slow questions can be finished after the 3-second ack."""
+"""Answers for the Slack side, on a bounded pool of their own: one cache connection per
+thread (a Database may not cross threads); a listener waits at most the ack budget for an
+answer, and when the pool and its queue are full a question is refused at once so a
+burst of slow questions never holds Bolt's listener threads."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class AnswerService:
         measure: str,
         today: Callable[[], date],
         workers: int = 4,
+        queue: int | None = None,
         prices: PriceBook | None = None,
         fleet_rules: FleetRules | None = None,
     ):
@@ -33,6 +36,8 @@ class AnswerService:
         self.fleet_rules = fleet_rules
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finops-answer")
+        # running + waiting questions; the executor's own queue is unbounded
+        self._slots = threading.BoundedSemaphore(workers + (workers if queue is None else queue))
 
     def _engine(self) -> Engine:
         engine = getattr(self._local, "engine", None)
@@ -47,8 +52,17 @@ class AnswerService:
         day, now = as_of(today, real_now())
         return self._engine().ask(question, day, now)
 
-    def submit(self, question: str, today: date) -> Future[Answer]:
-        return self._pool.submit(self.ask, question, today)
+    def submit(self, question: str, today: date) -> Future[Answer] | None:
+        """Queue a question; None at once when the pool and its queue are full."""
+        if not self._slots.acquire(blocking=False):
+            return None
+        try:
+            future = self._pool.submit(self.ask, question, today)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
 
     def healthy(self) -> tuple[bool, str]:
         """The cache is readable (and how fresh it is)."""

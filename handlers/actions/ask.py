@@ -3,16 +3,16 @@ person who clicked (like /finops), with a Share button."""
 
 from __future__ import annotations
 
-from handlers.reply import message
+from functools import partial
+
+from handlers.reply import answer_soon
 
 
 def ask_suggestion(ack, action, context, respond, logger) -> None:
     ack()
-    deps = context["finops"]
     question = str(action.get("value") or "").strip()
     if not question:
         logger.warning("ask button without a question: %r", action)
         return
-    today = deps.answers.today()
-    answer = deps.answers.ask(question, today)
-    respond(response_type="ephemeral", replace_original=False, **message(answer, share_for=today))
+    reply = partial(respond, response_type="ephemeral", replace_original=False)
+    answer_soon(context["finops"], question, first=reply, later=reply, working=False)

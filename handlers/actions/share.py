@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from finops_bot.render.blocks import escape, parse_share_value
-from handlers.reply import message
+from handlers.reply import answer_soon
 
 
 def share_in_channel(ack, action, body, context, respond, logger) -> None:
@@ -22,15 +22,16 @@ def share_in_channel(ack, action, body, context, respond, logger) -> None:
             text="Sorry, that button is too old to share; ask the question again.",
         )
         return
-    reply = message(deps.answers.ask(question, day))
     user = (body.get("user") or {}).get("id")
-    if isinstance(user, str) and re.fullmatch(r"[A-Z0-9]+", user):
-        reply["blocks"].append(
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"Shared by <@{user}> · asked: {escape(question)}"}
-                ],
-            }
-        )
-    respond(response_type="in_channel", replace_original=False, **reply)
+    credit = isinstance(user, str) and re.fullmatch(r"[A-Z0-9]+", user)
+
+    def post(**reply) -> None:
+        if credit and "blocks" in reply:
+            text = f"Shared by <@{user}> · asked: {escape(question)}"
+            reply["blocks"].append(
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+            )
+        visible = "in_channel" if "blocks" in reply else "ephemeral"  # busy: only to them
+        respond(response_type=visible, replace_original=False, **reply)
+
+    answer_soon(deps, question, first=post, later=post, share=False, working=False, day=day)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.reply import message, strip_mention
+from handlers.reply import answer_soon, strip_mention
 
 
 def is_direct_message(event: dict) -> bool:
@@ -13,5 +13,5 @@ def is_direct_message(event: dict) -> bool:
 
 
 def direct_message(event, context, say) -> None:
-    deps = context["finops"]
-    say(**message(deps.answers.ask(strip_mention(event.get("text", "")) or "help")))
+    question = strip_mention(event.get("text", "")) or "help"
+    answer_soon(context["finops"], question, first=say, later=say, share=False, working=False)

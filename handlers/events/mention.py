@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from handlers.reply import message, strip_mention
+from functools import partial
+
+from handlers.reply import answer_soon, strip_mention
 
 
 def app_mention(event, context, say) -> None:
-    deps = context["finops"]
-    answer = deps.answers.ask(strip_mention(event.get("text", "")) or "help")
-    say(thread_ts=event.get("thread_ts") or event.get("ts"), **message(answer))
+    reply = partial(say, thread_ts=event.get("thread_ts") or event.get("ts"))
+    question = strip_mention(event.get("text", "")) or "help"
+    answer_soon(context["finops"], question, first=reply, later=reply, share=False, working=False)

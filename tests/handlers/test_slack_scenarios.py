@@ -423,11 +423,60 @@ def test_unexpected_error_is_logged_and_the_user_gets_an_apology(slack, monkeypa
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr(slack.answers, "ask", broken)
-    status, _ = slack.command("top 5 projects")
-    call = slack.fake.wait_for("/commands/T111/1/resp")[0]
-    assert "Sorry, something went wrong" in call["body"]["text"]
-    assert "database on fire" not in json.dumps(call["body"])
+    status, body = slack.command("top 5 projects")
+    assert status == 200 and "Sorry, something went wrong" in body["text"]
+    assert "database on fire" not in json.dumps(body)
     assert any("database on fire" in str(r.exc_info) for r in caplog.records if r.exc_info)
+
+
+def test_slow_questions_never_starve_the_others(demo_db, monkeypatch):
+    """Twice the pool's size of slow questions in flight: ten more /finops are each acked
+    in under a second (busy, once the queue is full) and the slow ones still finish."""
+    import threading
+
+    slack = Slack(demo_db)
+    slack.answers = slack.deps.answers = AnswerService(
+        demo_db, "EffectiveCost", today=lambda: TODAY, workers=2
+    )
+    release = threading.Event()
+    real = slack.answers.ask
+
+    def ask(question, today=None):
+        if question.startswith("slow"):
+            release.wait(30)
+            question = "top 5 projects last month"
+        return real(question, today)
+
+    monkeypatch.setattr(slack.answers, "ask", ask)
+    slack.deps.ack_budget = 0.2
+    try:
+        for i in range(4):
+            assert slack.command(f"slow {i}")[1]["text"].startswith("Working on")
+        times, texts = [], []
+        for _ in range(10):
+            began = time.monotonic()
+            status, body = slack.command("top 5 projects last month")
+            times.append(time.monotonic() - began)
+            texts.append(body["text"])
+            assert status == 200
+        assert max(times) < 1.0, times
+        assert set(texts) == {"I'm busy answering other questions; try again in a minute."}
+        release.set()
+        finished = slack.fake.wait_for("/commands/T111/1/resp", count=4)
+        assert all(c["body"]["blocks"][0]["text"]["text"].startswith("Top 5") for c in finished)
+        status, body = slack.command("top 5 projects last month")  # free again
+        assert body["blocks"][0]["text"]["text"] == "Top 5 projects · last month"
+    finally:
+        release.set()
+        slack.close()
+
+
+def test_a_very_long_question_gets_a_one_line_reply_at_once(slack):
+    began = time.monotonic()
+    status, body = slack.command("what did " + "gpu " * 10_000 + "cost")
+    assert status == 200 and time.monotonic() - began < 1.0
+    assert "characters long; ask in 500 or fewer" in json.dumps(body)
+    assert len(json.dumps(body)) < 4000  # the question is not echoed back whole
 
 
 def test_web_api_429_is_retried_after_retry_after(slack):

@@ -61,6 +61,7 @@ class Subject:
     dim: str  # '*' for everything
     label: str
     where: Where
+    key: str = ""  # what a question calls it (an account's id, not "name (id)")
 
     @property
     def title(self) -> str:
@@ -152,7 +153,9 @@ def cost_answer(ctx: Ctx, q: Query, subject: Subject, period: Period, before: Pe
     if q.kind != "compare":
         rows.sort(key=lambda r: -r.cost)
     answer.rows, answer.more_rows = rows[:BREAKDOWN_ROWS], max(len(rows) - BREAKDOWN_ROWS, 0)
-    answer.suggestions = follow_ups(subject.dim, subject.label, period.label)
+    answer.suggestions = follow_ups(
+        subject.dim, subject.key or subject.label, period.phrase, compare=q.kind == "compare"
+    )
     return answer
 
 
@@ -180,10 +183,13 @@ def top_answer(ctx: Ctx, q: Query, subject: Subject, period: Period) -> Answer:
         top = next((r.key for r in ranked if r.key != "(untagged)"), None)
         if top:
             answer.suggestions = [
-                f"{top} by service {period.label}",
-                f"compare {top} {period.label}",
+                f"{top} by service {period.phrase}",
+                f"compare {top} {period.phrase}",
             ]
-    answer.suggestions.append(f"untagged spend {period.label}")
+    if subject.dim == "*":
+        answer.suggestions.append(f"untagged spend {period.phrase}")
+    else:
+        answer.suggestions = follow_ups(subject.dim, subject.key or subject.label, period.phrase)
     return answer
 
 
@@ -203,9 +209,15 @@ def breakdown_answer(
     )
     rows = merge_rows(ctx.names, by, raw)
     limit = len(rows) if by == "pricing" else BREAKDOWN_ROWS
+    suggestions = [
+        s
+        for s in follow_ups(subject.dim, subject.key or subject.label, period.phrase)
+        if f" by {by} " not in s and not (by == "pricing" and s.startswith("spot vs"))
+    ]
     return ctx.answer(
         subject.where,
         categories,
+        suggestions=suggestions,
         kind=kind,
         title=title or f"{subject.title} by {DIM_LABELS[by]}",
         period=period,
@@ -227,7 +239,7 @@ def untagged_answer(ctx: Ctx, period: Period) -> Answer:
         if everything.get(currency):
             share = value / everything[currency] * 100
             answer.notes.append(f"{share:.1f}% of all {currency} spend in the period.")
-    answer.suggestions = [f"top 10 projects {period.label}"]
+    answer.suggestions = [f"top 10 projects {period.phrase}"]
     return answer
 
 
@@ -282,7 +294,7 @@ def _reworded(question: str, name: str, match) -> str:
     """The question with the ambiguous name replaced by one candidate, named with its
     dimension ("team nlp")."""
     value = match.label if match.dim == "service" else sorted(match.keys)[0]
-    pattern = re.compile(rf"(?:\b{'|'.join(DIM_LABELS)}\s+)?{re.escape(name)}", re.I)
+    pattern = re.compile(rf"(?:\b(?:{'|'.join(DIM_LABELS)})\s+)?{re.escape(name)}", re.I)
     if pattern.search(question):
         return pattern.sub(f"{match.dim} {value}", question, count=1)
     return f"{match.dim} {value}"

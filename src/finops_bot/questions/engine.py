@@ -26,6 +26,9 @@ LATEST_DAYS = 30  # no period given and nothing this month yet: the latest 30 da
 SUBJECT_WORDS = "project, team, owner, service, account, provider, region or service category"
 
 
+MAX_QUESTION_CHARS = 500
+
+
 class Engine:
     """Answers questions from one open cache. Not thread-safe: one per thread."""
 
@@ -69,6 +72,15 @@ class Engine:
         loaded_at, sources = self._loaded
         _, data_through = self._span
         base = dict(question=question, data_through=data_through, loaded_at=loaded_at)
+        if len(question) > MAX_QUESTION_CHARS:  # parsing and did-you-mean stay cheap
+            base["question"] = question[:80] + "…"
+            return Answer(
+                kind="error",
+                message=f"That question is {len(question):,} characters long; ask in "
+                f"{MAX_QUESTION_CHARS} or fewer, for example “top 5 projects last month”.",
+                suggestions=EXAMPLES[:4],
+                **base,
+            )
         try:
             check_day(today, "today (--as-of)")
             q = parse(question, today)
@@ -149,7 +161,8 @@ class Engine:
             return Subject("*", "everything", Where())
         hit = self.names().resolve(q.dim, q.name)
         if isinstance(hit, Match):
-            return Subject(hit.dim, hit.label, Where.of({hit.dim: hit.keys}))
+            key = sorted(hit.keys)[0] if hit.dim == "account" else hit.label
+            return Subject(hit.dim, hit.label, Where.of({hit.dim: hit.keys}), key)
         return hit
 
     def _period(self, q: Query, today: date, data_through: str | None) -> tuple[Period, list]:

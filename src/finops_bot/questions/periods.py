@@ -46,6 +46,18 @@ class Period:
     def describe(self) -> str:
         return f"{self.label} ({span(self.start, self.end)})"
 
+    @property
+    def phrase(self) -> str:
+        """The period as a question says it (what suggestions use): the label where the
+        parser reads it back, else "between START and END"."""
+        if (
+            self.kind == "range"
+            and not self.label.startswith("since ")
+            or self.label.startswith("the ")
+        ):
+            return f"between {self.start} and {self.end}"
+        return self.label
+
 
 def span(start: date, end: date) -> str:
     if start == end:

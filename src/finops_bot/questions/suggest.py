@@ -53,15 +53,16 @@ def by_shape(text: str, names: NameIndex, limit: int = 4) -> list[str]:
     return out[:limit]
 
 
-def follow_ups(dim: str, label: str, period_label: str) -> list[str]:
+def follow_ups(dim: str, name: str, period: str, compare: bool = False) -> list[str]:
+    """Questions to ask next about a subject, in forms the parser reads back."""
     if dim == "*":
-        return [f"top 5 projects {period_label}", f"untagged spend {period_label}"]
-    subject = f"{dim} {label}" if dim != "project" else label
-    return [
-        f"{subject} by service {period_label}",
-        f"spot vs on-demand for {subject} {period_label}",
-        f"compare {subject} {period_label}",
-    ]
+        return [f"top 5 projects {period}", f"untagged spend {period}"]
+    subject = f"{dim} {name}" if dim != "project" else name
+    out = [] if dim == "service" else [f"{subject} by service {period}"]
+    out.append(f"spot vs on-demand for {subject} {period}")
+    if not compare:
+        out.append(f"compare {subject} {period}")
+    return out
 
 
 def help_text() -> str:

@@ -207,3 +207,31 @@ def test_any_dimension_by_any_other_matches_sql(engine, dim, by):
     got = sorted(r.cost for r in a.rows)
     assert got == pytest.approx(sorted(expected.values(), reverse=True)[: len(got)][::-1])
     assert len(a.rows) + a.more_rows == len(expected)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "account 111 last month",
+        "account ml-prod last month",
+        "service ec2 between 2026-10-01 and 2026-10-15",
+        "top 5 projects last month",
+        "top 5 services for provider aws last month",
+        "compare team nlp last month vs september",
+        "provider gcp by region last month",
+        "nlp last month",
+        "untagged spend last month",
+        "what did project bert-trainig cost last month",
+        "spot vs on-demand for team vision last month",
+    ],
+)
+def test_every_suggestion_is_a_question_the_bot_answers(engine, question):
+    a = ask(engine, question)
+    assert a.suggestions, question
+    for suggestion in a.suggestions:
+        follow = ask(engine, suggestion)
+        assert follow.kind not in ("unknown_name", "not_understood", "error"), (
+            question,
+            suggestion,
+        )
+        assert follow.question != a.question or a.kind == "unknown_name"

@@ -5,6 +5,8 @@ burst of slow questions never holds Bolt's listener threads."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,6 +18,9 @@ from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.questions import Answer, Engine
 from finops_bot.store import connect
+from finops_bot.store.db import CacheError, explain
+
+log = logging.getLogger("finops_bot.answers")
 
 
 class AnswerService:
@@ -50,7 +55,13 @@ class AnswerService:
     def ask(self, question: str, today: date | None = None) -> Answer:
         """Answer as of ``today`` (None: the real date); the time follows bot.clock's rule."""
         day, now = as_of(today, real_now())
-        return self._engine().ask(question, day, now)
+        try:
+            return self._engine().ask(question, day, now)
+        except (sqlite3.Error, CacheError) as exc:  # the cache itself: one line, no apology
+            self._local.engine = None  # a fresh connection next time (the file may be back)
+            error = exc if isinstance(exc, CacheError) else explain(exc, self.db_path)
+            log.error("answering from the cache failed: %s", error)
+            return Answer(kind="error", question=question[:200], message=f"{error}.")
 
     def submit(self, question: str, today: date) -> Future[Answer] | None:
         """Queue a question; None at once when the pool and its queue are full."""

@@ -4,11 +4,34 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from bot import commands, importing
 from finops_bot.errors import FinopsError, UsageError
+from finops_bot.store.db import explain
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 86_400:
+        raise argparse.ArgumentTypeError("give 0 to 86400 seconds")
+    return value
+
+
+def add_wait(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wait",
+        type=seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="wait this long for another import or sync of the cache to finish (default 600)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="name the source (default: file:<absolute path>)")
     p.add_argument("--currency", help="billing currency for files without a BillingCurrency column")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_wait(p)
     p.set_defaults(run=importing.import_files)
 
     p = sub.add_parser("serve", parents=[common], help="run the Slack app (Socket Mode or HTTP)")
@@ -81,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--source", help="only this source (a name from [[sources]])")
     p.add_argument("--since", help="backfill from YYYY-MM-DD (default: the refresh window)")
+    add_wait(p)
     p.set_defaults(run=commands.sync)
 
     p = sub.add_parser(
@@ -104,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cache_path(args: argparse.Namespace) -> str | None:
+    try:
+        from finops_bot.config import load_settings
+
+        return str(load_settings(os.environ, config_path=args.config, db_path=args.db).db_path)
+    except Exception:  # noqa: BLE001 - only for naming the file in an error message
+        return args.db
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -123,9 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FinopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except sqlite3.Error as exc:  # the cache itself: read-only, full, damaged, busy
+        print(f"error: {explain(exc, cache_path(args))}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `python -m bot ask ... | head`: the reader left, not an error
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:

@@ -95,14 +95,17 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_sync(deps, names: list[str] | None = None, since=None) -> list:
-    """Sync the configured sources (all, or ``names``); one connection per call."""
+def run_sync(deps, names: list[str] | None = None, since=None, wait=None) -> list:
+    """Sync the configured sources (all, or ``names``); one connection per call. ``wait``:
+    a WriteWait for another import or sync holding the cache (default: 600 s, silent)."""
     from bot.deps import cloud_factories
     from finops_bot.sources import build_source
     from finops_bot.sources.sync import refresh_source, sync_source
+    from finops_bot.store.db import WriteWait
 
     configs = [c for c in deps.settings.sources if not names or c.name in names]
-    db = connect(deps.settings.db_path)
+    wait = wait or WriteWait()
+    db = connect(deps.settings.db_path, busy_seconds=wait.seconds)
     results = []
     factories = cloud_factories()
     try:
@@ -120,6 +123,7 @@ def run_sync(deps, names: list[str] | None = None, since=None) -> list:
                     rules=deps.rules,
                     refresh_days=config.refresh_days,
                     since=since,
+                    wait=wait,
                 )
             )
     finally:
@@ -139,7 +143,11 @@ def sync(args: argparse.Namespace) -> int:
             f"--source {args.source!r}: no such source; configured: {', '.join(known)}"
         )
     since = parse_as_of(args.since, "--since")
-    results = run_sync(deps, [args.source] if args.source else None, since)
+    from bot.importing import once, waiting_line
+    from finops_bot.store.db import WriteWait
+
+    wait = WriteWait(args.wait, once(waiting_line))
+    results = run_sync(deps, [args.source] if args.source else None, since, wait)
     for r in results:
         span = f"{r.windows[0].start} … {r.windows[-1].end}" if r.windows else "metadata"
         if r.ok:
@@ -191,7 +199,16 @@ def serve(args: argparse.Namespace) -> int:
         handler = SocketModeHandler(app, slack.app_token)
         socket_connected = handler.client.is_connected
     router = Router()
+    from bot.health import CacheHealth
     from handlers.http.heartbeats import HeartbeatsRoute
+
+    checks = CacheHealth(deps.settings.db_path, real_now)
+
+    def heartbeat_write(error: BaseException | None) -> None:
+        if error is None:
+            checks.write_ok("heartbeats")
+        else:
+            checks.write_failed("heartbeats", error)
 
     http.register(
         router,
@@ -204,7 +221,9 @@ def serve(args: argparse.Namespace) -> int:
             deps.settings.db_path,
             now=real_now,
             rules=deps.settings.fleet,
+            on_write=heartbeat_write,
         ),
+        cache_checks=checks.report,
     )
     stop = threading.Event()  # before anything is announced: SIGTERM always stops cleanly
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -223,16 +242,26 @@ def serve(args: argparse.Namespace) -> int:
         handler.connect()
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from scheduled import billing, fleet
+    from scheduled import billing, fleet, health
 
     scheduler = BackgroundScheduler(timezone=UTC)
     fleet.register(scheduler, deps.settings.db_path, deps.settings.fleet.retention_days, real_now)
+    health.register(scheduler, checks, real_now, first_run=real_now())
     if deps.settings.sources:
 
         def sync_one(name: str) -> None:
             # each run: fresh settings, clock and connection (jobs run in worker threads)
-            for r in run_sync(build(args.db, args.config), [name]):
-                logging.getLogger("finops_bot.sync").log(
+            from bot.importing import once
+            from finops_bot.store.db import WriteWait
+
+            log = logging.getLogger("finops_bot.sync")
+            told = once(lambda: log.info("%s: waiting for another import or sync", name))
+            for r in run_sync(build(args.db, args.config), [name], wait=WriteWait(600, told)):
+                if r.cache_error:
+                    checks.write_failed(f"billing sync {r.source}", r.error)
+                else:
+                    checks.write_ok(f"billing sync {r.source}")
+                log.log(
                     logging.INFO if r.ok else logging.ERROR,
                     "%s: %s",
                     r.source,

@@ -8,6 +8,7 @@ import argparse
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.deps import build
@@ -15,6 +16,7 @@ from finops_bot.errors import FinopsError, NotBillingFile, UsageError
 from finops_bot.ingest.importer import ImportReport, import_file, new_delivery
 from finops_bot.money import format_money
 from finops_bot.store import connect
+from finops_bot.store.db import CacheBusy, WriteWait
 
 EXIT_ALL_STORED, EXIT_NOTHING, EXIT_PARTIAL = 0, 1, 3
 BILLING_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet", ".parq", ".pq", ".txt")
@@ -69,9 +71,26 @@ def expand(paths: list[str]) -> list[tuple[str, bool]]:
     return out
 
 
+def waiting_line() -> None:
+    print("waiting for another import or sync of this cache…", file=sys.stderr, flush=True)
+
+
+def once(action: Callable[[], None]) -> Callable[[], None]:
+    """``action`` the first time only: one "waiting" line per command, not per file."""
+    done = []
+
+    def run() -> None:
+        if not done:
+            done.append(True)
+            action()
+
+    return run
+
+
 def import_files(args: argparse.Namespace) -> int:
     deps = build(args.db, args.config)
-    db = connect(deps.settings.db_path)
+    db = connect(deps.settings.db_path, busy_seconds=args.wait)
+    wait = WriteWait(args.wait, once(waiting_line))
     paths = expand(args.paths)
     if args.source and len(paths) > 1:
         raise UsageError("--source names one file's source; import the files one at a time")
@@ -92,7 +111,12 @@ def import_files(args: argparse.Namespace) -> int:
                 currency=args.currency,
                 progress=bar,
                 delivery=delivery,
+                wait=wait,
             )
+        except CacheBusy as exc:
+            bar.done()
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_PARTIAL if stored else EXIT_NOTHING
         except NotBillingFile as exc:
             bar.done()
             if in_folder:  # a folder's README or mapping table: not part of the delivery

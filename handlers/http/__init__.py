@@ -22,9 +22,11 @@ def register(
     signing_secret: str | None,
     clock: Callable[[], float],
     heartbeats: HeartbeatsRoute | None = None,
+    cache_checks: Callable[[], tuple[bool, dict]] | None = None,
 ) -> None:
-    """``clock``: seconds since the epoch, for the signature's timestamp window."""
-    router.add("GET", "/healthz", healthz(health, socket_connected))
+    """``clock``: seconds since the epoch, for the signature's timestamp window;
+    ``cache_checks``: the last quick_check and failed writes, for /healthz."""
+    router.add("GET", "/healthz", healthz(health, socket_connected, cache_checks))
     if heartbeats is not None:
         router.add("POST", "/v1/heartbeats", heartbeats)
         router.add("GET", "/agent.py", agent_file)

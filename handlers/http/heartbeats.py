@@ -72,8 +72,11 @@ class HeartbeatsRoute:
         burst: int = 500,
         max_queue: int = 20_000,
         rules: FleetRules | None = None,
+        on_write: Callable[[BaseException | None], None] | None = None,
     ):
+        """``on_write``: told of each group's outcome (None when stored), for /healthz."""
         self.db_path = db_path
+        self.on_write = on_write or (lambda error: None)
         self.now = now
         self.limit = TokenBucket(rate, burst)
         self.max_queue = max_queue
@@ -159,6 +162,7 @@ class HeartbeatsRoute:
             self._schedule_flush(BUSY_RETRY_S)
             return
         except Exception as exc:  # noqa: BLE001 - every waiting request gets an answer
+            self.on_write(exc)
             if len(group) == 1:
                 log.error("could not store a heartbeat batch: %s", exc)
                 _answer(group[0][2], exc=exc)
@@ -180,6 +184,7 @@ class HeartbeatsRoute:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise _Busy from exc
             raise
+        self.on_write(None)
         for (_, _, future), stored in zip(group, results, strict=True):
             _answer(future, stored=stored)
 

@@ -32,6 +32,7 @@ from finops_bot.ingest.files import (
 from finops_bot.ingest.normalize import FOCUS_FIELDS, REQUIRED_FIELDS, Chunk, normalize
 from finops_bot.ingest.tags import TagRules
 from finops_bot.store.charges import ChargeLoader, Delivery, LoadResult
+from finops_bot.store.db import WriteWait
 
 V11_COLUMNS = {
     "CapacityReservationId",
@@ -179,6 +180,7 @@ def import_file(
     currency: str | None = None,
     progress: Callable[[float], None] | None = None,
     delivery: Delivery | None = None,
+    wait: WriteWait | None = None,
 ) -> ImportReport:
     """Import one billing file as part of ``delivery`` (default: a delivery of its own): it
     replaces what earlier deliveries held for the same partitions (see store.deliveries),
@@ -204,6 +206,7 @@ def import_file(
         label=str(bf.path),
         delivery=delivery,
         cost_type=reader.cost_type,
+        wait=wait,
     )
     notes = reader.notes() if reader.notes else ()
     return ImportReport(bf.path, bf.format, reader.what, result, time.perf_counter() - began, notes)
@@ -299,6 +302,7 @@ def load_columns(
     allow_empty: bool = False,
     delivery: Delivery | None = None,
     cost_type: Callable[[Delivery], str | None] | None = None,
+    wait: WriteWait | None = None,
 ) -> LoadResult:
     """Normalise and load batches of FOCUS-field columns in one transaction. ``cost_type``
     tells an Azure export's cost type once all its batches are read."""
@@ -325,6 +329,7 @@ def load_columns(
         fingerprint=fingerprint,
         window=window,
         delivery=delivery,
+        wait=wait,
     ) as loader:
         # normalising stays in this thread: a CPU-bound Python thread next to executemany
         # makes every sqlite3_step wait for the GIL (a convoy); Arrow reading prefetches

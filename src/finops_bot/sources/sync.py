@@ -4,6 +4,7 @@ others; each window lands atomically; the outcome is recorded for `status`."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -15,6 +16,7 @@ from finops_bot.ingest.importer import load_columns
 from finops_bot.ingest.tags import TagRules
 from finops_bot.sources.base import BillingSource, SyncWindow
 from finops_bot.sources.windows import sync_windows
+from finops_bot.store.db import CacheError, WriteWait, explain
 
 log = logging.getLogger("finops_bot.sync")
 
@@ -29,6 +31,7 @@ class SyncResult:
     seconds: float = 0.0
     unchanged: list[SyncWindow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cache_error: bool = False  # the cache could not be written (not the source's fault)
 
     @property
     def ok(self) -> bool:
@@ -44,7 +47,9 @@ def sync_source(
     rules: TagRules,
     refresh_days: int = 5,
     since: date | None = None,
+    wait: WriteWait | None = None,
 ) -> SyncResult:
+    """``wait``: how long each window waits for another import or sync holding the cache."""
     result = SyncResult(source.name)
     began = time.perf_counter()
     windows = sync_windows(today, refresh_days, since)
@@ -57,6 +62,7 @@ def sync_source(
             for w in windows
             for i in range(w.days)
         ]
+    busy = False
     try:
         for window in windows:
             files = None
@@ -80,6 +86,7 @@ def sync_source(
                 now=now,
                 window=(window.start, window.end),
                 allow_empty=True,
+                wait=wait,
             )
             if files is not None:
                 _store_files(db, source.name, window, files, now)
@@ -89,12 +96,18 @@ def sync_source(
     except FinopsError as exc:
         result.api_calls += getattr(source, "api_calls", 0)
         result.error = str(exc)
+        busy = result.cache_error = isinstance(exc, CacheError)
+    except sqlite3.Error as exc:  # the cache: read-only, full, damaged
+        result.api_calls += getattr(source, "api_calls", 0)
+        result.error = str(explain(exc))
+        busy = result.cache_error = True
     except Exception as exc:  # a source's bug must not stop the others; logged in full
         log.exception("sync of %s failed", source.name)
         result.api_calls += getattr(source, "api_calls", 0)
         result.error = f"{source.name}: unexpected error ({type(exc).__name__}: {exc}); see the log"
     result.seconds = time.perf_counter() - began
-    _record(db, source, result, windows, now)
+    if not busy:  # a sync that could not write the cache cannot record that either
+        _record(db, source, result, windows, now)
     return result
 
 

@@ -20,6 +20,7 @@ from finops_bot.days import EPOCH, day_iso, day_number
 from finops_bot.errors import ImportRefused
 from finops_bot.store import deliveries
 from finops_bot.store.chunk import BadRows, Chunk, merge_nulled
+from finops_bot.store.db import WriteWait, begin_write
 from finops_bot.store.resources import ResourceTracker
 from finops_bot.store.rollups import (
     delete_load,
@@ -99,8 +100,10 @@ class ChargeLoader:
         fingerprint: str | None = None,
         window: tuple[date, date] | None = None,
         delivery: Delivery | None = None,
+        wait: WriteWait | None = None,
     ):
         self.db = db
+        self.wait = wait
         self.conn = db.conn
         self.source = source
         self.kind = kind
@@ -122,15 +125,17 @@ class ChargeLoader:
 
     # -- transaction -------------------------------------------------------------------
     def __enter__(self) -> ChargeLoader:
-        self.conn.execute("BEGIN IMMEDIATE")
+        # everything that decides what this load replaces or collides with is read inside
+        # this transaction: two imports at once are serialised here, never both stored
+        begin_write(self.conn, self.wait)
         try:
             if self.delivery is None:
                 self._replace_previous()
             elif self.fingerprint:
                 self._drop_same_bytes()
             cur = self.conn.execute(
-                "INSERT INTO loads (source, kind, path, fingerprint, loaded_at, delivery) "
-                "VALUES (?,?,?,?,?,?)",
+                "INSERT INTO loads (source, kind, path, fingerprint, loaded_at, delivery, "
+                "append) VALUES (?,?,?,?,?,?,?)",
                 (
                     self.source,
                     self.kind,
@@ -138,6 +143,7 @@ class ChargeLoader:
                     self.fingerprint,
                     self.now.isoformat(timespec="seconds"),
                     self.delivery.id if self.delivery else None,
+                    int(bool(self.delivery and self.delivery.append)),
                 ),
             )
             self.load_id = cur.lastrowid
@@ -152,7 +158,7 @@ class ChargeLoader:
                 self._key_ids[tuple(row[1:])] = row[0]
             self._next_key_id = max(self._key_ids.values(), default=0) + 1
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
         return self
 
@@ -163,14 +169,19 @@ class ChargeLoader:
         tb: TracebackType | None,
     ) -> None:
         if exc_type is not None:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             return
         try:
             self._finish()
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        # SQLite has rolled back itself after some errors (a full disk): keep that error
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     def _drop_same_bytes(self) -> None:
         """A file imported before, byte for byte (any path): it is replaced whole."""
@@ -380,6 +391,8 @@ class ChargeLoader:
         )
         if self.delivery is not None and r.rows_stored:
             self._meet_earlier(summary, first_rowid, last_rowid)
+        elif self.window and self.kind != "demo" and r.rows_stored:
+            self._no_file_overlap(summary)
         self._describe(summary)
         self.conn.execute(
             "UPDATE loads SET first_day = ?, last_day = ?, cost_type = ? WHERE id = ?",
@@ -439,6 +452,19 @@ class ChargeLoader:
         if delivery.cost_type:
             r.merged_with = deliveries.merge_azure(
                 self.conn, self.load_id, first_row, last_row, partitions, delivery.cost_type
+            )
+
+    def _no_file_overlap(self, summary: pd.DataFrame) -> None:
+        """A sync window that meets a file imported earlier (same provider, billing account
+        and days; not --append) is refused, as such an import after a sync is."""
+        first, last = int(summary["day"].min()), int(summary["day"].max())
+        files = deliveries.file_overlap(self.conn, self.load_id, first, last)
+        if files:
+            raise ImportRefused(
+                f"{self.source}: {day_iso(first)} … {day_iso(last)} not stored: the imported "
+                f"file {', '.join(files)} holds the same provider's charges for those days, "
+                "and storing both would count them twice. Import that file again with "
+                "--append if it holds other charges. The cache is unchanged for these days."
             )
 
     def _no_overlap(self, delivery: Delivery) -> None:

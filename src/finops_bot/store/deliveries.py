@@ -247,3 +247,37 @@ def sync_overlap(
         if "" in theirs or "" in mine or theirs & mine:
             found.append(source)
     return found
+
+
+def file_overlap(
+    conn: sqlite3.Connection, load_id: int, first_day: int, last_day: int
+) -> list[str]:
+    """File imports (not --append) whose charges meet this sync load's: same cloud,
+    overlapping days, and the same billing account where both name one."""
+    mine: dict[str, set[str]] = {}
+    for provider, account in conn.execute(
+        "SELECT DISTINCT k.provider, k.billing_account_id FROM daily_keys d "
+        "JOIN charge_keys k ON k.id = d.key_id WHERE d.load_id = ?",
+        (load_id,),
+    ):
+        mine.setdefault(cloud_of(provider), set()).add(account)
+    found: list[str] = []
+    for other, path, provider in conn.execute(
+        "SELECT DISTINCT l.id, COALESCE(l.path, l.source), c.key FROM cube c "
+        "JOIN loads l ON l.id = c.load_id WHERE c.dim = 'provider' AND c.day BETWEEN ? AND ? "
+        "AND l.kind = 'file' AND l.append = 0 AND l.id != ?",
+        (first_day, last_day, load_id),
+    ).fetchall():
+        cloud = cloud_of(provider)
+        if cloud not in mine or path in found:
+            continue
+        theirs = {
+            row[0]
+            for row in conn.execute(
+                "SELECT billing_account_id FROM load_partitions WHERE load_id = ? AND cloud = ?",
+                (other, cloud),
+            )
+        }
+        if "" in theirs or "" in mine[cloud] or theirs & mine[cloud]:
+            found.append(path)
+    return found

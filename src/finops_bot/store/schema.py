@@ -600,3 +600,10 @@ INSERT OR IGNORE INTO node_tokens
   SELECT node, MIN(token_id), MIN(received_at) FROM heartbeat_batches GROUP BY node;
 """
     )
+
+
+@migrations()
+def m011_appended_deliveries(db: Database) -> None:
+    """Loads remember a file imported with --append (adding to what a sync source brought):
+    a later sync of the same provider's days does not count it as a double."""
+    db.execute("ALTER TABLE loads ADD COLUMN append INTEGER NOT NULL DEFAULT 0")

@@ -70,8 +70,12 @@ def test_the_share_credit_and_the_working_line_escape_the_question(monkeypatch):
     posted = {}
 
     class Answers:
-        def ask(self, question, day):
-            return Engine.__new__(Engine) and _fake_answer(question)
+        def submit(self, question, day):
+            from concurrent.futures import Future
+
+            done = Future()
+            done.set_result(_fake_answer(question))
+            return done
 
     def respond(**kw):
         posted.update(kw)
@@ -81,7 +85,7 @@ def test_the_share_credit_and_the_working_line_escape_the_question(monkeypatch):
         ack=lambda: None,
         action={"value": value},
         body={"user": {"id": "U111"}},
-        context={"finops": type("D", (), {"answers": Answers()})()},
+        context={"finops": type("D", (), {"answers": Answers(), "ack_budget": 1.0})()},
         respond=respond,
         logger=__import__("logging").getLogger("t"),
     )

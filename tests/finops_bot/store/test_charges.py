@@ -38,6 +38,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m008_idle_cost_index",
         "m009_billing_periods_and_deliveries",
         "m010_heartbeat_quarantine_and_node_binding",
+        "m011_appended_deliveries",
     ]
     assert not migrations.pending(second)
     first.close()

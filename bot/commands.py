@@ -34,11 +34,19 @@ def demo(args: argparse.Namespace) -> int:
         print(f'$ python -m bot ask "{question}"{as_of}')
         print(render_text(engine.ask(question, deps.today, deps.answer_now)))
         print()
+    db_flag = f" --db {args.db}" if args.db else ""
     print("Try next:")
-    print('  python -m bot ask "top 10 teams this month"')
-    print('  python -m bot ask "compare vision-research this month vs last month" --json')
-    print('  python -m bot ask "owner carol@acme.ai since monday"')
-    print("  python -m bot import ../shared/fixtures/focus/focus_1.0_sample_1000.csv")
+    for question in (
+        "top 10 teams this month",
+        "compare vision-research this month vs last month",
+        "owner carol@acme.ai since monday",
+    ):
+        print(f'  python -m bot ask "{question}"{db_flag}{as_of}')
+    print(f'  python -m bot ask "top 5 projects last month" --json{db_flag}{as_of}')
+    print(
+        "  python -m bot import ../shared/fixtures/focus/focus_1.0_sample_1000.csv "
+        "--db samples.db   # a cache of its own: the demo stays as it is"
+    )
     return 0
 
 
@@ -321,7 +329,7 @@ def _fit(text: str, width: int) -> str:
 
 def gpus(args: argparse.Namespace) -> int:
     """The GPU fleet, one node a line in under 100 columns: node, owner, project, idle GPUs,
-    state, since, $/h, idle $/h, idle $ so far."""
+    state, since, $/h, waste $/h and wasted $ so far (idle GPUs; a stalled node whole)."""
     from finops_bot.gpu.fleet import fleet, price_bases
     from finops_bot.gpu.prices import PRICE_ORDER
 
@@ -341,13 +349,13 @@ def gpus(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{'node':<13} {'owner':<11} {'project':<15} {'idle':>5} {'state':<11} "
-        f"{'since (UTC)':<11} {'$/h':>8} {'idle $/h':>8} {'idle $':>9}"
+        f"{'since (UTC)':<11} {'$/h':>8} {'waste/h':>8} {'wasted':>9}"
     )
     for n in nodes:
         idle = sum(g.idle for g in n.gpus)
         money = [
             format_money(v, "USD") if v is not None else "?"
-            for v in (n.hourly, n.idle_hourly, n.idle_dollars(deps.now.replace(tzinfo=None)))
+            for v in (n.hourly, n.waste_hourly, n.idle_dollars(deps.now.replace(tzinfo=None)))
         ]
         print(
             f"{_fit(n.hostname, 13)} {_fit(n.owner or '-', 11)} {_fit(n.project or '-', 15)} "

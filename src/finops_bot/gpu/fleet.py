@@ -122,10 +122,20 @@ class NodeState:
             return None
         return sum(g.hourly or 0.0 for g in self.gpus if g.idle)
 
+    @property
+    def waste_hourly(self) -> float | None:
+        """What the node wastes per hour now: its idle GPUs, or all of it when stalled."""
+        if self.state == "stalled" and self.hourly is not None:
+            return self.hourly
+        return self.idle_hourly
+
     def idle_dollars(self, now: datetime) -> float | None:
-        """Dollars burnt by the GPUs idle right now, since each became idle."""
+        """Dollars burnt by the GPUs idle right now, since each became idle (a stalled
+        node: all of it, since it stalled)."""
         if self.state == "silent" or self.hourly is None:
             return None
+        if self.state == "stalled":
+            return self.hourly * max((now - self.since).total_seconds(), 0) / 3600
         return sum(
             (g.hourly or 0.0) * (now - g.idle_since).total_seconds() / 3600
             for g in self.gpus

@@ -34,10 +34,7 @@ def _matches(node: NodeState, name: str | None) -> bool:
 
 
 def waste_hourly(node: NodeState) -> float:
-    """What a node wastes per hour now: its idle GPUs, or all of it when stalled."""
-    if node.state == "stalled":
-        return node.hourly or 0.0
-    return node.idle_hourly or 0.0
+    return node.waste_hourly or 0.0
 
 
 def gpu_answer(

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -52,6 +53,15 @@ class Requests:
     def __init__(self, tokens: list[str]):
         template = dict(BATCH, batch_id="B" * 32)
         template["node"] = dict(BATCH["node"], instance_id="I" * 12)
+        # the server refuses windows far from its clock ([fleet] max_batch_age_hours)
+        end = datetime.now(UTC).replace(microsecond=0)
+        stamp = "%Y-%m-%dT%H:%M:%SZ"
+        template["sent_at"] = end.strftime(stamp)
+        template["window"] = dict(
+            BATCH["window"],
+            start=(end - timedelta(minutes=1)).strftime(stamp),
+            end=end.strftime(stamp),
+        )
         body = json.dumps(template).encode()
         head, rest = body.split(b"B" * 32)
         middle, tail = rest.split(b"I" * 12)
@@ -206,7 +216,6 @@ def slack_load(port: int, seconds: float, out: dict) -> None:
 
 def fleet_view(db: Path) -> dict:
     """`gpus` / "which GPUs are idle" over every node the load created."""
-    from datetime import UTC, datetime, timedelta
 
     from finops_bot.gpu.fleet import fleet, idle_cost
     from finops_bot.store import connect
@@ -254,7 +263,6 @@ def fleet_sized(nodes: int = 2000, minutes: int = 45) -> dict:
     """A fleet of ``nodes`` 8-GPU nodes reporting for ``minutes`` (half of them idle):
     `gpus`, "which GPUs are idle" and a week of idle dollars."""
     import tempfile
-    from datetime import UTC, datetime, timedelta
 
     from finops_bot.gpu.fleet import fleet, idle_cost
     from finops_bot.gpu.heartbeat import store_batches, validate_batch

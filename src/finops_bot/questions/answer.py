@@ -3,7 +3,8 @@ They read its fields (unit, freshness source, what it summed), never its kind.
 
 JSON contract (schema_version 1, stable; fields are only ever added): see the README,
 "JSON contract". Kinds: cost, total, top, breakdown, compare, untagged, pricing,
-candidates, idle_gpus, idle_cost, help, not_understood, unknown_name, empty, error.
+candidates, idle_gpus, idle_cost, series, compare_subjects, names, help, not_understood,
+unknown_name, empty, error.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Row:
     cost: float
     currency: str
     previous_cost: float | None = None
+    quantity: float | None = None  # unit gpu_hours: the hours (cost 0, currency "")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -32,6 +34,8 @@ class Row:
         }
         if self.previous_cost is not None:
             out["previous_cost"] = round(self.previous_cost, 6)
+        if self.quantity is not None:
+            out["quantity"] = round(self.quantity, 6)
         return out
 
 
@@ -95,7 +99,7 @@ class Answer:
     message: str | None = None
     notes: list[str] = field(default_factory=list)
     more_rows: int = 0  # rows left out of ``rows``
-    unit: str | None = "money"  # money, money_per_hour (later gpu_hours, ratio); None: no number
+    unit: str | None = "money"  # money, money_per_hour, gpu_hours (later ratio); None: no number
     freshness: list[Fresh] = field(default_factory=list)
     fresh_from: str = "billing"  # "billing" (charge days) or "heartbeats"
     candidates: list[Candidate] = field(default_factory=list)
@@ -104,6 +108,8 @@ class Answer:
     nothing: str | None = None  # what to say when there are no totals
     basis: str | None = None  # how a number that is not a billing measure was made
     rows_totals: dict[str, float] | None = None  # top N: the shown rows' totals
+    granularity: str | None = None  # series: day, week or month (rows keyed by bucket start)
+    quantity: float | None = None  # unit gpu_hours: the total hours (no currency)
 
     @property
     def currency(self) -> str | None:
@@ -162,6 +168,8 @@ class Answer:
             "message": self.message,
             "notes": list(self.notes),
             "basis": self.basis,
+            "granularity": self.granularity,
+            "quantity": _round(self.quantity, 6),
         }
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
+from finops_bot.gpu.models import gpus_per_instance
+
 PRICES_AS_OF = "2026-11-01"
 PRICE_ORDER = f"[gpu_prices] config, then the GCP catalog, then the bundled table ({PRICES_AS_OF})"
 
@@ -26,30 +28,45 @@ class InstancePrice:
     spot: float | None
 
 
-BUNDLED: dict[tuple[str, str], InstancePrice] = {
-    ("aws", "p5.48xlarge"): InstancePrice(8, 98.32, 35.40),
-    ("aws", "p4d.24xlarge"): InstancePrice(8, 32.77, 11.57),
-    ("aws", "p4de.24xlarge"): InstancePrice(8, 40.97, 14.70),
-    ("aws", "p3.2xlarge"): InstancePrice(1, 3.06, 0.92),
-    ("aws", "p3.8xlarge"): InstancePrice(4, 12.24, 3.67),
-    ("aws", "p3.16xlarge"): InstancePrice(8, 24.48, 7.34),
-    ("aws", "g5.xlarge"): InstancePrice(1, 1.006, 0.39),
-    ("aws", "g5.2xlarge"): InstancePrice(1, 1.212, 0.46),
-    ("aws", "g5.12xlarge"): InstancePrice(4, 5.672, 2.13),
-    ("aws", "g5.48xlarge"): InstancePrice(8, 16.288, 6.10),
-    ("aws", "g6.xlarge"): InstancePrice(1, 0.805, 0.31),
-    ("gcp", "a3-highgpu-8g"): InstancePrice(8, 88.25, 31.90),
-    ("gcp", "a2-highgpu-1g"): InstancePrice(1, 3.67, 1.47),
-    ("gcp", "a2-highgpu-8g"): InstancePrice(8, 29.39, 11.76),
-    ("gcp", "a2-ultragpu-8g"): InstancePrice(8, 40.55, 16.22),
-    ("gcp", "g2-standard-8"): InstancePrice(1, 0.85, 0.34),
-    ("gcp", "g2-standard-48"): InstancePrice(4, 4.00, 1.60),
-    ("azure", "Standard_ND96asr_v4"): InstancePrice(8, 27.20, 8.16),
-    ("azure", "Standard_ND96amsr_A100_v4"): InstancePrice(8, 32.77, 9.83),
-    ("azure", "Standard_ND96isr_H100_v5"): InstancePrice(8, 98.32, 29.50),
-    ("azure", "Standard_NC4as_T4_v3"): InstancePrice(1, 0.526, 0.158),
-    ("azure", "Standard_NC24ads_A100_v4"): InstancePrice(1, 3.673, 1.10),
+# on-demand and Spot USD per hour of the whole instance; its GPU count comes from the one
+# table of GPU instance types (gpu.models)
+_BUNDLED_PRICES: dict[tuple[str, str], tuple[float, float | None]] = {
+    ("aws", "p5.48xlarge"): (98.32, 35.40),
+    ("aws", "p4d.24xlarge"): (32.77, 11.57),
+    ("aws", "p4de.24xlarge"): (40.97, 14.70),
+    ("aws", "p3.2xlarge"): (3.06, 0.92),
+    ("aws", "p3.8xlarge"): (12.24, 3.67),
+    ("aws", "p3.16xlarge"): (24.48, 7.34),
+    ("aws", "g5.xlarge"): (1.006, 0.39),
+    ("aws", "g5.2xlarge"): (1.212, 0.46),
+    ("aws", "g5.12xlarge"): (5.672, 2.13),
+    ("aws", "g5.48xlarge"): (16.288, 6.10),
+    ("aws", "g6.xlarge"): (0.805, 0.31),
+    ("gcp", "a3-highgpu-8g"): (88.25, 31.90),
+    ("gcp", "a2-highgpu-1g"): (3.67, 1.47),
+    ("gcp", "a2-highgpu-8g"): (29.39, 11.76),
+    ("gcp", "a2-ultragpu-8g"): (40.55, 16.22),
+    ("gcp", "g2-standard-8"): (0.85, 0.34),
+    ("gcp", "g2-standard-48"): (4.00, 1.60),
+    ("azure", "Standard_ND96asr_v4"): (27.20, 8.16),
+    ("azure", "Standard_ND96amsr_A100_v4"): (32.77, 9.83),
+    ("azure", "Standard_ND96isr_H100_v5"): (98.32, 29.50),
+    ("azure", "Standard_NC4as_T4_v3"): (0.526, 0.158),
+    ("azure", "Standard_NC24ads_A100_v4"): (3.673, 1.10),
 }
+
+
+def _bundled() -> dict[tuple[str, str], InstancePrice]:
+    out = {}
+    for (provider, itype), (on_demand, spot) in _BUNDLED_PRICES.items():
+        gpus = gpus_per_instance(provider, itype)
+        if gpus is None:  # every bundled type is in the table (tested)
+            raise ValueError(f"{provider}:{itype} is not in gpu.models.TABLE")
+        out[(provider, itype)] = InstancePrice(int(gpus), on_demand, spot)
+    return out
+
+
+BUNDLED: dict[tuple[str, str], InstancePrice] = _bundled()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 from finops_bot.errors import ConfigError
 from finops_bot.gpu.fleet import FleetRules, parse_fleet_rules
 from finops_bot.gpu.prices import parse_overrides
+from finops_bot.questions.rules import QuestionRules, parse_question_rules
 from finops_bot.sources.base import SourceConfig
 
 MEASURES = {
@@ -39,6 +40,7 @@ class Settings:
     sources: tuple[SourceConfig, ...] = ()
     gpu_prices: Mapping[tuple[str, str], Any] = field(default_factory=dict)
     fleet: FleetRules = FleetRules()
+    questions: QuestionRules = QuestionRules()
 
 
 def _sources(raw: Any) -> tuple[SourceConfig, ...]:
@@ -155,6 +157,20 @@ def load_settings(
         sources=_sources(data.get("sources")),
         gpu_prices=parse_overrides(data.get("gpu_prices")),
         fleet=parse_fleet_rules(data.get("fleet")),
+        questions=parse_question_rules(
+            questions, data.get("aliases"), data.get("people"), _dimensions(data)
+        ),
+    )
+
+
+def _dimensions(data: dict[str, Any]) -> tuple[str, ...]:
+    """The configured tag dimensions ([allocation] dimensions), for the question words."""
+    raw = data.get("allocation") if isinstance(data.get("allocation"), dict) else {}
+    dims = raw.get("dimensions") or ()
+    return (
+        tuple(d.strip().lower() for d in dims if isinstance(d, str))
+        if isinstance(dims, list)
+        else ()
     )
 
 

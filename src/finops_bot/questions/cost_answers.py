@@ -25,30 +25,54 @@ PRICING_LABELS = {
     "Other": "other",
     "": "not stated",
 }
-DIM_LABELS = {
-    "project": "project",
-    "team": "team",
-    "owner": "owner",
-    "service": "service",
-    "account": "account",
-    "provider": "provider",
-    "region": "region",
-    "category": "service category",
-    "pricing": "pricing category",
-}
+
+
+class _Labels(dict):
+    """Labels of the built-in dimensions; a configured tag dimension is called by its name."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+class _Columns(dict):
+    """FOCUS columns of the built-in dimensions; a configured tag dimension is a tag."""
+
+    def __missing__(self, key: str) -> str:
+        return f"Tags.{key}"
+
+
+DIM_LABELS = _Labels(
+    {
+        "project": "project",
+        "team": "team",
+        "owner": "owner",
+        "service": "service",
+        "account": "account",
+        "provider": "provider",
+        "region": "region",
+        "category": "service category",
+        "pricing": "pricing category",
+        "gpu": "GPU model",
+        "instance": "instance type",
+    }
+)
 PLURALS = {"category": "service categories", "pricing": "pricing categories"}
 # what the cache calls each dimension, as FOCUS names it (allocation columns come from tags)
-COLUMNS = {
-    "project": "Tags.project",
-    "team": "Tags.team",
-    "owner": "Tags.owner",
-    "service": "ServiceName",
-    "account": "SubAccountId",
-    "provider": "ProviderName",
-    "region": "RegionId",
-    "category": "ServiceCategory",
-    "pricing": "PricingCategory",
-}
+COLUMNS = _Columns(
+    {
+        "project": "Tags.project",
+        "team": "Tags.team",
+        "owner": "Tags.owner",
+        "service": "ServiceName",
+        "account": "SubAccountId",
+        "provider": "ProviderName",
+        "region": "RegionId",
+        "category": "ServiceCategory",
+        "pricing": "PricingCategory",
+        "gpu": "GPU model (from the instance type or SKU)",
+        "instance": "instance type",
+    }
+)
 USAGE = ("Usage",)
 
 
@@ -167,7 +191,8 @@ def top_answer(ctx: Ctx, q: Query, subject: Subject, period: Period) -> Answer:
     ranked = merge_rows(ctx.names, dim, raw)
     totals = _sum(ranked)
     shown = [r for c in totals for r in [x for x in ranked if x.currency == c][:n]]
-    title = f"Top {n} {plural(dim)}" + ("" if subject.dim == "*" else f" of {subject.title}")
+    top = f"Top {DIM_LABELS[dim]}" if n == 1 else f"Top {n} {plural(dim)}"
+    title = top + ("" if subject.dim == "*" else f" of {subject.title}")
     answer = ctx.answer(
         subject.where,
         kind="top",

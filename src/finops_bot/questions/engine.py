@@ -4,29 +4,38 @@ come from the caller: this module never reads the clock."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from sqlite_utils import Database
 
 from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
-from finops_bot.providers import cloud_of
+from finops_bot.providers import cloud_of, fold
 from finops_bot.questions import cost_answers as build
+from finops_bot.questions import trend_answers as trends
 from finops_bot.questions.answer import Answer, Fresh
 from finops_bot.questions.cost_answers import DIM_LABELS, Ctx, Subject
 from finops_bot.questions.gpu_answers import gpu_answer
 from finops_bot.questions.names import Candidates, Match, NameIndex, NoMatch
-from finops_bot.questions.parse import ParseError, Query, parse
+from finops_bot.questions.parse import ME, ParseError, Query, parse
 from finops_bot.questions.periods import Period, PeriodError, check_day, previous_period
-from finops_bot.questions.suggest import EXAMPLES, by_shape, help_text
+from finops_bot.questions.rules import Asker, QuestionRules
+from finops_bot.questions.suggest import EXAMPLES, by_shape, examples, help_text
 from finops_bot.store import reads
 from finops_bot.store.reads import Where
 
+WHOLE = ("untagged", "movers", "names")  # answers about all spend, no subject
 LATEST_DAYS = 30  # no period given and nothing this month yet: the latest 30 days of data
 SUBJECT_WORDS = "project, team, owner, service, account, provider, region or service category"
 
 
 MAX_QUESTION_CHARS = 500
+
+
+class Unanswerable(ValueError):
+    """The question names something the engine cannot stand for (the message says why)."""
 
 
 class Engine:
@@ -38,8 +47,14 @@ class Engine:
         default_measure: str = "EffectiveCost",
         prices: PriceBook | None = None,
         fleet_rules: FleetRules | None = None,
+        rules: QuestionRules | None = None,
+        who: Callable[[str], str | None] | None = None,
     ):
+        """``rules``: the fiscal year, nicknames, people and tag dimensions; ``who``: a
+        Slack user id → their email (the bot looks it up; [people] is asked first)."""
         self.db = db
+        self.rules = rules or QuestionRules()
+        self.who = who
         self.default_measure = default_measure
         self.prices = prices or PriceBook()
         self.fleet_rules = fleet_rules or FleetRules()
@@ -66,8 +81,9 @@ class Engine:
         self._refresh()
         return self._names
 
-    def ask(self, question: str, today: date, now: datetime) -> Answer:
-        """Answer one question as of ``today`` (periods) and ``now`` (the live GPU state)."""
+    def ask(self, question: str, today: date, now: datetime, asker: Asker | None = None) -> Answer:
+        """Answer one question as of ``today`` (periods) and ``now`` (the live GPU state);
+        ``asker``: who asked (for "my spend"), from the signed Slack user id."""
         self._refresh()
         loaded_at, sources = self._loaded
         _, data_through = self._span
@@ -83,14 +99,19 @@ class Engine:
             )
         try:
             check_day(today, "today (--as-of)")
-            q = parse(question, today)
+            q = parse(
+                question,
+                today,
+                fiscal_start=self.rules.fiscal_start,
+                dimensions=self.rules.dimensions,
+            )
         except (ParseError, PeriodError) as exc:
             return Answer(kind="error", message=f"{exc}.", suggestions=EXAMPLES[:4], **base)
         if q.kind == "help":
             return Answer(
                 kind="help",
                 title="What you can ask",
-                suggestions=list(EXAMPLES),
+                suggestions=examples(self.names()) if sources else list(EXAMPLES),
                 message=help_text(),
                 **base,
             )
@@ -106,16 +127,43 @@ class Engine:
                 **base,
             )
         base["measure"] = q.measure or self.default_measure
-        subject = self._subject(q) if q.kind != "untagged" else None
+        try:
+            subject = self._subject(q, asker) if q.kind not in WHOLE else None
+        except Unanswerable as exc:
+            return Answer(kind="error", message=str(exc), suggestions=EXAMPLES[:3], **base)
         if isinstance(subject, NoMatch):
             return self._unknown(subject, q, base)
         period, notes = self._period(q, today, data_through)
-        ctx = Ctx(self.db, self.names(), base["measure"], base, notes)
+        ctx = Ctx(self.db, self.names(), base["measure"], base, [*q.notes, *notes])
         if isinstance(subject, Candidates):
             return build.candidates_answer(ctx, q, subject, period)
-        if subject is None:
-            return self._finish(build.untagged_answer(ctx, period), Where(), period)
+        if q.kind in WHOLE:
+            return self._whole(ctx, q, period, today)
+        if q.kind == "compare_subjects":
+            return self._two(ctx, q, subject, period, asker)
         return self._answer(ctx, q, subject, period, today)
+
+    def _whole(self, ctx: Ctx, q: Query, period: Period, today: date) -> Answer:
+        """Answers about all spend: untagged, what moved, the names a dimension holds."""
+        if q.kind == "untagged":
+            answer = build.untagged_answer(ctx, period)
+        elif q.kind == "movers":
+            last = self._span[1]
+            answer = trends.movers_answer(
+                ctx, q, period, today, date.fromisoformat(last) if last else None
+            )
+        else:
+            answer = trends.names_answer(ctx, q, period)
+        return self._finish(answer, Where(), period)
+
+    def _two(self, ctx: Ctx, q: Query, first: Subject, period: Period, asker) -> Answer:
+        other = self._subject(replace(q, dim=q.other_dim, name=q.other_name), asker)
+        if isinstance(other, NoMatch):
+            return self._unknown(other, q, ctx.base)
+        if isinstance(other, Candidates):
+            return build.candidates_answer(ctx, q, other, period)
+        answer = trends.compare_subjects_answer(ctx, (first, other), period)
+        return self._finish(answer, Where(), period)
 
     def _answer(self, ctx: Ctx, q: Query, subject: Subject, period: Period, today: date):
         before = self._previous(q, period, today)
@@ -134,6 +182,10 @@ class Engine:
         ctx.notes += _partial_notes(period, last)
         if q.kind == "top":
             answer = build.top_answer(ctx, q, subject, period)
+        elif q.kind == "series":
+            answer = trends.series_answer(
+                ctx, q, subject, period, date.fromisoformat(last) if last else None
+            )
         elif q.kind == "pricing":
             answer = build.pricing_answer(ctx, subject, period)
         elif q.kind == "breakdown":
@@ -156,18 +208,58 @@ class Engine:
         answer.freshness, _ = self._freshness(where, period.start, period)
         return answer
 
-    def _subject(self, q: Query) -> Subject | Candidates | NoMatch:
+    def _subject(self, q: Query, asker: Asker | None) -> Subject | Candidates | NoMatch:
         if not q.name:
             return Subject("*", "everything", Where())
-        hit = self.names().resolve(q.dim, q.name)
+        dim, name = self._who(q.dim, q.name, asker)
+        dim, name = self.rules.aliases.get(fold(name), (dim, name))
+        if dim == "gpu" and name == "*":
+            models = self.names().values("gpu")
+            if not models:
+                raise Unanswerable(
+                    "No GPU charges in the billing data: GPU instances are recognised by "
+                    "their instance type or SKU (p4d, p5, a2, a3, ND…), which the cache "
+                    "only has for files imported since this version; import them again."
+                )
+            return Subject("gpu", "all GPU models", Where.of({"gpu": models}), "*")
+        hit = self.names().resolve(dim, name)
+        if isinstance(hit, NoMatch) and name.endswith("s") and len(name) > 3:
+            plural_hit = self.names().resolve(dim, name[:-1])  # "h100s", "a100s"
+            hit = hit if isinstance(plural_hit, NoMatch) else plural_hit
         if isinstance(hit, Match):
             key = sorted(hit.keys)[0] if hit.dim == "account" else hit.label
             return Subject(hit.dim, hit.label, Where.of({hit.dim: hit.keys}), key)
         return hit
 
+    def _who(self, dim: str | None, name: str, asker: Asker | None) -> tuple[str | None, str]:
+        """ "my" and a Slack mention → the person's email (an owner)."""
+        if name == ME:
+            if asker is None or not asker.email:
+                raise Unanswerable(
+                    "“my” means the person asking: ask in Slack, or say owner NAME "
+                    "(e.g. “owner alice@acme.ai last month”)."
+                )
+            return "owner", asker.email
+        if name.startswith("@@"):
+            user = name[2:]
+            email = self.rules.email_of(user) or (self.who(user) if self.who else None)
+            if not email:
+                raise Unanswerable(
+                    f"I don't know <@{user}>'s email, which their costs are tagged with: "
+                    "add them under [people] in the config, or ask with owner EMAIL."
+                )
+            return "owner", email
+        return dim, name
+
     def _period(self, q: Query, today: date, data_through: str | None) -> tuple[Period, list]:
         if q.period:
             return q.period, []
+        if q.kind == "series":
+            last = min(date.fromisoformat(data_through), today) if data_through else today
+            start = last - timedelta(days=LATEST_DAYS - 1)
+            return Period(start, last, f"the latest {LATEST_DAYS} days", "days"), [
+                f"No period given: showing the latest {LATEST_DAYS} days of data."
+            ]
         this_month = Period(today.replace(day=1), today, "this month", "month")
         last = date.fromisoformat(data_through) if data_through else None
         if last is not None and last < this_month.start:
@@ -270,12 +362,13 @@ def _coverage(answer: Answer, period: Period, first: str | None, last: str | Non
             answer.suggestions = [f"{subject} {earlier}"]
         return
     before = answer.previous.period if answer.previous else None
-    if before is not None and before.end < start:
+    if before is not None and before.start < start:  # the data starts after it, or inside it
         answer.previous = None
         answer.rows = [r for r in answer.rows if r.cost]
         for r in answer.rows:
             r.previous_cost = None
-        answer.notes.append(f"No comparison: the data starts on {start}, after {before.label}.")
+        where = "after" if before.end < start else "inside"
+        answer.notes.append(f"No comparison: the data starts on {start}, {where} {before.label}.")
 
 
 def _partial_notes(period: Period, last: str | None) -> list[str]:

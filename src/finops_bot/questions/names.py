@@ -17,8 +17,14 @@ from finops_bot.providers import cloud_of, fold, is_cloud_word
 from finops_bot.questions.aliases import CATEGORY_WORDS, service_of, services_named
 
 SEARCH_ORDER = ("project", "team", "owner", "service", "account", "provider", "region")
-PARTIAL_DIMS = ("service", "region", "account")  # long names people shorten
+PARTIAL_DIMS = ("service", "region", "account", "instance", "gpu")  # names people shorten
 __all__ = ["Candidates", "Match", "NameIndex", "NoMatch", "canonical", "fold", "rank_key"]
+
+
+def _person(folded_owner: str, name: str) -> bool:
+    """An owner's email named by its local part or first name ("alice", "alice-smith")."""
+    local = folded_owner.split("@", 1)[0]
+    return "@" in folded_owner and len(name) >= 2 and name in (local, local.split("-")[0])
 
 
 def canonical(keys: list[str] | tuple[str, ...]) -> str:
@@ -112,6 +118,8 @@ class NameIndex:
             keys = values.get(wanted, [])
             return [self._match(dim, keys)] if keys else []
         hits = [self._match(dim, values[folded])] if folded in values else []
+        if dim == "owner" and not hits:  # "alice" → alice@acme.ai, alice.smith@…
+            hits = [self._match(dim, ks) for f, ks in values.items() if _person(f, folded)]
         if dim == "account":  # by name: one candidate per account, never added together
             named = self.by_label.get(dim, {}).get(folded, [])
             hits += [self._match(dim, [k]) for k in named if not hits or k not in hits[0].keys]

@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from finops_bot.questions import fiscal
+from finops_bot.questions.fiscal import Cal
+
 MONTHS = {
     name: i
     for i in range(1, 13)
@@ -107,28 +110,37 @@ def week_start(d: date) -> date:
     return d - timedelta(days=d.weekday())
 
 
-# (regex, builder) in priority order; each builder takes the match and today
-def _between(m: re.Match, today: date) -> Period:
+def _span(build):
+    """A fiscal builder (start, end, label, kind) as a period builder."""
+    return lambda m, cal: Period(*build(m, cal))
+
+
+# (regex, builder) in priority order; each builder takes the match and the calendar
+def _between(m: re.Match, cal: Cal) -> Period:
+    today = cal.today
     start, end = parse_date(m["a"], today), parse_date(m["b"], today)
     if end < start:
         raise PeriodError(f"the period ends ({end}) before it starts ({start})")
     return Period(start, end, f"{start} to {end}")
 
 
-def _since_date(m: re.Match, today: date) -> Period:
+def _since_date(m: re.Match, cal: Cal) -> Period:
+    today = cal.today
     start = parse_date(m["a"], today)
     if start > today:
         raise PeriodError(f"{start} is after today ({today})")
     return Period(start, today, f"since {start}")
 
 
-def _since_weekday(m: re.Match, today: date) -> Period:
+def _since_weekday(m: re.Match, cal: Cal) -> Period:
+    today = cal.today
     wd = WEEKDAYS[m["wd"]]
     start = today - timedelta(days=(today.weekday() - wd) % 7)
     return Period(start, today, f"since {calendar.day_name[wd]}")
 
 
-def _last_n(m: re.Match, today: date) -> Period:
+def _last_n(m: re.Match, cal: Cal) -> Period:
+    today = cal.today
     n = int(m["n"])
     if n < 1 or n > 3660:
         raise PeriodError("ask for between 1 and 3660 days")
@@ -140,14 +152,16 @@ def _last_n(m: re.Match, today: date) -> Period:
     return Period(today - timedelta(days=n), today - timedelta(days=1), f"last {n} days", "days")
 
 
-def _ym(m: re.Match, today: date) -> Period:
+def _ym(m: re.Match, cal: Cal) -> Period:
+    today = cal.today
     year, month = int(m["y"]), int(m["m"])
     if not 1 <= month <= 12:
         raise PeriodError(f"{m[0]!r}: there is no month {month}")
     return month_period(year, month, today)
 
 
-def _month_name(m: re.Match, today: date) -> Period:
+def _month_name(m: re.Match, cal: Cal) -> Period:
+    today = cal.today
     month = MONTHS[m["mon"]]
     if m["y"]:
         return month_period(int(m["y"]), month, today)
@@ -155,13 +169,15 @@ def _month_name(m: re.Match, today: date) -> Period:
     return month_period(year, month, today)
 
 
-def _single_date(m: re.Match, today: date) -> Period:
+def _single_date(m: re.Match, cal: Cal) -> Period:
+    today = cal.today
     d = parse_date(m["a"], today)
     return Period(d, d, f"{d}", "day")
 
 
 def _fixed(kind: str):
-    def build(m: re.Match, today: date) -> Period:
+    def build(m: re.Match, cal: Cal) -> Period:
+        today = cal.today
         if kind == "today":
             return Period(today, today, "today", "today")
         if kind == "yesterday":
@@ -177,11 +193,6 @@ def _fixed(kind: str):
         if kind == "last month":
             prev = today.replace(day=1) - timedelta(days=1)
             return month_period(prev.year, prev.month, today, "last month")
-        if kind == "this year":
-            return Period(date(today.year, 1, 1), today, "this year", "year")
-        if kind == "last year":
-            y = today.year - 1
-            return Period(date(y, 1, 1), date(y, 12, 31), "last year", "year")
         raise AssertionError(kind)
 
     return build
@@ -205,8 +216,7 @@ PATTERNS: list[tuple[re.Pattern, object]] = [
     (re.compile(r"\b(?:last|previous|past)\s+week\b"), _fixed("last week")),
     (re.compile(r"\b(?:this|current)\s+month\b|\bmonth to date\b|\bmtd\b"), _fixed("this month")),
     (re.compile(r"\b(?:last|previous|past)\s+month\b"), _fixed("last month")),
-    (re.compile(r"\b(?:this|current)\s+year\b|\byear to date\b|\bytd\b"), _fixed("this year")),
-    (re.compile(r"\b(?:last|previous|past)\s+year\b"), _fixed("last year")),
+    *((pattern, _span(build)) for pattern, build in fiscal.PATTERNS),
     (re.compile(r"\b(?:on\s+)?(?P<a>\d{4}[-/]\d{1,2}[-/]\d{1,2})\b"), _single_date),
     (
         re.compile(
@@ -231,11 +241,14 @@ def check_day(day: date, what: str = "the date") -> date:
     return day
 
 
-def find_period(text: str, today: date) -> tuple[Period, tuple[int, int]] | None:
+def find_period(
+    text: str, today: date, fiscal_start: int = 1
+) -> tuple[Period, tuple[int, int]] | None:
     """The first period phrase in lower-cased ``text`` → (period, (start, end) of the phrase).
-    A period outside 2000–2099 (or a year 0) is a PeriodError, never an overflow."""
+    A period outside 2000–2099 (or a year 0) is a PeriodError, never an overflow.
+    ``fiscal_start``: the fiscal year's first month (quarters, halves and years follow it)."""
     try:
-        found = _find_period(text, today)
+        found = _find_period(text, Cal(today, fiscal_start))
     except (ValueError, OverflowError) as exc:
         if isinstance(exc, PeriodError):
             raise
@@ -247,7 +260,7 @@ def find_period(text: str, today: date) -> tuple[Period, tuple[int, int]] | None
     return found
 
 
-def _find_period(text: str, today: date) -> tuple[Period, tuple[int, int]] | None:
+def _find_period(text: str, cal: Cal) -> tuple[Period, tuple[int, int]] | None:
     best = None
     for pattern, build in PATTERNS:
         m = pattern.search(text)
@@ -258,7 +271,13 @@ def _find_period(text: str, today: date) -> tuple[Period, tuple[int, int]] | Non
     if best is None:
         return None
     build, m = best
-    return build(m, today), m.span()
+    return build(m, cal), m.span()
+
+
+def _shift_day(d: date, months: int) -> date:
+    """The same day ``months`` away (the month's last day where it is shorter)."""
+    first = fiscal.add_months(d, months)
+    return first.replace(day=min(d.day, calendar.monthrange(first.year, first.month)[1]))
 
 
 def previous_period(p: Period, today: date) -> Period:
@@ -282,17 +301,14 @@ def previous_period(p: Period, today: date) -> Period:
             end_day = min(p.end.day, prev_last.day)
             return Period(first, first.replace(day=end_day), "last month, same days", "month")
         return month_period(first.year, first.month, today, f"{first:%B %Y}")
-    if p.kind == "year" and p.label == "this year":
-        start = date(p.start.year - 1, 1, 1)
-        end = (
-            p.end.replace(year=p.end.year - 1)
-            if not (p.end.month == 2 and p.end.day == 29)
-            else date(p.end.year - 1, 2, 28)
-        )
-        return Period(start, end, "last year, same days", "year")
-    if p.kind == "year":
-        y = p.start.year - 1
-        return Period(date(y, 1, 1), date(y, 12, 31), f"{y}", "year")
+    if p.kind in ("quarter", "half", "year"):
+        months = {"quarter": 3, "half": 6, "year": 12}[p.kind]
+        start = fiscal.add_months(p.start, -months)
+        if p.label.startswith("this "):  # to date: the same days of the one before
+            end = min(_shift_day(p.end, -months), p.start - timedelta(days=1))
+            return Period(start, end, f"last {p.kind.split()[0]}, same days", p.kind)
+        last = p.start - timedelta(days=1)
+        return Period(start, last, f"the {p.kind} before", p.kind)
     length = timedelta(days=p.days)
     label = {"today": "yesterday", "yesterday": "the day before"}.get(
         p.kind, f"the {p.days} days before"

@@ -67,12 +67,43 @@ def follow_ups(dim: str, name: str, period: str, compare: bool = False) -> list[
 
 def help_text() -> str:
     return (
-        "Ask about cost by project, team, owner, service, account, provider, region or "
-        "service category, for today, yesterday, this/last week, this/last month, a month "
-        '("October", "2026-10"), "last 7 days", "since Monday", "since 2026-11-01" or '
-        '"between 2026-11-01 and 2026-11-15". Also: top N, X by any other dimension '
-        '("provider aws by region"), compare … vs …, untagged spend, spot vs on-demand, '
-        '"which GPUs are idle", "idle GPU cost for X this week", and "billed cost of …" '
-        "for the invoiced measure (the default is EffectiveCost: amortised, credits "
-        "included)."
+        "Ask about cost by project, team, owner, service, account, provider, region, "
+        "service category, GPU model or instance type, for today, yesterday, this/last "
+        'week, this/last month or quarter, a month ("October", "2026-10"), a quarter ("q3", '
+        '"q3 2026"), "ytd", "h1", "last 7 days", "since Monday", "from nov 1 to nov 7". '
+        'Also: top N, "which team spends the most", "what grew the most", "daily spend for '
+        'X", "X trend", "X by any other dimension", compare … vs …, "aws vs gcp", "list '
+        'projects", untagged spend, spot vs on-demand, GPU spend ("gpu spend last week", '
+        '"cost of h100s", "a100 hours this month"), "which GPUs are idle", "idle GPU cost '
+        'for X this week", "my spend" in Slack, and "billed cost of …" for the invoiced '
+        "measure (the default is EffectiveCost: amortised, credits included)."
     )
+
+
+def examples(names: NameIndex) -> list[str]:
+    """The help examples, with names this cache really has (a project, a team, a person)."""
+    project = _first(names, "project", "bert-training")
+    team = _first(names, "team", "nlp")
+    owner = _first(names, "owner", "alice@acme.ai").split("@", 1)[0]
+    out = [
+        f"what did project {project} cost this week",
+        "top 5 projects last month",
+        "which team spends the most this month",
+        f"daily spend for {project} last 7 days",
+        f"{project} by service last 30 days",
+        f"compare {project} this week vs last week",
+        "what grew the most this week",
+        f"how much did {owner} spend last month",
+        f"team {team} this quarter",
+        "untagged spend this month",
+        "aws vs gcp last month",
+        "which GPUs are idle",
+    ]
+    if names.known("gpu"):
+        out.insert(3, "gpu spend by gpu model last month")
+    return out
+
+
+def _first(names: NameIndex, dim: str, default: str) -> str:
+    values = sorted(v for v in names.values(dim) if v)
+    return values[0] if values else default

@@ -88,7 +88,7 @@ def test_the_pricing_mix_counts_usage_only(db, rules, tmp_path):
     "question, first",
     [
         ("what is the weather like in lisbon", "what did project bert-training cost this week"),
-        ("which of our teams grew the most lately", "compare bert-training this week vs last week"),
+        ("did the team thing go up lately", "compare bert-training this week vs last week"),
         ("break it down per thing please", "bert-training by service last 30 days"),
     ],
 )

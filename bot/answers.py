@@ -14,9 +14,11 @@ from datetime import date
 from pathlib import Path
 
 from bot.clock import as_of, real_now
+from bot.people import People
 from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.questions import Answer, Engine
+from finops_bot.questions.rules import Asker, QuestionRules
 from finops_bot.store import connect
 from finops_bot.store.db import CacheError, explain
 
@@ -33,12 +35,16 @@ class AnswerService:
         queue: int | None = None,
         prices: PriceBook | None = None,
         fleet_rules: FleetRules | None = None,
+        rules: QuestionRules | None = None,
+        people: People | None = None,
     ):
         self.db_path = db_path
         self.measure = measure
         self.today = today
         self.prices = prices
         self.fleet_rules = fleet_rules
+        self.rules = rules
+        self.people = people
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finops-answer")
         # running + waiting questions; the executor's own queue is unbounded
@@ -48,27 +54,41 @@ class AnswerService:
         engine = getattr(self._local, "engine", None)
         if engine is None:
             engine = self._local.engine = Engine(
-                connect(self.db_path), self.measure, self.prices, self.fleet_rules
+                connect(self.db_path),
+                self.measure,
+                self.prices,
+                self.fleet_rules,
+                self.rules,
+                who=self.people.email_of if self.people else None,
             )
         return engine
 
-    def ask(self, question: str, today: date | None = None) -> Answer:
-        """Answer as of ``today`` (None: the real date); the time follows bot.clock's rule."""
+    def ask(self, question: str, today: date | None = None, user_id: str | None = None) -> Answer:
+        """Answer as of ``today`` (None: the real date); the time follows bot.clock's rule.
+        ``user_id``: the Slack user Slack signed the request for ("my spend")."""
         day, now = as_of(today, real_now())
         try:
-            return self._engine().ask(question, day, now)
+            return self._engine().ask(question, day, now, self._asker(user_id))
         except (sqlite3.Error, CacheError) as exc:  # the cache itself: one line, no apology
             self._local.engine = None  # a fresh connection next time (the file may be back)
             error = exc if isinstance(exc, CacheError) else explain(exc, self.db_path)
             log.error("answering from the cache failed: %s", error)
             return Answer(kind="error", question=question[:200], message=f"{error}.")
 
-    def submit(self, question: str, today: date) -> Future[Answer] | None:
+    def _asker(self, user_id: str | None) -> Asker | None:
+        if not user_id:
+            return None
+        email = self.people.email_of(user_id) if self.people else None
+        return Asker(user_id, email)
+
+    def submit(
+        self, question: str, today: date, user_id: str | None = None
+    ) -> Future[Answer] | None:
         """Queue a question; None at once when the pool and its queue are full."""
         if not self._slots.acquire(blocking=False):
             return None
         try:
-            future = self._pool.submit(self.ask, question, today)
+            future = self._pool.submit(self.ask, question, today, user_id)
         except BaseException:
             self._slots.release()
             raise

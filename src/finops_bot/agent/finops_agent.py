@@ -15,6 +15,12 @@ labels from FINOPS_PROJECT / FINOPS_OWNER / FINOPS_JOB, progress from FINOPS_PRO
 It never harms the node: batches wait in a bounded buffer when the bot is unreachable (oldest
 dropped, counted), retries back off with jitter, and a GPU that errors is reported in an error
 state instead of being dropped. No NVML (no driver) → one line on stderr and exit code 2.
+
+No GPU at hand? ``--simulate idle|busy|stalled`` needs neither NVML nor nvidia-ml-py: it posts
+back-dated one-minute batches for a fake 8-GPU node (hostname sim-<state>-<host>, instance
+id sim-…, an aws p4d.24xlarge so it has a price) that show that state at once:
+
+    python finops_agent.py --simulate idle --url http://localhost:3000 --token-file token
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -279,6 +286,26 @@ def batch(gpus: list[dict], window: dict, node: dict, env: dict, dropped: int) -
 NOT_YOURS_WAIT_S = 300.0
 
 
+def post_batch(url: str, token: str, payload: dict, timeout: float = 5.0) -> tuple[int, str, str]:
+    """POST one batch → (HTTP status, body, Retry-After); OSError when the bot is unreachable."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "User-Agent": f"finops-agent/{VERSION}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, response.read().decode("utf-8", "replace"), ""
+    except urllib.error.HTTPError as exc:  # before OSError: it is one
+        retry_after = (exc.headers or {}).get("Retry-After", "") or ""
+        return exc.code, exc.read().decode("utf-8", "replace"), retry_after
+
+
 class Sender:
     def __init__(self, url: str, token: str, buffer: int = 60, timeout: float = 5.0):
         self.url = url.rstrip("/") + "/v1/heartbeats"
@@ -300,43 +327,28 @@ class Sender:
         if now < self.next_try:
             return 0
         while self.queue:
-            body = json.dumps(self.queue[0]).encode()
-            request = urllib.request.Request(
-                self.url,
-                data=body,
-                method="POST",
-                headers={
-                    "Authorization": f"Bearer {self.token}",
-                    "Content-Type": "application/json",
-                    "User-Agent": f"finops-agent/{VERSION}",
-                },
-            )
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                    response.read()
-            except urllib.error.HTTPError as exc:
-                if exc.code in (400, 413):  # our batch is wrong: drop it, do not retry forever
-                    sys.stderr.write(
-                        f"finops-agent: batch refused ({exc.code}): "
-                        f"{exc.read()[:300].decode('utf-8', 'replace')}\n"
-                    )
-                    self.queue.popleft()
-                    continue
-                if exc.code == 403:  # another token owns this node: say so once, wait 5 min
-                    why = exc.read()[:400].decode("utf-8", "replace")
-                    sys.stderr.write(f"finops-agent: the bot refused this node (403): {why}\n")
-                    self.next_try = now + NOT_YOURS_WAIT_S
-                    return sent
-                if exc.code == 401:
-                    sys.stderr.write(
-                        "finops-agent: the bot refused the token (401); check --token-file\n"
-                    )
-                retry_after = (exc.headers or {}).get("Retry-After", "")  # 429, 503
-                self._backoff(now, float(retry_after) if retry_after.isdigit() else 0.0)
-                return sent
+                status, text, retry_after = post_batch(
+                    self.url, self.token, self.queue[0], self.timeout
+                )
             except OSError:
                 self._backoff(now)
                 return sent
+            if status in (400, 413):  # our batch is wrong: drop it, do not retry forever
+                sys.stderr.write(f"finops-agent: batch refused ({status}): {text[:300]}\n")
+                self.queue.popleft()
+                continue
+            if status == 403:  # another token owns this node: say so once, wait 5 min
+                sys.stderr.write(f"finops-agent: the bot refused this node (403): {text[:400]}\n")
+                self.next_try = now + NOT_YOURS_WAIT_S
+                return sent
+            if status >= 400:
+                if status == 401:
+                    sys.stderr.write(
+                        "finops-agent: the bot refused the token (401); check --token-file\n"
+                    )
+                self._backoff(now, float(retry_after) if retry_after.isdigit() else 0.0)
+                return sent  # 429, 503: the bot's Retry-After
             self.queue.popleft()
             sent += 1
             self.failures = 0
@@ -347,6 +359,183 @@ class Sender:
         delay = min(300.0, 5.0 * 2 ** min(self.failures, 6))
         delay *= random.uniform(0.5, 1.0)  # jitter: no thundering herd
         self.next_try = now + max(delay, min(at_least, 300.0))  # the bot's Retry-After
+
+
+# -- simulate: --simulate idle|busy|stalled, no GPU and no NVML ----------------------------
+SIM_GPUS = 8
+SIM_MINUTES = 40  # the bot's default [fleet] idle_minutes and stall_minutes are 30
+SIM_MAX_MINUTES = 23 * 60  # every window stays within the bot's max_batch_age_hours (24)
+SIM_STEP = 184_000  # the stalled job's step counter: frozen, the same on every run
+SIM_PROFILES = {  # util %, memory used MB, power W, temperature °C (processes: memory used)
+    "idle": (0.0, 0.0, 56.0, 31.0),
+    "busy": (93.0, 35_000.0, 390.0, 67.0),
+    "stalled": (1.0, 35_000.0, 88.0, 39.0),
+}
+
+
+def sim_node(scenario: str) -> dict:
+    """A stable fake 8-GPU p4d.24xlarge per machine and scenario. Marked "sim-" in front
+    (`python -m bot gpus` shows 13 characters of a hostname) and by its instance id."""
+    host = (socket.gethostname() or "localhost").split(".")[0] or "localhost"
+    digest = hashlib.sha256(f"{host}/{scenario}".encode()).hexdigest()[:12]
+    return {
+        "hostname": f"sim-{scenario}-{host}"[:255],
+        "provider": "aws",  # so the bundled price table knows it
+        "instance_id": f"sim-{digest}",
+        "instance_type": "p4d.24xlarge",
+        "region": "us-east-1",
+        "zone": "us-east-1a",
+        "spot": False,
+    }
+
+
+def _spread(mean: float, jitter: float, low: float, high: float) -> dict:
+    values = (mean - jitter, mean, mean + jitter)
+    return dict(
+        zip(("min", "mean", "max"), (round(min(max(v, low), high), 2) for v in values), strict=True)
+    )
+
+
+def sim_gpus(scenario: str, node: dict, rng: random.Random) -> list[dict]:
+    util, memory, power, temp = SIM_PROFILES[scenario]
+    gpus = []
+    for i in range(SIM_GPUS):
+        used = memory + rng.uniform(-200, 200) if memory else 0.0
+        watts = power * rng.uniform(0.97, 1.03)
+        gpus.append(
+            {
+                "index": i,
+                "uuid": f"GPU-{uuid.uuid5(uuid.NAMESPACE_URL, node['instance_id'] + f'/{i}')}",
+                "name": "NVIDIA A100-SXM4-40GB",
+                "state": "ok",
+                "util": _spread(util * rng.uniform(0.95, 1.03), min(util, 7.0), 0, 100),
+                "mem_used_mb": _spread(used, 50.0 if used else 0.0, 0, 40960),
+                "mem_total_mb": 40960,
+                "power_w": _spread(watts, watts / 10, 0, 2000),
+                "temp_c": _spread(temp + rng.uniform(-1, 1), 1.0, -20, 130),
+                "processes": [{"pid": 4100 + i, "used_memory_mb": round(used)}] if used else [],
+            }
+        )
+    return gpus
+
+
+def sim_batch(scenario: str, node: dict, end: int, first: bool, env: dict) -> dict:
+    """The one-minute window ending at ``end`` (epoch seconds). The batch_id and readings
+    follow from the node and the minute, so a rerun replays the minutes it repeats."""
+    minute = end // 60
+    progress_ = {
+        "idle": None,  # no job
+        "busy": minute * 50,  # 50 steps a minute, advancing across runs
+        "stalled": SIM_STEP - 100 if first else SIM_STEP,  # moved once, then stopped
+    }[scenario]
+    tags = {"project": "simulated", "job": f"simulate-{scenario}", **labels(env)}
+    return {
+        "schema": SCHEMA,
+        "batch_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{node['instance_id']}/{minute}")),
+        "sent_at": _iso(time.time()),
+        "agent": {"version": f"{VERSION}+simulated", "dropped_batches": 0},
+        "node": node,
+        "labels": tags,
+        "progress": progress_,
+        "window": {"start": _iso(end - 60), "end": _iso(end), "samples": 6},
+        "gpus": sim_gpus(scenario, node, random.Random(f"{node['instance_id']}/{minute}")),
+    }
+
+
+def sim_batches(scenario: str, minutes: int, now: int, env: dict) -> list[dict]:
+    """``minutes`` back-dated one-minute windows, the last one ending ``now``: every window
+    within the bot's max_batch_age_hours and none ahead of its clock (check_clock)."""
+    node = sim_node(scenario)
+    ends = [now - 60 * (minutes - 1 - j) for j in range(minutes)]
+    return [sim_batch(scenario, node, end, j == 0, env) for j, end in enumerate(ends)]
+
+
+def _sim_post(url: str, token: str, payload: dict, tally: dict) -> str | None:
+    """Send one batch, waiting out 429/503; None, or why the run must stop."""
+    for _ in range(10):
+        try:
+            status, text, retry_after = post_batch(url, token, payload)
+        except OSError as exc:
+            return f"cannot reach the bot at {url} ({exc})"
+        if status not in (429, 503):
+            break
+        time.sleep(min(float(retry_after) if retry_after.isdigit() else 1.0, 30.0))
+    if status == 200:
+        try:
+            stored = json.loads(text).get("stored", True)
+        except (ValueError, AttributeError):
+            stored = True
+        tally["stored" if stored else "replayed"] += 1
+    elif status in (400, 413):  # e.g. a window older than the bot's max_batch_age_hours
+        tally["refused"] += 1
+        tally["why"] = tally.get("why") or text[:300]
+    else:
+        return f"the bot answered {status}: {text[:300]}"
+    return None
+
+
+def _sim_shows(scenario: str, minutes: int) -> str:
+    """What `python -m bot gpus` shows now. Idle holds for idle_minutes <= minutes; the
+    counter last moved in the second window, so stalled holds for stall_minutes <= minutes-2."""
+    return {
+        "idle": f"idle, 8/8 GPUs idle (enough for [fleet] idle_minutes up to {minutes}), "
+        "and `gpus --idle` lists it",
+        "busy": "busy (high utilisation, a process, its progress advancing)",
+        "stalled": "stalled (a process holds the GPUs; its progress counter has not moved for "
+        f"{minutes - 2} min, enough for [fleet] stall_minutes up to {minutes - 2}), "
+        "and `gpus --idle` lists it",
+    }[scenario]
+
+
+def simulate(args: argparse.Namespace, env: dict, token: str) -> int:
+    """Post (or --print) back-dated batches that put a simulated node in a state now."""
+    scenario, now = args.simulate, int(time.time())
+    batches = sim_batches(scenario, args.minutes, now, env)
+    node, tally = batches[0]["node"], {"stored": 0, "replayed": 0, "refused": 0}
+    url = (args.url or "").rstrip("/") + "/v1/heartbeats"
+
+    def emit(payload: dict) -> str | None:
+        if args.print:
+            print(json.dumps(payload, separators=(",", ":")), flush=True)
+            return None
+        return _sim_post(url, token, payload, tally)
+
+    stop = None
+    try:
+        for payload in batches:
+            stop = emit(payload)
+            if stop:
+                break
+        end = now
+        while args.follow and not stop:  # then one batch a minute, as the agent, until Ctrl-C
+            end += 60
+            time.sleep(max(0.0, end - time.time()))
+            stop = emit(sim_batch(scenario, node, end, False, env))
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:  # --print | head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    head = f"finops-agent --simulate {scenario}"
+    if stop:
+        sys.stderr.write(f"{head}: {stop}\n")
+        return 1
+    what = (
+        f"{len(batches)} one-minute batches ending now for {node['hostname']} "
+        f"({node['instance_id']}: a simulated aws p4d.24xlarge, 8 GPUs)"
+    )
+    if args.print:
+        sys.stderr.write(f"{head}: printed {what}\n")
+        return 0
+    sent = f"sent {what}: {tally['stored']} stored, {tally['replayed']} already stored"
+    if tally["refused"]:
+        refused = f"{tally['refused']} refused ({tally['why']})"
+        sys.stderr.write(f"{head}: {sent}, {refused}; it may not show {scenario}\n")
+        return 1
+    later = "" if args.follow else "; silent 3 min after the last batch (--follow keeps it going)"
+    shows = _sim_shows(scenario, args.minutes)
+    print(f"{head}: {sent}. `python -m bot gpus` should now show it {shows}{later}.")
+    return 0
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -362,19 +551,51 @@ def load_nvml():
     return pynvml, None
 
 
+def _minutes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= SIM_MAX_MINUTES:
+        raise argparse.ArgumentTypeError(f"give 1 to {SIM_MAX_MINUTES} minutes")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="finops_agent.py", description=__doc__.split("\n")[0])
+    p.add_argument("--url", help="the bot's base URL, e.g. https://finops-bot.example.com")
+    p.add_argument("--token-file", help="file holding the agent token")
+    p.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
+    p.add_argument("--batch-seconds", type=float, default=60.0, help="seconds per batch")
+    p.add_argument("--buffer", type=int, default=60, help="batches kept while offline")
+    p.add_argument("--once", action="store_true", help="one batch, then exit")
+    p.add_argument("--print", action="store_true", help="print batches instead of sending")
+    sim = p.add_argument_group("simulate (no GPU, no NVML: try the bot from a laptop)")
+    sim.add_argument(
+        "--simulate",
+        choices=SIM_PROFILES,
+        help="post back-dated one-minute batches for a fake 8-GPU p4d.24xlarge that put it "
+        "in this state at once (--print: JSON Lines on stdout)",
+    )
+    sim.add_argument(
+        "--minutes",
+        type=_minutes,
+        default=SIM_MINUTES,
+        help=f"--simulate: minutes of history to send (default {SIM_MINUTES}; the bot's "
+        "idle_minutes and stall_minutes default to 30)",
+    )
+    sim.add_argument(
+        "--follow", action="store_true", help="--simulate: then one batch a minute until Ctrl-C"
+    )
+    return p
+
+
 def main(argv: list[str] | None = None, env: dict | None = None) -> int:
     env = dict(os.environ if env is None else env)
-    parser = argparse.ArgumentParser(prog="finops_agent.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--url", help="the bot's base URL, e.g. https://finops-bot.example.com")
-    parser.add_argument("--token-file", help="file holding the agent token")
-    parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
-    parser.add_argument("--batch-seconds", type=float, default=60.0, help="seconds per batch")
-    parser.add_argument("--buffer", type=int, default=60, help="batches kept while offline")
-    parser.add_argument("--once", action="store_true", help="one batch, then exit")
-    parser.add_argument("--print", action="store_true", help="print batches instead of sending")
-    args = parser.parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
     if not args.print and not (args.url and args.token_file):
-        parser.error("--url and --token-file are needed unless --print")
+        cli.error("--url and --token-file are needed unless --print")
     token = ""
     if args.token_file:
         try:
@@ -383,6 +604,8 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
         except OSError as exc:
             sys.stderr.write(f"finops-agent: cannot read --token-file: {exc}\n")
             return 2
+    if args.simulate:
+        return simulate(args, env, token)
     nvml, problem = load_nvml()
     if nvml is None:
         sys.stderr.write(f"finops-agent: {problem}\n")

@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--as-of", help="pretend today is YYYY-MM-DD (reproducible answers)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON (stable contract)")
+    p.add_argument(
+        "--chart-dir",
+        metavar="DIR",
+        help="write a series answer's chart (PNG) here (default with --json: charts/ beside "
+        "the cache); JSON lists it under files",
+    )
     p.set_defaults(run=commands.ask)
 
     p = sub.add_parser(

@@ -56,8 +56,39 @@ def ask(args: argparse.Namespace) -> int:
     answer = Engine(db, deps.settings.measure, deps.prices, deps.settings.fleet).ask(
         " ".join(args.question), deps.today, deps.answer_now
     )
-    print(render_json(answer) if args.json else render_text(answer))
+    from pathlib import Path
+
+    chart_dir = getattr(args, "chart_dir", None)
+    files = []
+    if args.json or chart_dir:  # a series' chart, written beside the cache (or --chart-dir)
+        folder = Path(chart_dir) if chart_dir else deps.settings.db_path.parent / "charts"
+        files = _chart_files(answer, folder)
+    if args.json:
+        print(render_json(answer, files))
+    else:
+        print(render_text(answer))
+        print("".join(f"Chart: {f['path']}\n" for f in files), end="")
     return 0 if answer.kind not in ("error",) else 1
+
+
+def _chart_files(answer, folder) -> list[dict]:
+    """A series answer's chart as a PNG in ``folder``: its ``files`` entry; [] for other
+    answers, or when the file cannot be written (said on stderr: the answer still prints)."""
+    from finops_bot.render.charts import chart_alt, chart_filename, chart_png, is_series
+
+    if not is_series(answer):
+        return []
+    try:
+        png = chart_png(answer)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = (folder / chart_filename(answer)).resolve()
+        path.write_bytes(png)
+    except OSError as exc:
+        print(f"warning: the chart was not written to {folder}: {exc}", file=sys.stderr)
+        return []
+    title = answer.title or "Chart"
+    return [{"path": str(path), "mimetype": "image/png", "title": title,
+             "alt_text": chart_alt(answer), "bytes": len(png)}]  # fmt: skip
 
 
 def status(args: argparse.Namespace) -> int:

@@ -1,6 +1,11 @@
 """Answer → the keyword arguments of ack/respond/say (blocks + fallback text), and the one
 way listeners answer: on the answer pool, never holding a Bolt listener thread longer than
-the ack budget."""
+the ack budget.
+
+Charts: an ephemeral answer with a series carries a Show chart button (same value as the
+Share button: question + day). A visible one (mention, DM, shared answer: a ``client`` is
+given) is sent from the pool thread with its chart uploaded and shown as an image block
+(see handlers.uploads); the listener holds nothing while the chart is drawn and uploaded."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from datetime import date
 from finops_bot.questions import Answer
 from finops_bot.render.blocks import answer_blocks, answer_fallback_text, escape, share_value
 from handlers.errors import APOLOGY
+from handlers.uploads import send_with_image, upload_chart
 
 BUSY = "I'm busy answering other questions; try again in a minute."
 log = logging.getLogger("finops_bot.slack")
@@ -21,14 +27,55 @@ log = logging.getLogger("finops_bot.slack")
 Send = Callable[..., object]
 
 
-def message(answer: Answer, *, share_for: date | None = None) -> dict:
+def message(answer: Answer, *, share_for: date | None = None, image: dict | None = None) -> dict:
+    """Blocks + text. ``share_for``: the Share button (and, for a series, Show chart);
+    ``image``: a chart's image block (then no Show chart button)."""
     share = share_value(answer.question, share_for) if share_for and answer.has_number else None
-    return {"blocks": answer_blocks(answer, share=share), "text": answer_fallback_text(answer)}
+    chart = share if image is None else None
+    blocks = answer_blocks(answer, share=share, chart=chart, image=image)
+    return {"blocks": blocks, "text": answer_fallback_text(answer)}
+
+
+def deliver(answer: Answer, send: Send, *, client=None, share_for: date | None = None) -> bool:
+    """Send one answer through ``send``; with a Web API ``client``, a series goes with its
+    chart (uploaded privately, shown as an image block), else without it: an upload or an
+    image that fails never loses the answer. True when a chart went out. For visible
+    messages (mentions, DMs, shared answers, digests)."""
+    image = upload_chart(client, answer)
+    plain = message(answer, share_for=share_for)
+    if image is None:
+        send(**plain)
+        return False
+    return send_with_image(send, message(answer, share_for=share_for, image=image), plain)
 
 
 def strip_mention(text: str) -> str:
     """'<@U123> top projects' → 'top projects'."""
     return re.sub(r"<@[A-Z0-9]+(\|[^>]*)?>", " ", text or "").strip()
+
+
+def answer_later(
+    deps, question: str, *, send: Send, then: Callable[[Answer], object], day: date | None = None
+) -> None:
+    """Queue the question and return at once: ``then(answer)`` runs on the pool thread
+    that answered it (an error: APOLOGY through ``send``); a full pool: BUSY at once."""
+    future = deps.answers.submit(question, day or deps.answers.today())
+    if future is None:
+        log.warning("answer pool full; refused %r", question[:80])
+        send(text=BUSY)
+        return
+
+    def done(finished: Future) -> None:
+        try:
+            then(finished.result())
+        except Exception:
+            log.exception("answering %r failed", question[:80])
+            try:
+                send(text=APOLOGY)
+            except Exception:  # Slack unreachable: nothing more to do than log it
+                log.exception("could not deliver the apology")
+
+    future.add_done_callback(done)
 
 
 def answer_soon(
@@ -40,12 +87,23 @@ def answer_soon(
     share: bool = True,
     working: bool = True,
     day: date | None = None,
+    client=None,
 ) -> None:
     """Answer through ``first`` (the ack, or the first reply) when the answer comes within
     the ack budget; else ``first`` says it is working on it (when ``working``) and ``later``
     gets the answer from the pool thread. A full pool gets BUSY through ``first`` at once.
-    ``day``: answer as of that day (a Share button's), else today."""
+    ``day``: answer as of that day (a Share button's), else today. ``client``: a visible
+    answer, sent through ``later`` from the pool with its chart (see ``deliver``)."""
     today = day or deps.answers.today()
+    if client is not None:
+        answer_later(
+            deps,
+            question,
+            send=later,
+            day=today,
+            then=lambda answer: deliver(answer, later, client=client),
+        )
+        return
     future = deps.answers.submit(question, today)
     if future is None:
         log.warning("answer pool full; refused %r", question[:80])

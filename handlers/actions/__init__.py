@@ -2,11 +2,13 @@ import re
 
 from slack_bolt import App
 
-from finops_bot.render.blocks import ASK_ACTION, SHARE_ACTION
+from finops_bot.render.blocks import ASK_ACTION, SHARE_ACTION, SHOW_CHART_ACTION
 from handlers.actions.ask import ask_suggestion
 from handlers.actions.share import share_in_channel
+from handlers.actions.show_chart import show_chart
 
 
 def register(app: App) -> None:
     app.action(SHARE_ACTION)(share_in_channel)
+    app.action(SHOW_CHART_ACTION)(show_chart)
     app.action(re.compile(rf"^{ASK_ACTION}_\d+$"))(ask_suggestion)

@@ -1,4 +1,5 @@
-"""A direct message to the bot: answered in the DM."""
+"""A direct message to the bot: answered in the DM (a series with its chart as an image
+block)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ def is_direct_message(event: dict) -> bool:
     )
 
 
-def direct_message(event, context, say) -> None:
+def direct_message(event, context, say, client) -> None:
     question = strip_mention(event.get("text", "")) or "help"
-    answer_soon(context["finops"], question, first=say, later=say, share=False, working=False)
+    answer_soon(
+        context["finops"],
+        question,
+        first=say,
+        later=say,
+        share=False,
+        working=False,
+        client=client,
+    )

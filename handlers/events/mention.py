@@ -1,4 +1,5 @@
-"""@finops-bot <question> in a channel: answered in the thread of the mention."""
+"""@finops-bot <question> in a channel: answered in the thread of the mention (a series
+with its chart as an image block)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from functools import partial
 from handlers.reply import answer_soon, strip_mention
 
 
-def app_mention(event, context, say) -> None:
+def app_mention(event, context, say, client) -> None:
     reply = partial(say, thread_ts=event.get("thread_ts") or event.get("ts"))
     question = strip_mention(event.get("text", "")) or "help"
-    answer_soon(context["finops"], question, first=reply, later=reply, share=False, working=False)
+    answer_soon(
+        context["finops"],
+        question,
+        first=reply,
+        later=reply,
+        share=False,
+        working=False,
+        client=client,
+    )

@@ -12,12 +12,16 @@ from datetime import date
 
 from finops_bot.money import format_change, format_money
 from finops_bot.questions.answer import Answer
+from finops_bot.render.charts import is_series, spark_lines
 from finops_bot.render.text import (
+    amount,
     comparison_lines,
     freshness_line,
+    hours_total,
     measure_line,
     nothing_line,
     rate,
+    row_value,
     top_line,
 )
 
@@ -27,6 +31,8 @@ MAX_HEADER = 150
 MAX_BUTTON_VALUE = 2000
 MAX_MESSAGE = 12_000
 SHARE_ACTION = "finops_share"
+SHOW_CHART_ACTION = "finops_show_chart"  # its value: the share value (question + day)
+MAX_IMAGE_TEXT = 2000  # an image block's title and alt_text
 ASK_ACTION = "finops_ask"  # suggestion buttons: finops_ask_0, finops_ask_1, … (unique ids)
 MAX_ASK_BUTTONS = 5
 
@@ -56,14 +62,18 @@ def parse_share_value(value: str) -> tuple[str, date]:
 
 
 def _header(answer: Answer) -> str:
-    period = f" · {answer.period.label}" if answer.period else ""
+    label = answer.period.label if answer.period else ""
+    # a title that already names its period ("Daily spend · … · last 7 days") keeps it once
+    period = f" · {label}" if label and not answer.title.endswith(label) else ""
     return _cut(f"{answer.title}{period}", MAX_HEADER)
 
 
 def _total_text(answer: Answer) -> str:
     lines = []
     span = answer.period.describe() if answer.period else ""
-    if not answer.totals:
+    if hours := hours_total(answer):
+        lines.append(f"*{hours}*{'  (' + span + ')' if span else ''}")
+    elif not answer.totals:
         lines.append(escape(nothing_line(answer, span)))
     for currency, total in answer.totals.items():
         lines.append(
@@ -78,16 +88,35 @@ def _total_text(answer: Answer) -> str:
 
 def _rows_text(answer: Answer, limit: int) -> str:
     lines = []
-    for r in answer.rows[:limit]:
-        line = f"• {_escape(r.key)}  *{format_money(r.cost, r.currency)}{rate(answer)}*"
+    rows = answer.rows[-limit:] if is_series(answer) else answer.rows[:limit]
+    if is_series(answer) and len(answer.rows) > limit:  # a series: its latest buckets
+        lines.append(f"_… {len(answer.rows) - limit} earlier_")
+    for r in rows:
+        line = f"• {_escape(r.key)}  *{amount(answer, row_value(answer, r), r.currency)}*"
         if r.previous_cost is not None:
             line += f"  (before {format_money(r.previous_cost, r.currency)}, "
             line += f"{format_change(r.cost, r.previous_cost)})"
         lines.append(line)
-    more = answer.more_rows + max(len(answer.rows) - limit, 0)
+    more = answer.more_rows + (0 if is_series(answer) else max(len(answer.rows) - limit, 0))
     if more:
         lines.append(f"_and {more} more_")
     return "\n".join(lines)
+
+
+def spark_block(answer: Answer) -> dict:
+    """The series at a glance: a sparkline per currency, with min, max and last."""
+    text = "\n".join(f"`{escape(line)}`" for line in spark_lines(answer))
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}}
+
+
+def image_block(file_id: str, title: str, alt_text: str) -> dict:
+    """A chart uploaded to Slack (privately: no channel), shown by its file id."""
+    return {
+        "type": "image",
+        "slack_file": {"id": file_id},
+        "title": {"type": "plain_text", "text": _cut(title or "Chart", MAX_IMAGE_TEXT)},
+        "alt_text": _cut(alt_text or title or "Chart", MAX_IMAGE_TEXT),
+    }
 
 
 def ask_buttons(questions: list[str]) -> list[dict]:
@@ -127,8 +156,16 @@ def _numberless_blocks(answer: Answer) -> list[dict]:
     return blocks
 
 
-def answer_blocks(answer: Answer, *, share: str | None = None) -> list[dict]:
-    """Blocks for one answer. ``share``: the Share-in-channel button's value, if wanted."""
+def answer_blocks(
+    answer: Answer,
+    *,
+    share: str | None = None,
+    chart: str | None = None,
+    image: dict | None = None,
+) -> list[dict]:
+    """Blocks for one answer. ``share``: the Share-in-channel button's value, if wanted;
+    ``chart``: the Show chart button's value (a series only); ``image``: an image block
+    (``image_block``) shown after the totals."""
     if not answer.has_number:
         return _fit(_numberless_blocks(answer))
     blocks: list[dict] = [
@@ -138,6 +175,10 @@ def answer_blocks(answer: Answer, *, share: str | None = None) -> list[dict]:
             "text": {"type": "mrkdwn", "text": _cut(_total_text(answer), MAX_SECTION)},
         },
     ]
+    if is_series(answer):
+        blocks.append(spark_block(answer))
+    if image:
+        blocks.append(image)
     if answer.rows:
         limit = 10
         text = _rows_text(answer, limit)
@@ -158,6 +199,15 @@ def answer_blocks(answer: Answer, *, share: str | None = None) -> list[dict]:
                 "action_id": SHARE_ACTION,
                 "text": {"type": "plain_text", "text": "Share in channel"},
                 "value": share,
+            }
+        )
+    if chart and is_series(answer) and len(chart) <= MAX_BUTTON_VALUE:
+        elements.append(
+            {
+                "type": "button",
+                "action_id": SHOW_CHART_ACTION,
+                "text": {"type": "plain_text", "text": "Show chart"},
+                "value": chart,
             }
         )
     elements += ask_buttons(answer.suggestions[:3])
@@ -185,5 +235,7 @@ def answer_fallback_text(answer: Answer) -> str:
     """The notification / screen-reader text that goes with the blocks."""
     if not answer.has_number:
         return _cut(escape(answer.message or answer.title), 300)
-    totals = ", ".join(format_money(v, c) for c, v in answer.totals.items()) or "no spend"
+    totals = hours_total(answer) or (
+        ", ".join(format_money(v, c) for c, v in answer.totals.items()) or "no spend"
+    )
     return _cut(escape(f"{_header(answer)}: {totals}"), 300)

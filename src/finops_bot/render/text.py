@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from finops_bot.money import format_change, format_money
 from finops_bot.questions.answer import Answer
+from finops_bot.render.charts import format_value, full_title, is_series, spark_lines
 
 MEASURE_WORDS = {
     "EffectiveCost": "EffectiveCost: amortised, credits included",
@@ -31,6 +32,22 @@ def comparison_lines(answer: Answer) -> list[str]:
 def rate(answer: Answer) -> str:
     """ "/h" where the amounts are money per hour (the idle GPUs now), else ""."""
     return "/h" if answer.per_hour else ""
+
+
+def amount(answer: Answer, value: float, currency: str) -> str:
+    """A row's or a total's number in the answer's unit: money (per hour), or GPU-hours."""
+    return format_value(value, currency, answer.unit) + rate(answer)
+
+
+def row_value(answer: Answer, row) -> float:
+    return (row.quantity or 0.0) if answer.unit == "gpu_hours" else row.cost
+
+
+def hours_total(answer: Answer) -> str | None:
+    """'1,234.5 GPU-hours' for an answer counted in hours (no currency), else None."""
+    if answer.unit != "gpu_hours" or answer.quantity is None:
+        return None
+    return f"{answer.quantity:,.1f} GPU-hours"
 
 
 def nothing_line(answer: Answer, span: str = "this period") -> str:
@@ -106,20 +123,25 @@ def render_text(answer: Answer) -> str:
     if not answer.has_number:
         return "\n".join(_numberless(answer))
     lines: list[str] = []
-    period = answer.period.describe() if answer.period else ""
-    lines.append(f"{answer.title} · {period}" if period else answer.title)
-    if not answer.totals:
+    lines.append(full_title(answer) if answer.period else answer.title)
+    if hours := hours_total(answer):
+        lines.append(f"  {hours}")
+    elif not answer.totals:
         lines.append(f"  {nothing_line(answer)}")
     for currency, total in answer.totals.items():
         lines.append(f"  {format_money(total, currency)}{rate(answer)}")
     if top := top_line(answer):
         lines.append(f"  {top}")
     lines.extend(f"  {line}" for line in comparison_lines(answer))
+    if is_series(answer):
+        lines.append("")
+        lines.extend(f"  {line}" for line in spark_lines(answer))
     if answer.rows:
         lines.append("")
         width = max(len(r.key) for r in answer.rows)
         for r in answer.rows:
-            line = f"  {r.key:<{width}}  {format_money(r.cost, r.currency) + rate(answer):>14}"
+            value = amount(answer, row_value(answer, r), r.currency)
+            line = f"  {r.key:<{width}}  {value:>14}"
             if r.previous_cost is not None:
                 line += f"   before {format_money(r.previous_cost, r.currency):>12}"
                 line += f"  {format_change(r.cost, r.previous_cost)}"

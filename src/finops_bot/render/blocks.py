@@ -69,12 +69,14 @@ def _header(answer: Answer) -> str:
 
 
 def _total_text(answer: Answer) -> str:
+    """Totals, the top N's share and the comparison; escaped whole (currency codes and
+    notes come from billing data)."""
     lines = []
     span = answer.period.describe() if answer.period else ""
     if hours := hours_total(answer):
         lines.append(f"*{hours}*{'  (' + span + ')' if span else ''}")
     elif not answer.totals:
-        lines.append(escape(nothing_line(answer, span)))
+        lines.append(nothing_line(answer, span))
     for currency, total in answer.totals.items():
         lines.append(
             f"*{format_money(total, currency)}{rate(answer)}*  "
@@ -83,7 +85,7 @@ def _total_text(answer: Answer) -> str:
     if top := top_line(answer):
         lines.append(top)
     lines.extend(comparison_lines(answer))
-    return "\n".join(lines)
+    return escape("\n".join(lines))
 
 
 def _rows_text(answer: Answer, limit: int) -> str:
@@ -92,11 +94,11 @@ def _rows_text(answer: Answer, limit: int) -> str:
     if is_series(answer) and len(answer.rows) > limit:  # a series: its latest buckets
         lines.append(f"_… {len(answer.rows) - limit} earlier_")
     for r in rows:
-        line = f"• {_escape(r.key)}  *{amount(answer, row_value(answer, r), r.currency)}*"
+        line = f"• {r.key}  *{amount(answer, row_value(answer, r), r.currency)}*"
         if r.previous_cost is not None:
             line += f"  (before {format_money(r.previous_cost, r.currency)}, "
             line += f"{format_change(r.cost, r.previous_cost)})"
-        lines.append(line)
+        lines.append(_escape(line))  # keys and currency codes come from billing data
     more = answer.more_rows + (0 if is_series(answer) else max(len(answer.rows) - limit, 0))
     if more:
         lines.append(f"_and {more} more_")
@@ -140,7 +142,7 @@ def _numberless_blocks(answer: Answer) -> list[dict]:
     text = _escape(answer.message or answer.title)
     if answer.rows:
         text += "\n" + "\n".join(
-            f"• {_escape(r.key)}  {format_money(r.cost, r.currency)}" for r in answer.rows[:10]
+            _escape(f"• {r.key}  {format_money(r.cost, r.currency)}") for r in answer.rows[:10]
         )
     blocks: list[dict] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}}

@@ -203,3 +203,14 @@ def test_json_lists_files_and_keeps_every_field():
     files = [{"path": "/x.png", "mimetype": "image/png", "title": "t", "alt_text": "a",
               "bytes": 3}]  # fmt: skip
     assert json.loads(render_json(answer, files))["files"] == files
+
+
+def test_hostile_names_in_a_series_stay_escaped_in_every_slack_string():
+    from finops_bot.render.blocks import answer_fallback_text
+    from tests.finops_bot.render.test_escaping import UNESCAPED, mrkdwn_texts
+
+    answer = series_answer(title="<!channel> spend", currencies=("<@U1>", "USD"))
+    blocks = answer_blocks(answer, image=image_block("F1", answer.title, chart_alt(answer)))
+    for text in [*mrkdwn_texts(blocks), answer_fallback_text(answer)]:
+        assert not UNESCAPED.search(text), text
+    assert decode(chart_png(answer)).size == CHART_SIZE  # odd currency codes draw too

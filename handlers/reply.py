@@ -49,17 +49,34 @@ def deliver(answer: Answer, send: Send, *, client=None, share_for: date | None =
     return send_with_image(send, message(answer, share_for=share_for, image=image), plain)
 
 
-def strip_mention(text: str) -> str:
-    """'<@U123> top projects' → 'top projects'."""
-    return re.sub(r"<@[A-Z0-9]+(\|[^>]*)?>", " ", text or "").strip()
+def strip_mention(text: str, bot_user_id: str | None = None) -> str:
+    """'<@UBOT> how much did <@U123> spend' → 'how much did <@U123> spend': the bot's own
+    mention goes (without its id: a mention at the start); people's mentions stay."""
+    text = text or ""
+    if bot_user_id:
+        return re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text).strip()
+    return re.sub(r"^\s*<@[A-Z0-9]+(\|[^>]*)?>", " ", text).strip()
+
+
+def _submit(deps, question: str, today: date, user: str | None):
+    """Queue on the answer pool, as the signed Slack user (for "my spend")."""
+    if user:
+        return deps.answers.submit(question, today, user_id=user)
+    return deps.answers.submit(question, today)
 
 
 def answer_later(
-    deps, question: str, *, send: Send, then: Callable[[Answer], object], day: date | None = None
+    deps,
+    question: str,
+    *,
+    send: Send,
+    then: Callable[[Answer], object],
+    day: date | None = None,
+    user: str | None = None,
 ) -> None:
     """Queue the question and return at once: ``then(answer)`` runs on the pool thread
     that answered it (an error: APOLOGY through ``send``); a full pool: BUSY at once."""
-    future = deps.answers.submit(question, day or deps.answers.today())
+    future = _submit(deps, question, day or deps.answers.today(), user)
     if future is None:
         log.warning("answer pool full; refused %r", question[:80])
         send(text=BUSY)
@@ -88,12 +105,14 @@ def answer_soon(
     working: bool = True,
     day: date | None = None,
     client=None,
+    user: str | None = None,
 ) -> None:
     """Answer through ``first`` (the ack, or the first reply) when the answer comes within
     the ack budget; else ``first`` says it is working on it (when ``working``) and ``later``
     gets the answer from the pool thread. A full pool gets BUSY through ``first`` at once.
     ``day``: answer as of that day (a Share button's), else today. ``client``: a visible
-    answer, sent through ``later`` from the pool with its chart (see ``deliver``)."""
+    answer, sent through ``later`` from the pool with its chart (see ``deliver``). ``user``:
+    the Slack user id Slack signed the request for (Bolt's context.user_id)."""
     today = day or deps.answers.today()
     if client is not None:
         answer_later(
@@ -102,9 +121,10 @@ def answer_soon(
             send=later,
             day=today,
             then=lambda answer: deliver(answer, later, client=client),
+            user=user,
         )
         return
-    future = deps.answers.submit(question, today)
+    future = _submit(deps, question, today, user)
     if future is None:
         log.warning("answer pool full; refused %r", question[:80])
         first(text=BUSY)

@@ -15,4 +15,11 @@ def ask_suggestion(ack, action, context, respond, logger) -> None:
         logger.warning("ask button without a question: %r", action)
         return
     reply = partial(respond, response_type="ephemeral", replace_original=False)
-    answer_soon(context["finops"], question, first=reply, later=reply, working=False)
+    answer_soon(
+        context["finops"],
+        question,
+        first=reply,
+        later=reply,
+        working=False,
+        user=context.get("user_id"),
+    )

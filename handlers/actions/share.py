@@ -41,4 +41,5 @@ def share_in_channel(ack, action, body, context, respond, logger, client=None) -
         working=False,
         day=day,
         client=client,
+        user=context.get("user_id"),
     )

@@ -32,6 +32,7 @@ def show_chart(ack, action, client, context, respond, logger) -> None:
         send=reply,
         day=day,
         then=lambda answer: chart_reply(answer, reply, client),
+        user=context.get("user_id"),
     )
 
 

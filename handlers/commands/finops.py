@@ -13,4 +13,5 @@ def finops_command(ack, command, context, respond) -> None:
         question,
         first=lambda **kw: ack(response_type="ephemeral", **kw),
         later=lambda **kw: respond(response_type="ephemeral", **kw),
+        user=context.get("user_id"),
     )

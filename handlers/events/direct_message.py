@@ -14,7 +14,7 @@ def is_direct_message(event: dict) -> bool:
 
 
 def direct_message(event, context, say, client) -> None:
-    question = strip_mention(event.get("text", "")) or "help"
+    question = strip_mention(event.get("text", ""), context.get("bot_user_id")) or "help"
     answer_soon(
         context["finops"],
         question,
@@ -23,4 +23,5 @@ def direct_message(event, context, say, client) -> None:
         share=False,
         working=False,
         client=client,
+        user=context.get("user_id"),
     )

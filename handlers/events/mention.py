@@ -10,7 +10,7 @@ from handlers.reply import answer_soon, strip_mention
 
 def app_mention(event, context, say, client) -> None:
     reply = partial(say, thread_ts=event.get("thread_ts") or event.get("ts"))
-    question = strip_mention(event.get("text", "")) or "help"
+    question = strip_mention(event.get("text", ""), context.get("bot_user_id")) or "help"
     answer_soon(
         context["finops"],
         question,
@@ -19,4 +19,5 @@ def app_mention(event, context, say, client) -> None:
         share=False,
         working=False,
         client=client,
+        user=context.get("user_id"),
     )

@@ -5,6 +5,7 @@ Nothing here reads the environment on its own: the composition root passes ``env
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from finops_bot.gpu.fleet import FleetRules, parse_fleet_rules
 from finops_bot.gpu.prices import parse_overrides
 from finops_bot.questions.rules import QuestionRules, parse_question_rules
 from finops_bot.sources.base import SourceConfig
+from finops_bot.store.schema import DIM_COLUMNS, KEY_COLUMNS
 
 MEASURES = {
     "effectivecost": "EffectiveCost",
@@ -23,6 +25,9 @@ MEASURES = {
     "listcost": "ListCost",
 }
 ALLOCATION_COLUMNS = ("project", "team", "owner")
+# a configured dimension's name: one simple word, not a built-in dimension or column
+DIMENSION_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+BUILT_IN_NAMES = frozenset({*DIM_COLUMNS, *DIM_COLUMNS.values(), *KEY_COLUMNS, "dimensions"})
 DEFAULT_CONFIG_FILE = "finops-bot.toml"
 SECRET_KEYS = {"bot_token", "signing_secret", "app_token", "token"}
 
@@ -31,11 +36,14 @@ SECRET_KEYS = {"bot_token", "signing_secret", "app_token", "token"}
 class Settings:
     db_path: Path = Path("finops-bot.db")
     measure: str = "EffectiveCost"
-    # allocation column -> tag keys that feed it (matched case-insensitively, trimmed,
-    # with or without a provider prefix such as "user:")
+    # allocation column (and configured dimension) -> tag keys that feed it (matched
+    # case-insensitively, trimmed, with or without a provider prefix such as "user:")
     allocation_keys: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: {c: (c,) for c in ALLOCATION_COLUMNS}
     )
+    # [allocation] dimensions: tag keys kept as dimensions of their own (cube dimensions
+    # named like this, in lower case); their tag keys are in allocation_keys
+    dimensions: tuple[str, ...] = ()
     config_path: Path | None = None
     sources: tuple[SourceConfig, ...] = ()
     gpu_prices: Mapping[tuple[str, str], Any] = field(default_factory=dict)
@@ -107,23 +115,63 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
 
-def _allocation(raw: Any) -> dict[str, tuple[str, ...]]:
+def _configured_dimensions(raw: Any) -> tuple[str, ...]:
+    """[allocation] dimensions = ["environment", "costcenter"]: validated names."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        raise ConfigError('[allocation] dimensions: give a list of tag keys, e.g. ["environment"]')
+    out: list[str] = []
+    for value in raw:
+        name = value.strip().lower()
+        if not DIMENSION_NAME.match(name):
+            raise ConfigError(
+                f"[allocation] dimensions: {value!r} is not a simple word (letters, digits, "
+                "- and _, starting with a letter, at most 40)"
+            )
+        if name in BUILT_IN_NAMES:
+            raise ConfigError(
+                f"[allocation] dimensions: {value!r} is a built-in dimension; choose another name "
+                f'and list the tag keys that feed it, e.g. {name}_tag = ["{name}"]'
+            )
+        if name in out:
+            raise ConfigError(f"[allocation] dimensions: {value!r} is listed twice")
+        out.append(name)
+    return tuple(out)
+
+
+def _allocation(raw: Any) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """→ (column or dimension → its tag keys, the configured dimensions)."""
     keys = {c: (c,) for c in ALLOCATION_COLUMNS}
     if raw is None:
-        return keys
+        return keys, ()
     if not isinstance(raw, dict):
         raise ConfigError('[allocation] must be a table such as: project = ["project", "proj"]')
+    dimensions = _configured_dimensions(raw.get("dimensions"))
+    keys.update({d: (d,) for d in dimensions})
     for column, value in raw.items():
-        if column not in ALLOCATION_COLUMNS:
+        if column == "dimensions":
+            continue
+        if column not in keys:
             raise ConfigError(
-                f"[allocation] {column}: unknown column; use {', '.join(ALLOCATION_COLUMNS)}"
+                f"[allocation] {column}: unknown column; use {', '.join(ALLOCATION_COLUMNS)} "
+                "or a name listed in dimensions"
             )
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise ConfigError(f'[allocation] {column}: give a list of tag keys, e.g. ["{column}"]')
         keys[column] = tuple(v.strip() for v in value if v.strip())
-    return keys
+    fed: dict[str, str] = {}
+    for column, tag_keys in keys.items():
+        for tag_key in tag_keys:
+            other = fed.setdefault(tag_key.lower(), column)
+            if other != column:
+                raise ConfigError(
+                    f"[allocation] the tag key {tag_key!r} feeds both {other} and {column}; "
+                    "give it to one of them"
+                )
+    return keys, dimensions
 
 
 def load_settings(
@@ -149,10 +197,12 @@ def load_settings(
     if not isinstance(db, str | Path) or not str(db).strip():
         raise ConfigError("cache.db (or FINOPS_BOT_DB) must be a file path")
     measure = environ.get("FINOPS_BOT_MEASURE") or questions.get("measure") or "EffectiveCost"
+    allocation_keys, dimensions = _allocation(data.get("allocation"))
     return Settings(
         db_path=Path(db),
         measure=normalise_measure(measure, "questions.measure"),
-        allocation_keys=_allocation(data.get("allocation")),
+        allocation_keys=allocation_keys,
+        dimensions=dimensions,
         config_path=Path(path) if path else None,
         sources=_sources(data.get("sources")),
         gpu_prices=parse_overrides(data.get("gpu_prices")),

@@ -200,7 +200,7 @@ def _candidates(text: str) -> list[str]:
     for sep in (":", "/"):
         if sep in text:
             out.append(text.rsplit(sep, 1)[1])
-    return out
+    return out + [c[3:] for c in out if c.lower().startswith("ml.")]  # SageMaker
 
 
 @lru_cache(maxsize=65_536)

@@ -73,6 +73,9 @@ def azure_columns(columns: list[str]) -> dict[str, str]:
         "pricing_model": ("PricingModel",),
         "charge_type": ("ChargeType",),
         "tags": ("Tags",),
+        "meter_name": ("MeterName",),  # VM sizes: "NC24ads A100 v4"
+        "additional_info": ("AdditionalInfo",),  # {"ServiceType": "Standard_D2s_v3", …}
+        "arm_sku_name": ("ArmSkuName",),
     }
     return {f: c for f, names in wanted.items() if (c := _find(columns, *names))}
 
@@ -146,6 +149,9 @@ def azure_to_focus(batch: pa.RecordBatch, names: dict[str, str]) -> tuple[dict, 
         "consumed_unit": col("consumed_unit"),
         "tags": col("tags"),
         "x_charge_type": pa.array(_text(batch, names.get("charge_type")), pa.string()),
+        "x_sku_meter_name": col("meter_name"),
+        "x_sku_details": col("additional_info"),
+        "arm_sku_name": col("arm_sku_name"),
     }, n
 
 

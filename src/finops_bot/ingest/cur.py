@@ -49,6 +49,7 @@ EXTRA_COLUMNS = [
     "pricing/publicOnDemandCost",
     "product/productFamily",
     "pricing/term",
+    "product/instanceType",
 ]
 CUR_REQUIRED = ["lineItem/UsageStartDate", "lineItem/UnblendedCost", "lineItem/LineItemType"]
 TAG_PREFIXES = ("resourceTags/", "resource_tags_")
@@ -211,5 +212,7 @@ def cur_to_focus(batch: pa.RecordBatch, names: dict[str, str]) -> tuple[dict, in
         "consumed_quantity": pa.array(_num(batch, names, "lineItem/UsageAmount")),
         "pricing_unit": arr(_text(batch, names, "pricing/unit")),
         "tags": _tags(batch, names),
+        "x_instance_type": arr(_text(batch, names, "product/instanceType")),
+        "usage_type": arr(usage_type),
     }
     return columns, n

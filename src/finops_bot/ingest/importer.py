@@ -29,6 +29,7 @@ from finops_bot.ingest.files import (
     open_billing_file,
     prefetch,
 )
+from finops_bot.ingest.gpus import hint_columns
 from finops_bot.ingest.normalize import FOCUS_FIELDS, REQUIRED_FIELDS, Chunk, normalize
 from finops_bot.ingest.tags import TagRules
 from finops_bot.store.charges import ChargeLoader, Delivery, LoadResult
@@ -123,6 +124,10 @@ def focus_mapping(bf: BillingFile, default_currency: str | None = None) -> dict[
     provider = next((c for name in PROVIDER_COLUMNS if (c := bf.find(name))), None)
     if provider:
         mapping["provider"] = provider
+    taken = set(mapping.values())
+    for f, column in hint_columns(bf.columns).items():
+        if f not in mapping and column not in taken:
+            mapping[f] = column
     missing = [
         FOCUS_FIELDS[f]
         for f in REQUIRED_FIELDS

@@ -24,9 +24,10 @@ from finops_bot.ingest.columns import (
     _to_float,
     _to_seconds,
 )
+from finops_bot.ingest.gpus import Coded, classify_rows, gpu_hours
 from finops_bot.ingest.tags import TagRules
 from finops_bot.store.chunk import BadRows, Chunk
-from finops_bot.store.schema import ALLOCATION_COLUMNS, KEY_COLUMNS
+from finops_bot.store.schema import KEY_COLUMNS, TAG_COLUMNS
 
 DAY_SECONDS = 86_400
 # charge times outside these years are not billing data (a "-0" or "0001-01-01" cell)
@@ -63,13 +64,29 @@ FOCUS_FIELDS = {
     "pricing_unit": "PricingUnit",
     "tags": "Tags",
     "allocated_tags": "AllocatedTags",  # FOCUS 1.3: split-cost allocation; wins over Tags
+    # what names an instance type or a GPU (see ingest.gpus; other spellings of the x_
+    # columns are found by gpus.hint_columns)
+    "x_instance_type": "x_InstanceType",
+    "sku_price_details": "SkuPriceDetails",
+    "x_sku_details": "x_SkuDetails",
+    "arm_sku_name": "ArmSkuName",
+    "usage_type": "x_UsageType",
+    "sku_meter": "SkuMeter",
+    "x_sku_meter_name": "x_SkuMeterName",
+    "x_sku_description": "x_SkuDescription",
+    "charge_description": "ChargeDescription",
 }
 REQUIRED_FIELDS = ("start", "billed", "effective", "currency")
-# key columns filled straight from a field of the same name (the allocation columns come
-# from tags, the billing period from a date); the allocation columns come last
+# key columns filled straight from a field of the same name (the GPU columns come from the
+# classification, the billing period from a date, the tag columns from tags), in order
+GPU_KEY_COLUMNS = ("instance_type", "gpu_model")
 PLAIN_KEY_FIELDS = tuple(
-    c for c in KEY_COLUMNS if c not in ALLOCATION_COLUMNS and c != "billing_period_start"
+    c
+    for c in KEY_COLUMNS
+    if c not in TAG_COLUMNS and c not in GPU_KEY_COLUMNS and c != "billing_period_start"
 )
+_ORDER = (*PLAIN_KEY_FIELDS, *GPU_KEY_COLUMNS, "billing_period_start", *TAG_COLUMNS)
+assert _ORDER == KEY_COLUMNS, "chunks build key tuples in this order"
 
 
 @dataclass
@@ -189,10 +206,28 @@ def _plain_keys(get, n: int, problems: _Problems, default_currency: str | None):
     return parts, dictionaries
 
 
+_FIELD_INDEX = {c: i for i, c in enumerate(PLAIN_KEY_FIELDS)}
+
+
+def _gpu_hours(hour_gpus, measures, key_parts, dictionaries) -> np.ndarray:
+    """GPU-hours per row from the units and ChargeCategory already coded for the keys."""
+
+    def coded(column: str) -> Coded:
+        i = _FIELD_INDEX[column]
+        return Coded(key_parts[i][0], dictionaries[i])
+
+    return gpu_hours(
+        hour_gpus,
+        (measures["consumed_quantity"], measures["pricing_quantity"]),
+        (coded("consumed_unit"), coded("pricing_unit")),
+        coded("charge_category"),
+    )
+
+
 @dataclass
 class _Tags:
     alloc_codes: np.ndarray  # per row → index into allocations
-    allocations: list[tuple[str, str, str]]
+    allocations: list[tuple[str, str, str, str]]  # project, team, owner, dims
     rest_codes: np.ndarray  # per row → index into rest_texts
     rest_texts: list[str]
     unreadable: int
@@ -213,14 +248,15 @@ def _tags(get, n: int, rules: TagRules) -> _Tags:
         pairs = [(text, "") for text in tag_values]
     alloc_of = np.empty(len(pairs), dtype=np.int64)
     rest_of = np.empty(len(pairs), dtype=np.int64)
-    alloc_index: dict[tuple[str, str, str], int] = {}
+    alloc_index: dict[tuple[str, str, str, str], int] = {}
     rest_index: dict[str, int] = {}
     unreadable = []
     for i, (text, split) in enumerate(pairs):
         a = rules.allocate(text or None, split or None)
         if not a.readable:
             unreadable.append(i)
-        alloc_of[i] = alloc_index.setdefault((a.project, a.team, a.owner), len(alloc_index))
+        alloc = (a.project, a.team, a.owner, a.dims)
+        alloc_of[i] = alloc_index.setdefault(alloc, len(alloc_index))
         rest_of[i] = rest_index.setdefault(a.rest, len(rest_index))
     return _Tags(
         alloc_of[group],
@@ -249,6 +285,11 @@ def normalize(
     start, end = _times(get, n, problems)
     measures = _measures(get, n, problems)
     key_parts, dictionaries = _plain_keys(get, n, problems, default_currency)
+    gpus = classify_rows(get, n)
+    hours = _gpu_hours(gpus.hour_gpus, measures, key_parts, dictionaries)
+    key_parts += [(gpus.instance_codes, len(gpus.instance_values))]
+    key_parts += [(gpus.model_codes, len(gpus.model_values))]
+    dictionaries += [gpus.instance_values, gpus.model_values]
     period_codes, periods = _billing_periods(get, n, start, problems)
     tags = _tags(get, n, rules)
     keep = ~problems.refused
@@ -292,4 +333,5 @@ def normalize(
         bad=problems.bad_rows(),
         unreadable_tags=tags.unreadable,
         nulled=problems.nulled,
+        gpu_hours=kept(hours),
     )

@@ -1,4 +1,5 @@
-"""Tags → allocation columns (project, team, owner) + the remaining tags.
+"""Tags → allocation columns (project, team, owner), configured dimensions
+(``[allocation] dimensions``: their values as canonical JSON) + the remaining tags.
 
 Real exports spell keys every way: ``Project``, `` org``, ``user:project``. Keys are matched
 trimmed and case-insensitively, with or without a provider prefix (the part before the last
@@ -11,6 +12,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+ALLOCATION_COLUMNS = ("project", "team", "owner")
+
 
 @dataclass(frozen=True)
 class Allocation:
@@ -19,6 +22,8 @@ class Allocation:
     owner: str
     rest: str  # remaining tags as canonical JSON ('' when none)
     readable: bool = True
+    # the configured dimensions' values as canonical JSON, '' for none configured
+    dims: str = ""
 
 
 def parse_tags(text: str | None) -> dict[str, object] | None:
@@ -43,13 +48,17 @@ def parse_tags(text: str | None) -> dict[str, object] | None:
 
 
 class TagRules:
-    """Which tag keys feed which allocation column."""
+    """Which tag keys feed which allocation column or configured dimension: ``keys`` maps
+    project, team, owner and each configured dimension to its tag keys."""
 
     def __init__(self, keys: Mapping[str, tuple[str, ...]]):
         self._exact: dict[str, tuple[str, int]] = {}
         for column, names in keys.items():
             for rank, name in enumerate(names):
                 self._exact.setdefault(name.strip().lower(), (column, rank))
+        self.dimensions = tuple(sorted(c for c in keys if c not in ALLOCATION_COLUMNS))
+        empty = dict.fromkeys(self.dimensions, "")
+        self._no_dims = json.dumps(empty, sort_keys=True) if self.dimensions else ""
 
     def _match(self, key: str) -> tuple[str, int] | None:
         norm = key.strip().lower()
@@ -67,7 +76,9 @@ class TagRules:
         tags; its allocation keys win over Tags', whose values stay in the rest."""
         tags = parse_tags(text)
         if tags is None:
-            return Allocation("", "", "", json.dumps({"_unparsed": text}), readable=False)
+            return Allocation(
+                "", "", "", json.dumps({"_unparsed": text}), readable=False, dims=self._no_dims
+            )
         split = parse_tags(allocated) if allocated else {}
         found, rest = self._sort(tags)
         if split:
@@ -84,11 +95,17 @@ class TagRules:
             column: "" if value is None or value is True else str(value).strip()
             for column, (_, _, value) in found.items()
         }
+        dims = ""
+        if self.dimensions:
+            dims = json.dumps(
+                {d: values.get(d, "") for d in self.dimensions}, sort_keys=True, ensure_ascii=False
+            )
         return Allocation(
             project=values.get("project", ""),
             team=values.get("team", ""),
             owner=values.get("owner", ""),
             rest=json.dumps(rest, sort_keys=True, ensure_ascii=False) if rest else "",
+            dims=dims,
         )
 
     def _sort(self, tags: dict[str, object]) -> tuple[dict, dict]:

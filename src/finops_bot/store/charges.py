@@ -31,12 +31,14 @@ from finops_bot.store.rollups import (
     write_daily_keys,
 )
 from finops_bot.store.schema import KEY_COLUMNS
+from finops_bot.store.tagsets import key_dims_rows
 
 _INSERT_FACT = (
     "INSERT INTO charges (id, day, key_id, resource_id, sku_id, billed_cost, "
-    "effective_cost, list_cost, consumed_quantity, pricing_quantity, tags_id) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    "effective_cost, list_cost, consumed_quantity, pricing_quantity, tags_id, gpu_hours) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 )
+_MEASURES = ["billed", "effective", "list", "gpu"]
 _SUMMARY_COMPACT_ROWS = 200_000
 SAMPLE_ALL, SAMPLE_EVERY = 65_536, 16
 MAX_SAMPLES = 1_000_000
@@ -58,6 +60,7 @@ class LoadResult:
     day_count: int = 0
     providers: list[str] = field(default_factory=list)
     totals: dict[str, dict[str, float]] = field(default_factory=dict)  # currency → measure → sum
+    gpu_hours: float = 0.0  # GPU-hours of the rows stored
     replaced_sources: list[str] = field(default_factory=list)
     merged_with: list[str] = field(default_factory=list)  # Azure exports of the other cost type
     warnings: list[str] = field(default_factory=list)
@@ -121,6 +124,7 @@ class ChargeLoader:
         self._resources = ResourceTracker()
         self._samples: list[np.ndarray] = []
         self._sampled = 0
+        self._blocks: list[tuple[int, int, int, int]] = []  # fact id range and day span
         self.load_id = 0
 
     # -- transaction -------------------------------------------------------------------
@@ -238,6 +242,10 @@ class ChargeLoader:
             for i, key in enumerate(new):
                 known[key] = first + i
                 self._resources.note_key(first + i, key)
+            self.conn.executemany(
+                "INSERT INTO key_dims (dim, value, key_id) VALUES (?,?,?)",
+                key_dims_rows((first + i, key[_COLUMN["dims"]]) for i, key in enumerate(new)),
+            )
             self._next_key_id += len(new)
         return np.fromiter((known[key] for key in tuples), np.int64, len(tuples))
 
@@ -282,6 +290,7 @@ class ChargeLoader:
                 "list": chunk.list_cost,
                 "cq": chunk.consumed_quantity,
                 "pq": chunk.pricing_quantity,
+                "gpu": chunk.gpu_hours if chunk.gpu_hours is not None else np.nan,
             },
             copy=False,
         )
@@ -298,7 +307,7 @@ class ChargeLoader:
             frame = pd.concat(
                 [
                     groups[["billed", "effective"]].sum(),
-                    groups[["list", "cq", "pq"]].sum(min_count=1),  # all missing stays missing
+                    groups[["list", "cq", "pq", "gpu"]].sum(min_count=1),  # missing stays missing
                 ],
                 axis=1,
             ).reset_index()
@@ -322,9 +331,13 @@ class ChargeLoader:
             _nullable(frame["cq"]),
             _nullable(frame["pq"]),
             _ints(frame["tags_id"]) if chunk.subdaily else frame["tags_id"].tolist(),
+            _nullable(frame["gpu"]),
             strict=True,
         )
         self.conn.executemany(_INSERT_FACT, rows)
+        days = frame["day"].to_numpy()
+        last = self._next_id + n - 1
+        self._blocks.append((self._next_id, last, int(days.min()), int(days.max())))
         self._next_id += n
         r.rows_stored += n
 
@@ -352,8 +365,8 @@ class ChargeLoader:
 
     def _summarise(self, frame: pd.DataFrame) -> None:
         part = (
-            frame.assign(list=frame["list"].fillna(0.0))
-            .groupby(["day", "key_id"], sort=False, as_index=False)[["billed", "effective", "list"]]
+            frame.assign(list=frame["list"].fillna(0.0), gpu=frame["gpu"].fillna(0.0))
+            .groupby(["day", "key_id"], sort=False, as_index=False)[_MEASURES]
             .sum()
         )
         self._summaries.append(part)
@@ -367,12 +380,10 @@ class ChargeLoader:
 
     def _merged_summary(self) -> pd.DataFrame:
         if not self._summaries:
-            return pd.DataFrame(
-                {"day": [], "key_id": [], "billed": [], "effective": [], "list": []}
-            )
+            return pd.DataFrame({"day": [], "key_id": [], **{m: [] for m in _MEASURES}})
         return (
             pd.concat(self._summaries, ignore_index=True)
-            .groupby(["day", "key_id"], sort=False, as_index=False)[["billed", "effective", "list"]]
+            .groupby(["day", "key_id"], sort=False, as_index=False)[_MEASURES]
             .sum()
         )
 
@@ -385,6 +396,12 @@ class ChargeLoader:
             first_rowid, last_rowid = self._first_id, self._next_id - 1
         write_daily_keys(self.conn, summary, self.load_id)
         write_cube(self.conn, self.load_id, summary)
+        self.conn.executemany(
+            "INSERT INTO charge_blocks (load_id, first_id, last_id, first_day, last_day) "
+            "VALUES (?,?,?,?,?)",
+            [(self.load_id, *block) for block in self._blocks],
+        )
+        r.gpu_hours = float(summary["gpu"].sum()) if len(summary) else 0.0
         self.conn.execute(
             "UPDATE loads SET rows = ?, first_rowid = ?, last_rowid = ? WHERE id = ?",
             (r.rows_stored, first_rowid, last_rowid, self.load_id),
@@ -505,8 +522,11 @@ def _ints(series: pd.Series) -> list:
 
 def _nullable(series: pd.Series) -> list:
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = np.isnan(values)
+    if missing.all():
+        return [None] * len(values)
     out = values.tolist()
-    if np.isnan(values).any():
+    if missing.any():
         return [None if v != v else v for v in out]
     return out
 

@@ -62,6 +62,7 @@ class Chunk:
     unreadable_tags: int = 0
     # optional fields that could not be read, by FOCUS column: stored as null, row kept
     nulled: dict[str, BadRows] = field(default_factory=dict)
+    gpu_hours: np.ndarray | None = None  # float64, NaN = not a GPU-hour row; None = none
 
     @property
     def rows(self) -> int:

@@ -207,7 +207,10 @@ def _keep_only(conn: sqlite3.Connection, load: _Load, keys: list[int]) -> None:
     assignments = (
         "effective_cost = 0"
         if load.cost_type == "actual"
-        else "billed_cost = 0, list_cost = NULL, consumed_quantity = NULL, pricing_quantity = NULL"
+        else (
+            "billed_cost = 0, list_cost = NULL, consumed_quantity = NULL, "
+            "pricing_quantity = NULL, gpu_hours = NULL"  # the actual export's quantities count
+        )
     )
     for start in range(0, len(keys), 500):
         part = keys[start : start + 500]

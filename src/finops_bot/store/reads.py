@@ -1,23 +1,41 @@
 """The one read path: totals, groupings and daily series of any subject, from the rollups.
 
 A subject is a ``Where``: dimension → the stored values it covers (several spellings of one
-name are several values), all terms ANDed. One term (or none) is read from the cube, one
-index range per value; anything else joins the few dimension combinations it matches to
-their days in daily_keys. Nothing reads the fact table. ``categories`` filters
-ChargeCategory (``("Usage",)`` for usage only, ``("Purchase",)`` for purchases).
-Dates are inclusive UTC billing days.
+name are several values), all terms ANDed. Dimensions are the built-in ones (project, team,
+owner, service, account, provider, region, pricing, category; ``gpu``: the GPU model,
+``instance``: the instance type) and the configured tag dimensions (``[allocation]
+dimensions``, by their names). One term (or none) is read from the cube, one index range
+per value; anything else joins the few dimension combinations it matches to their days in
+daily_keys. Only the tag reads (``tag_totals``, ``tag_grouped``: tag keys nobody
+configured) read the fact table. ``categories`` filters ChargeCategory (``("Usage",)`` for
+usage only, ``("Purchase",)`` for purchases). Dates are inclusive UTC billing days.
+
+Measures: EffectiveCost, BilledCost, ListCost (per currency) and GPUHours, a quantity:
+GPU-hours are summed over every currency and read under the currency key ``''``, and values
+or days with no GPU-hours are left out. Grouped by ``gpu`` or ``instance``, only the charges
+that have one count.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 
 from sqlite_utils import Database
 
 from finops_bot.days import day_iso, day_number
-from finops_bot.store.schema import MEASURE_COLUMNS, PAIRS, SUBJECT_COLUMNS
+from finops_bot.store import tagsets
+from finops_bot.store.rollups import cube_dimensions
+from finops_bot.store.schema import (
+    DIM_COLUMNS,
+    GPU_COLUMNS,
+    MEASURE_COLUMNS,
+    PAIRS,
+    QUANTITY_MEASURES,
+)
 
 PERIOD_REACH = timedelta(days=40)  # the longest a billing period runs, with room
 
@@ -45,7 +63,14 @@ class Where:
         BillingPeriodStart (corrections point backwards, to earlier days)."""
         clauses, params = [], []
         for dim, values in self.terms:
-            clauses.append(f"k.{SUBJECT_COLUMNS[dim]} IN ({','.join('?' * len(values))})")
+            marks = ",".join("?" * len(values))
+            if dim in DIM_COLUMNS:
+                clauses.append(f"k.{DIM_COLUMNS[dim]} IN ({marks})")
+            else:  # a configured tag dimension
+                clauses.append(
+                    f"k.id IN (SELECT key_id FROM key_dims WHERE dim = ? AND value IN ({marks}))"
+                )
+                params.append(_dim_name(dim))
             params.extend(values)
         if start is not None:
             clauses.append("k.billing_period_start >= ?")
@@ -61,6 +86,36 @@ def _categories_sql(column: str, categories: Sequence[str] | None) -> tuple[str,
 
 def _measure(measure: str) -> str:
     return MEASURE_COLUMNS[measure]
+
+
+_DIM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+
+
+def _dim_name(dim: str) -> str:
+    if not _DIM_NAME.match(dim):
+        raise ValueError(f"not a dimension name: {dim!r}")
+    return dim
+
+
+def _money(measure: str, currency: str, total: str) -> tuple[str, str]:
+    """(what to group as the currency, a HAVING clause): a quantity is one sum over every
+    currency (key ''), without the values that have none."""
+    if measure in QUANTITY_MEASURES:
+        return "''", f" HAVING {total} != 0"
+    return currency, ""
+
+
+def _by_sql(by: str | None) -> tuple[str, str]:
+    """(the charge_keys expression of ``by``, a filter): the GPU dimensions count only the
+    combinations that have a value, a configured dimension only those that carry it."""
+    if by is None:
+        return "''", ""
+    if by in GPU_COLUMNS:
+        return f"k.{GPU_COLUMNS[by]}", f" AND k.{GPU_COLUMNS[by]} != ''"
+    if by in DIM_COLUMNS:
+        return f"k.{DIM_COLUMNS[by]}", ""
+    path = f"""json_extract(k.dims, '$."{_dim_name(by)}"')"""
+    return path, f" AND {path} IS NOT NULL"
 
 
 def _cube_term(where: Where) -> tuple[str, tuple[str, ...]] | None:
@@ -115,43 +170,34 @@ def _self(where: Where, by: str | None) -> tuple[str, tuple[str, ...]] | None:
 
 def _grouped(db, where, by, start, end, measure, categories) -> list[tuple[str, str, float]]:
     col, span = _measure(measure), (day_number(start), day_number(end))
-    if (own := _self(where, by)) is not None:
-        dim, keys = own
-        cats, cat_params = _categories_sql("charge_category", categories)
-        return db.execute(
-            f"SELECT key, currency, SUM({col}) AS c FROM cube WHERE dim = ? "
-            f"AND key IN ({','.join('?' * len(keys))}) AND day BETWEEN ? AND ?{cats} "
-            "GROUP BY 1, 2 ORDER BY c DESC",
-            (dim, *keys, *span, *cat_params),
-        ).fetchall()
-    pair = _pair(where, by)
-    if pair is not None:
-        dim, keys = pair
-        cats, cat_params = _categories_sql("charge_category", categories)
-        return db.execute(
-            f"SELECT by_key, currency, SUM({col}) AS c FROM cube_pairs WHERE dim = ? "
-            f"AND key IN ({','.join('?' * len(keys))}) AND by_dim = ? AND day BETWEEN ? AND ?"
-            f"{cats} GROUP BY 1, 2 ORDER BY c DESC",
-            (dim, *keys, by, *span, *cat_params),
-        ).fetchall()
-    term = _cube_term(where)
-    if term is not None and (by is None or where.everything):
-        dim, keys = (by, None) if by else term
-        cats, cat_params = _categories_sql("charge_category", categories)
+    cats, cat_params = _categories_sql("charge_category", categories)
+    currency, having = _money(measure, "currency", f"SUM({col})")
+    own, pair, term = _self(where, by), _pair(where, by), _cube_term(where)
+    if own is not None or (term is not None and (by is None or where.everything)):
+        dim, keys = own or ((by, None) if by else term)
         key_sql = f" AND key IN ({','.join('?' * len(keys))})" if keys else ""
         group = "key" if by else "''"
         return db.execute(
-            f"SELECT {group}, currency, SUM({col}) AS c FROM cube WHERE dim = ?{key_sql} "
-            f"AND day BETWEEN ? AND ?{cats} GROUP BY 1, 2 ORDER BY c DESC",
+            f"SELECT {group}, {currency}, SUM({col}) AS c FROM cube WHERE dim = ?{key_sql} "
+            f"AND day BETWEEN ? AND ?{cats} GROUP BY 1, 2{having} ORDER BY c DESC",
             (dim, *(keys or ()), *span, *cat_params),
+        ).fetchall()
+    if pair is not None:
+        dim, keys = pair
+        return db.execute(
+            f"SELECT by_key, {currency}, SUM({col}) AS c FROM cube_pairs WHERE dim = ? "
+            f"AND key IN ({','.join('?' * len(keys))}) AND by_dim = ? AND day BETWEEN ? AND ?"
+            f"{cats} GROUP BY 1, 2{having} ORDER BY c DESC",
+            (dim, *keys, by, *span, *cat_params),
         ).fetchall()
     where_sql, params = where._keys_sql(start)
     cats, cat_params = _categories_sql("k.charge_category", categories)
-    group = f"k.{SUBJECT_COLUMNS[by]}" if by else "''"
+    group, by_filter = _by_sql(by)
+    currency, having = _money(measure, "k.currency", f"SUM(d.{col})")
     return db.execute(
-        f"SELECT {group}, k.currency, SUM(d.{col}) AS c FROM charge_keys k "
+        f"SELECT {group}, {currency}, SUM(d.{col}) AS c FROM charge_keys k "
         "JOIN daily_keys d ON d.key_id = k.id AND d.day BETWEEN ? AND ? "
-        f"WHERE {where_sql}{cats} GROUP BY 1, 2 ORDER BY c DESC",
+        f"WHERE {where_sql}{by_filter}{cats} GROUP BY 1, 2{having} ORDER BY c DESC",
         (*span, *params, *cat_params),
     ).fetchall()
 
@@ -172,39 +218,37 @@ def grouped_pair(
         f"SUM(CASE WHEN day BETWEEN ? AND ? THEN {col} END), "
         f"SUM(CASE WHEN day BETWEEN ? AND ? THEN {col} END)"
     )
-    pair = _pair(where, by)
-    own = _self(where, by)
-    if own is not None:
-        dim, keys = own
+    currency, _ = _money(measure, "currency", "")
+    pair, own = _pair(where, by), _self(where, by)
+    if own is not None or where.everything:  # the cube has it
+        dim, keys = own or (by, ())
+        key_sql = f" AND key IN ({','.join('?' * len(keys))})" if keys else ""
         rows = db.execute(
-            f"SELECT key, currency, {sums} FROM cube WHERE dim = ? "
-            f"AND key IN ({','.join('?' * len(keys))}) AND day BETWEEN ? AND ? GROUP BY 1, 2",
+            f"SELECT key, {currency}, {sums} FROM cube WHERE dim = ?{key_sql} "
+            "AND day BETWEEN ? AND ? GROUP BY 1, 2",
             (*a, *b, dim, *keys, first, last),
-        ).fetchall()
-    elif where.everything:  # everything by a dimension: the cube has it
-        rows = db.execute(
-            f"SELECT key, currency, {sums} FROM cube WHERE dim = ? AND day BETWEEN ? AND ? "
-            "GROUP BY 1, 2",
-            (*a, *b, by, first, last),
         ).fetchall()
     elif pair is not None:
         dim, keys = pair
         rows = db.execute(
-            f"SELECT by_key, currency, {sums} FROM cube_pairs WHERE dim = ? "
+            f"SELECT by_key, {currency}, {sums} FROM cube_pairs WHERE dim = ? "
             f"AND key IN ({','.join('?' * len(keys))}) AND by_dim = ? AND day BETWEEN ? AND ? "
             "GROUP BY 1, 2",
             (*a, *b, dim, *keys, by, first, last),
         ).fetchall()
     else:
         where_sql, params = where._keys_sql(min(now[0], then[0]))
+        group, by_filter = _by_sql(by)
+        currency, _ = _money(measure, "k.currency", "")
         rows = db.execute(
-            f"SELECT k.{SUBJECT_COLUMNS[by]}, k.currency, {sums.replace('day', 'd.day')} "
+            f"SELECT {group}, {currency}, {sums.replace('day', 'd.day')} "
             "FROM charge_keys k JOIN daily_keys d ON d.key_id = k.id AND d.day BETWEEN ? AND ? "
-            f"WHERE {where_sql} GROUP BY 1, 2",
+            f"WHERE {where_sql}{by_filter} GROUP BY 1, 2",
             (*a, *b, first, last, *params),
         ).fetchall()
-    out_now = sorted(((v, c, x) for v, c, x, _ in rows if x is not None), key=lambda r: -r[2])
-    out_then = sorted(((v, c, y) for v, c, _, y in rows if y is not None), key=lambda r: -r[2])
+    keep = (lambda x: bool(x)) if measure in QUANTITY_MEASURES else (lambda x: x is not None)
+    out_now = sorted(((v, c, x) for v, c, x, _ in rows if keep(x)), key=lambda r: -r[2])
+    out_then = sorted(((v, c, y) for v, c, _, y in rows if keep(y)), key=lambda r: -r[2])
     return out_now, out_then
 
 
@@ -222,19 +266,21 @@ def series(
     if term is not None:
         dim, keys = term
         cats, cat_params = _categories_sql("charge_category", categories)
+        currency, having = _money(measure, "currency", f"SUM({col})")
         rows = db.execute(
-            f"SELECT day, currency, SUM({col}) FROM cube WHERE dim = ? "
+            f"SELECT day, {currency}, SUM({col}) FROM cube WHERE dim = ? "
             f"AND key IN ({','.join('?' * len(keys))}) AND day BETWEEN ? AND ?{cats} "
-            "GROUP BY day, currency ORDER BY day, currency",
+            f"GROUP BY 1, 2{having} ORDER BY 1, 2",
             (dim, *keys, *span, *cat_params),
         ).fetchall()
     else:
         where_sql, params = where._keys_sql(start)
         cats, cat_params = _categories_sql("k.charge_category", categories)
+        currency, having = _money(measure, "k.currency", f"SUM(d.{col})")
         rows = db.execute(
-            f"SELECT d.day, k.currency, SUM(d.{col}) FROM charge_keys k "
+            f"SELECT d.day, {currency}, SUM(d.{col}) FROM charge_keys k "
             "JOIN daily_keys d ON d.key_id = k.id AND d.day BETWEEN ? AND ? "
-            f"WHERE {where_sql}{cats} GROUP BY 1, 2 ORDER BY 1, 2",
+            f"WHERE {where_sql}{cats} GROUP BY 1, 2{having} ORDER BY 1, 2",
             (*span, *params, *cat_params),
         ).fetchall()
     return [(day_iso(day), currency, total) for day, currency, total in rows]
@@ -251,9 +297,11 @@ def all_series(
     """(value, currency, day number, total) for every value of ``dim``: the daily series of
     every subject of one dimension in one index scan (what a detector reads)."""
     cats, cat_params = _categories_sql("charge_category", categories)
+    col = _measure(measure)
+    currency, having = _money(measure, "currency", f"SUM({col})")
     return db.execute(
-        f"SELECT key, currency, day, SUM({_measure(measure)}) FROM cube WHERE dim = ? "
-        f"AND day BETWEEN ? AND ?{cats} GROUP BY key, currency, day",
+        f"SELECT key, {currency}, day, SUM({col}) FROM cube WHERE dim = ? "
+        f"AND day BETWEEN ? AND ?{cats} GROUP BY key, 2, day{having}",
         (dim, day_number(start), day_number(end), *cat_params),
     ).fetchall()
 
@@ -298,8 +346,86 @@ def data_span(db: Database) -> tuple[str | None, str | None]:
 
 
 def names(db: Database) -> list[tuple[str, str, str]]:
-    """(dim, value, label) of every value that has charges (labels: account names)."""
+    """(dim, value, label) of every value that has charges (labels: account names), the
+    GPU dimensions (gpu, instance) and the configured tag dimensions included."""
     return db.execute("SELECT dim, key, label FROM names").fetchall()
+
+
+def dimensions(db: Database) -> list[str]:
+    """The dimensions the cache holds charges for: built-in and configured tag ones."""
+    return [d for d in cube_dimensions(db.conn) if d != "*"]
+
+
+def tag_dimensions(db: Database) -> list[str]:
+    """The configured tag dimensions the cache holds charges for (``[allocation]
+    dimensions`` at the time of their imports)."""
+    return [d for d in dimensions(db) if d not in DIM_COLUMNS]
+
+
+def gpu_models(db: Database) -> list[str]:
+    """The GPU models charges were classified as ("A100", "H100", …)."""
+    rows = db.execute("SELECT key FROM names WHERE dim = 'gpu' AND key != '' ORDER BY key")
+    return [row[0] for row in rows.fetchall()]
+
+
+def tag_keys(db: Database) -> list[str]:
+    """The tag keys kept with the charges beyond the allocation columns and configured
+    dimensions (lower-cased, without a provider prefix): what ``tag_totals`` reads."""
+    return tagsets.tag_keys(db.conn)
+
+
+def _tag_plan(db, measure, start, end, categories, where, groups) -> tagsets.Scan:
+    filtered = bool(categories) or (where is not None and not where.everything)
+    where_sql, params = (where or Where())._keys_sql(start if filtered else None)
+    cats, cat_params = _categories_sql("k.charge_category", categories)
+    quantity = measure in QUANTITY_MEASURES
+    rows = db.execute(
+        f"SELECT k.id, k.currency FROM charge_keys k WHERE {where_sql}{cats}",
+        (*params, *cat_params),
+    ).fetchall()
+    every = db.execute("SELECT id, currency FROM charge_keys").fetchall() if filtered else rows
+    currency_of = {key_id: "" if quantity else currency for key_id, currency in every}
+    keys = {key_id for key_id, _ in rows} if filtered else None
+    span = (day_number(start), day_number(end))
+    return tagsets.Scan(_measure(measure), *span, currency_of, keys, groups, quantity)
+
+
+def tag_totals(
+    db: Database,
+    key: str,
+    value: str | Iterable[str],
+    start: date,
+    end: date,
+    measure: str,
+    *,
+    categories: Sequence[str] | None = None,
+    where: Where | None = None,
+) -> dict[str, float]:
+    """Currency → total of the charges whose tag ``key`` is ``value`` (or any of several
+    values), largest first: for tag keys that are not configured dimensions, read from the
+    facts (see store.tagsets). Keys and values match trimmed and case-insensitively, the
+    key with or without a provider prefix; ``where`` narrows it to a subject."""
+    values = (value,) if isinstance(value, str) else tuple(value)
+    plan = partial(_tag_plan, db, measure, start, end, categories, where)
+    return tagsets.value_totals(db.conn, key, values, plan)
+
+
+def tag_grouped(
+    db: Database,
+    key: str,
+    start: date,
+    end: date,
+    measure: str,
+    *,
+    categories: Sequence[str] | None = None,
+    where: Where | None = None,
+) -> list[tuple[str, str, float]]:
+    """(value of tag ``key``, currency, total), largest first, from the facts: each value as
+    stored (trimmed), and '' for the charges without the key (the subject's total less the
+    tagged ones)."""
+    plan = partial(_tag_plan, db, measure, start, end, categories, where)
+    everything = totals(db, where or Where(), start, end, measure, categories)
+    return tagsets.value_grouped(db.conn, key, plan, everything)
 
 
 def loaded(db: Database) -> tuple[str | None, int]:

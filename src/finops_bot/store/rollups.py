@@ -5,31 +5,37 @@
 - cube: per load, day, currency and charge category, the totals of every value of each
   dimension (and '*' for everything). Totals, rankings, daily series and comparisons read
   days x values rows, whatever the number of charges; a ChargeCategory filter (usage only,
-  purchases only) is one more column of the same index.
-Both are rebuilt from the facts when part of a load is replaced or merged.
+  purchases only) is one more column of the same index. The GPU dimensions (gpu, instance)
+  hold only the rows that have a value; each configured tag dimension holds the rows of
+  the combinations that carry it ('' = untagged), so charges imported before it was
+  configured are not in it.
+Every rollup carries GPU-hours next to the three costs. Both are rebuilt from the facts
+when part of a load is replaced or merged.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
-from finops_bot.store.schema import PAIRS, SUBJECT_COLUMNS
+from finops_bot.store.schema import DIM_COLUMNS, GPU_COLUMNS, PAIRS, SUBJECT_COLUMNS
 
-DIMENSIONS: dict[str, str | None] = {"*": None, **SUBJECT_COLUMNS}
-MEASURES = ["billed", "effective", "list"]
-_KEY_COLUMNS = ["currency", "charge_category", *sorted(set(SUBJECT_COLUMNS.values()))]
+DIMENSIONS: dict[str, str | None] = {"*": None, **DIM_COLUMNS}
+MEASURES = ["billed", "effective", "list", "gpu"]
+_MEASURE_SQL = "billed_cost, effective_cost, list_cost, gpu_hours"
+_KEY_COLUMNS = ["currency", "charge_category", *sorted(set(DIM_COLUMNS.values()))]
+_SPARSE = set(GPU_COLUMNS.values())  # no cube rows for '' (not a GPU row, no instance)
 
 
 def write_daily_keys(conn: sqlite3.Connection, summary: pd.DataFrame, load_id: int) -> None:
-    """``summary``: one row per (day, key_id) with billed, effective and list."""
+    """``summary``: one row per (day, key_id) with billed, effective, list and gpu."""
     summary = summary.sort_values(["key_id", "day"], kind="stable")
     conn.executemany(
-        "INSERT INTO daily_keys (key_id, day, load_id, billed_cost, effective_cost, "
-        "list_cost) VALUES (?,?,?,?,?,?)",
+        f"INSERT INTO daily_keys (key_id, day, load_id, {_MEASURE_SQL}) VALUES (?,?,?,?,?,?,?)",
         zip(
             summary["key_id"].tolist(),
             summary["day"].tolist(),
@@ -37,6 +43,7 @@ def write_daily_keys(conn: sqlite3.Connection, summary: pd.DataFrame, load_id: i
             summary["billed"].tolist(),
             summary["effective"].tolist(),
             summary["list"].tolist(),
+            summary["gpu"].tolist(),
             strict=True,
         ),
     )
@@ -47,17 +54,29 @@ class KeyCodes:
     rows take their codes with one numpy take per column, and group on integers."""
 
     def __init__(self, conn: sqlite3.Connection):
-        rows = conn.execute(f"SELECT id, {', '.join(_KEY_COLUMNS)} FROM charge_keys").fetchall()
+        rows = conn.execute(
+            f"SELECT id, {', '.join(_KEY_COLUMNS)}, dims FROM charge_keys"
+        ).fetchall()
         ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        size = int(ids.max()) + 1 if len(ids) else 1
+        self.size = int(ids.max()) + 1 if len(ids) else 1
         self.codes: dict[str, np.ndarray] = {}
         self.values: dict[str, np.ndarray] = {}
         for i, column in enumerate(_KEY_COLUMNS, 1):
-            codes, uniques = pd.factorize(pd.Series([r[i] for r in rows], dtype=object))
-            lookup = np.full(size, -1, dtype=np.int32)
-            lookup[ids] = codes
-            self.codes[column] = lookup
-            self.values[column] = np.asarray(uniques, dtype=object)
+            self._add(column, ids, [r[i] for r in rows])
+        # each configured dimension as a column of its own ("dims:environment"); -1 for
+        # combinations that do not carry it
+        parsed = {text: json.loads(text) for text in {r[-1] for r in rows} if text}
+        self.tag_dims = sorted({d for values in parsed.values() for d in values})
+        for dim in self.tag_dims:
+            values = [parsed[r[-1]].get(dim) if r[-1] else None for r in rows]
+            self._add(f"dims:{dim}", ids, values)
+
+    def _add(self, column: str, ids: np.ndarray, values: list) -> None:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object))  # None → -1
+        lookup = np.full(self.size, -1, dtype=np.int32)
+        lookup[ids] = codes
+        self.codes[column] = lookup
+        self.values[column] = np.asarray(uniques, dtype=object)
 
     def of(self, column: str, key_ids: np.ndarray) -> np.ndarray:
         return self.codes[column][key_ids]
@@ -96,8 +115,7 @@ def write_cube(conn: sqlite3.Connection, load_id: int, summary: pd.DataFrame | N
     if summary is None:
         summary = pd.DataFrame(
             conn.execute(
-                "SELECT day, key_id, billed_cost, effective_cost, list_cost FROM daily_keys "
-                "WHERE load_id = ?",
+                f"SELECT day, key_id, {_MEASURE_SQL} FROM daily_keys WHERE load_id = ?",
                 (load_id,),
             ).fetchall(),
             columns=["day", "key_id", *MEASURES],
@@ -106,13 +124,13 @@ def write_cube(conn: sqlite3.Connection, load_id: int, summary: pd.DataFrame | N
         return
     keys = KeyCodes(conn)
     conn.executemany(
-        "INSERT INTO cube (dim, key, day, currency, charge_category, load_id, billed_cost, "
-        "effective_cost, list_cost) VALUES (?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO cube (dim, key, day, currency, charge_category, load_id, "
+        f"{_MEASURE_SQL}) VALUES (?,?,?,?,?,?,?,?,?,?)",
         _cube_rows(keys, summary, load_id),
     )
     conn.executemany(
         "INSERT INTO cube_pairs (dim, key, by_dim, by_key, day, currency, charge_category, "
-        "load_id, billed_cost, effective_cost, list_cost) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        f"load_id, {_MEASURE_SQL}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         _pair_rows(keys, summary, load_id),
     )
 
@@ -144,8 +162,16 @@ def _pair_rows(keys: KeyCodes, summary: pd.DataFrame, load_id: int):
 
 def _cube_rows(keys: KeyCodes, summary: pd.DataFrame, load_id: int):
     key_ids, base = _base(keys, summary)
-    for dim, column in DIMENSIONS.items():
+    columns = {**DIMENSIONS, **{d: f"dims:{d}" for d in keys.tag_dims}}
+    for dim, column in columns.items():
         frame = base.assign(value=keys.of(column, key_ids)) if column else base.assign(value=0)
+        if column in _SPARSE:
+            empty = np.flatnonzero(keys.values[column] == "")
+            frame = frame[~np.isin(frame["value"].to_numpy(), empty)]
+        elif column and column.startswith("dims:"):
+            frame = frame[frame["value"].to_numpy() >= 0]
+        if frame.empty:
+            continue
         part = frame.groupby(
             ["day", "currency", "charge_category", "value"], sort=False, as_index=False
         )[MEASURES].sum()
@@ -164,6 +190,7 @@ def _rows(keys: KeyCodes, part: pd.DataFrame, head: tuple[list, ...], load_id: i
         part["billed"].tolist(),
         part["effective"].tolist(),
         part["list"].tolist(),
+        part["gpu"].tolist(),
         strict=True,
     )
 
@@ -181,10 +208,10 @@ def rebuild_load(
             f"DELETE FROM daily_keys WHERE load_id = ? AND key_id IN ({marks})", (load_id, *part)
         )
         conn.execute(
-            "INSERT INTO daily_keys (key_id, day, load_id, billed_cost, effective_cost, "
-            "list_cost) SELECT key_id, day, ?, SUM(billed_cost), SUM(effective_cost), "
-            "COALESCE(SUM(list_cost), 0) FROM charges WHERE id BETWEEN ? AND ? "
-            f"AND key_id IN ({marks}) GROUP BY key_id, day",
+            f"INSERT INTO daily_keys (key_id, day, load_id, {_MEASURE_SQL}) "
+            "SELECT key_id, day, ?, SUM(billed_cost), SUM(effective_cost), "
+            "COALESCE(SUM(list_cost), 0), COALESCE(SUM(gpu_hours), 0) FROM charges "
+            f"WHERE id BETWEEN ? AND ? AND key_id IN ({marks}) GROUP BY key_id, day",
             (load_id, first, last, *part),
         )
     write_cube(conn, load_id)
@@ -198,16 +225,29 @@ def delete_load(conn: sqlite3.Connection, load_id: int) -> int:
     if first is not None:
         deleted = conn.execute("DELETE FROM charges WHERE id BETWEEN ? AND ?", (first, last))
         deleted = deleted.rowcount
-    for table in ("daily_keys", "cube", "cube_pairs", "load_partitions"):
+    for table in ("daily_keys", "cube", "cube_pairs", "load_partitions", "charge_blocks"):
         conn.execute(f"DELETE FROM {table} WHERE load_id = ?", (load_id,))
     conn.execute("DELETE FROM loads WHERE id = ?", (load_id,))
     return deleted
 
 
+# the distinct dimensions of the cube, one index seek each (a skip-scan)
+_CUBE_DIMS = (
+    "WITH RECURSIVE d(dim) AS (SELECT MIN(dim) FROM cube UNION ALL "
+    "SELECT (SELECT MIN(dim) FROM cube WHERE dim > d.dim) FROM d WHERE d.dim IS NOT NULL) "
+    "SELECT dim FROM d WHERE dim IS NOT NULL"
+)
+
+
+def cube_dimensions(conn: sqlite3.Connection) -> list[str]:
+    """The dimensions the cube holds ('*' included), built-in and configured."""
+    return [row[0] for row in conn.execute(_CUBE_DIMS).fetchall()]
+
+
 def refresh_names(conn: sqlite3.Connection) -> None:
     """Rebuild the names table from the cube (keys that have charges) and account labels."""
     conn.execute("DELETE FROM names")
-    for dim in DIMENSIONS:
+    for dim in cube_dimensions(conn):
         if dim == "*":
             continue
         conn.execute(

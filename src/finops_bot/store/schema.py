@@ -54,9 +54,21 @@ _M001_INDEXED = (
     "region",
     "pricing_category",
 )
-# the dimension-combination columns today, in the order chunks carry them
-KEY_COLUMNS = (*_M001_KEY_COLUMNS[:-3], "billing_period_start", "project", "team", "owner")
+# the dimension-combination columns today, in the order chunks carry them: the plain
+# columns (from a field each, the GPU columns from the classification), the billing period,
+# then the columns that come from tags (dims: the configured dimensions' values as JSON)
+KEY_COLUMNS = (
+    *_M001_KEY_COLUMNS[:-3],
+    "instance_type",
+    "gpu_model",
+    "billing_period_start",
+    "project",
+    "team",
+    "owner",
+    "dims",
+)
 ALLOCATION_COLUMNS = ("project", "team", "owner")
+TAG_COLUMNS = (*ALLOCATION_COLUMNS, "dims")
 # question dimension → charge_keys column (each one is a cube dimension)
 SUBJECT_COLUMNS = {
     "project": "project",
@@ -76,11 +88,19 @@ PAIR_BY = ("service", "provider", "region", "account", "pricing", "category")
 # plus teams by service (what moved, in every cost answer): a team spans many projects,
 # while a project's or an owner's few combinations are read from daily_keys as fast
 PAIRS = (*((x, y) for x in PAIR_SUBJECTS for y in PAIR_BY if x != y), ("team", "service"))
+# GPU rows' dimensions (a cube dimension each, written only for rows that have a value)
+GPU_COLUMNS = {"gpu": "gpu_model", "instance": "instance_type"}
+# every built-in dimension → its charge_keys column; any other name is a configured tag
+# dimension ([allocation] dimensions), kept in charge_keys.dims and key_dims
+DIM_COLUMNS = {**SUBJECT_COLUMNS, **GPU_COLUMNS}
 MEASURE_COLUMNS = {
     "EffectiveCost": "effective_cost",
     "BilledCost": "billed_cost",
     "ListCost": "list_cost",
+    "GPUHours": "gpu_hours",
 }
+# measures that are quantities, not money: summed over every currency (read as currency '')
+QUANTITY_MEASURES = frozenset({"GPUHours"})
 
 migrations = Migrations("finops_bot")
 
@@ -607,3 +627,98 @@ def m011_appended_deliveries(db: Database) -> None:
     """Loads remember a file imported with --append (adding to what a sync source brought):
     a later sync of the same provider's days does not count it as a double."""
     db.execute("ALTER TABLE loads ADD COLUMN append INTEGER NOT NULL DEFAULT 0")
+
+
+_M012_KEY_COLUMNS = (
+    *_M009_KEY_COLUMNS[:-3],
+    "instance_type",
+    "gpu_model",
+    "billing_period_start",
+    "project",
+    "team",
+    "owner",
+    "dims",
+)
+
+
+@migrations()
+def m012_gpu_charges_and_tag_dimensions(db: Database) -> None:
+    """GPU charges and configured tag dimensions. Dimension combinations gain the instance
+    type, the GPU model and the configured dimensions' values (canonical JSON, looked up
+    through key_dims); the facts and the rollups gain GPU-hours; charge_blocks keeps each
+    load's fact id ranges with their day span (zone maps), so reads over the facts (tags
+    nobody configured) skip the blocks outside a period. Existing charges keep '' and no
+    GPU-hours until their files are imported again; their loads get one block each."""
+    db.executescript(
+        f"""
+ALTER TABLE charge_keys ADD COLUMN instance_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE charge_keys ADD COLUMN gpu_model TEXT NOT NULL DEFAULT '';
+ALTER TABLE charge_keys ADD COLUMN dims TEXT NOT NULL DEFAULT '';
+DROP INDEX charge_keys_unique;
+CREATE UNIQUE INDEX charge_keys_unique ON charge_keys({", ".join(_M012_KEY_COLUMNS)});
+CREATE INDEX charge_keys_gpu_model ON charge_keys(gpu_model);
+CREATE INDEX charge_keys_instance_type ON charge_keys(instance_type);
+CREATE TABLE key_dims (
+  dim TEXT NOT NULL,
+  value TEXT NOT NULL,
+  key_id INTEGER NOT NULL,
+  PRIMARY KEY (dim, value, key_id)
+) WITHOUT ROWID;
+ALTER TABLE charges ADD COLUMN gpu_hours REAL;
+ALTER TABLE daily_keys ADD COLUMN gpu_hours REAL NOT NULL DEFAULT 0;
+ALTER TABLE cube ADD COLUMN gpu_hours REAL NOT NULL DEFAULT 0;
+ALTER TABLE cube_pairs ADD COLUMN gpu_hours REAL NOT NULL DEFAULT 0;
+CREATE TABLE charge_blocks (
+  load_id INTEGER NOT NULL,
+  first_id INTEGER NOT NULL,
+  last_id INTEGER NOT NULL,
+  first_day INTEGER NOT NULL,
+  last_day INTEGER NOT NULL,
+  PRIMARY KEY (load_id, first_id)
+) WITHOUT ROWID;
+INSERT INTO charge_blocks
+  SELECT id, first_rowid, last_rowid,
+    CAST(julianday(first_day) - 2440587.5 AS INTEGER),
+    CAST(julianday(last_day) - 2440587.5 AS INTEGER)
+  FROM loads WHERE first_rowid IS NOT NULL AND first_day IS NOT NULL;
+DROP VIEW focus_charges;
+CREATE VIEW focus_charges AS
+SELECT
+  l.source AS source,
+  date(c.day * 86400, 'unixepoch') AS ChargeDay,
+  k.billing_period_start AS BillingPeriodStart,
+  k.provider AS ProviderName,
+  k.billing_account_id AS BillingAccountId,
+  k.billing_account_name AS BillingAccountName,
+  k.sub_account_id AS SubAccountId,
+  k.sub_account_name AS SubAccountName,
+  k.region AS RegionId,
+  k.service_name AS ServiceName,
+  k.service_category AS ServiceCategory,
+  k.charge_category AS ChargeCategory,
+  k.pricing_category AS PricingCategory,
+  c.resource_id AS ResourceId,
+  k.resource_type AS ResourceType,
+  c.sku_id AS SkuId,
+  k.currency AS BillingCurrency,
+  c.billed_cost AS BilledCost,
+  c.effective_cost AS EffectiveCost,
+  c.list_cost AS ListCost,
+  c.consumed_quantity AS ConsumedQuantity,
+  k.consumed_unit AS ConsumedUnit,
+  c.pricing_quantity AS PricingQuantity,
+  k.pricing_unit AS PricingUnit,
+  k.project AS project,
+  k.team AS team,
+  k.owner AS owner,
+  t.tags AS Tags,
+  k.instance_type AS x_InstanceType,
+  k.gpu_model AS x_GpuModel,
+  c.gpu_hours AS x_GpuHours,
+  k.dims AS x_Dimensions
+FROM charges c
+JOIN charge_keys k ON k.id = c.key_id
+JOIN loads l ON c.id BETWEEN l.first_rowid AND l.last_rowid
+LEFT JOIN tag_sets t ON t.id = c.tags_id;
+"""
+    )

@@ -1,14 +1,20 @@
-"""Build the Bolt app once: client with retries and a configurable base URL, listeners."""
+"""Build the Bolt app once: client with retries and a configurable base URL, listeners.
+
+Logging: one INFO line per Slack request, in HTTP and Socket Mode alike: what it was
+(command, event, action), who sent it, how it was answered and how long the answer (the
+ack) took. Slack retries and events delivered twice say so on the same line."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -83,8 +89,50 @@ def make_authorize(settings: SlackSettings):
     return authorize
 
 
+def request_kind(body: object) -> str:
+    """``command /finops``, ``event app_mention``, ``action share``, or Slack's type."""
+    if not isinstance(body, dict):
+        return "request"
+    if "command" in body:
+        return f"command {body['command']}"
+    kind = str(body.get("type") or "request")
+    event = body.get("event")
+    if kind == "event_callback" and isinstance(event, dict):
+        return f"event {event.get('type', '?')}"
+    actions = body.get("actions")
+    if isinstance(actions, list) and actions and isinstance(actions[0], dict):
+        return f"action {actions[0].get('action_id', '?')}"
+    return kind
+
+
+class LoggedApp(App):
+    """Bolt's App, logging one line per request it dispatches: HTTP and Socket Mode both
+    come through ``dispatch`` (Bolt's middleware run in a loop, not around each other, so
+    a middleware cannot time a request)."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        began = time.perf_counter()
+        status: int | str = "failed"
+        try:
+            response = super().dispatch(req)
+            status = response.status
+            return response
+        finally:
+            note = req.context.get("finops_skipped")
+            log.info(
+                "slack %s from %s: %s in %.0f ms%s",
+                request_kind(req.body),
+                req.context.user_id or "-",
+                status,
+                (time.perf_counter() - began) * 1000,
+                f" ({note})" if note else "",
+            )
+
+
 def build_app(settings: SlackSettings, deps: SlackDeps) -> App:
-    app = App(
+    """``settings`` carry the token: serve takes the Slack secrets out of the environment
+    once read (bot.deps.slack_settings), or Bolt would find SLACK_BOT_TOKEN there too."""
+    app = LoggedApp(
         client=web_client(settings),  # the per-request client copies base URL and retries
         authorize=make_authorize(settings),
         signing_secret=settings.signing_secret or "socket-mode-has-no-signing-secret",
@@ -99,11 +147,12 @@ def build_app(settings: SlackSettings, deps: SlackDeps) -> App:
         # Slack re-sends an event it thinks we missed; the first delivery already answered
         if req.headers.get("x-slack-retry-num"):
             reason = (req.headers.get("x-slack-retry-reason") or ["?"])[0]
-            log.info("ignoring Slack retry %s (%s)", req.headers["x-slack-retry-num"], reason)
+            retry = req.headers["x-slack-retry-num"][0]
+            req.context["finops_skipped"] = f"Slack retry {retry} ({reason}), ignored"
             return BoltResponse(status=200, body="")
         event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
         if isinstance(event_id, str) and not seen.first(event_id):
-            log.info("ignoring event %s delivered twice", event_id)
+            req.context["finops_skipped"] = f"event {event_id} delivered twice, ignored"
             return BoltResponse(status=200, body="")
         req.context["finops"] = deps
         return next()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
+from pathlib import Path
 
-from bot.clock import real_now
 from bot.deps import build
 from finops_bot.demo import DEMO_QUESTIONS, load_demo
+from finops_bot.demo_sample import write_sample
 from finops_bot.errors import FinopsError
 from finops_bot.money import format_money
 from finops_bot.questions import Engine
@@ -29,25 +31,51 @@ def demo(args: argparse.Namespace) -> int:
         f"{', '.join(result.providers)}. Re-running replaces it, never doubles it.\n"
     )
     engine = Engine(db, deps.settings.measure, deps.prices, deps.settings.fleet)
+    prog = program()
     as_of = f" --as-of {deps.today}" if args.as_of else ""
+    db_flag = f" --db {shlex.quote(str(args.db))}" if args.db else ""
     for question in DEMO_QUESTIONS:
-        print(f'$ python -m bot ask "{question}"{as_of}')
+        print(f'$ {prog} ask "{question}"{db_flag}{as_of}')
         print(render_text(engine.ask(question, deps.today, deps.answer_now)))
         print()
-    db_flag = f" --db {args.db}" if args.db else ""
+    sample = write_sample(sample_paths(deps.settings.db_path)[0], deps.today)
     print("Try next:")
-    for question in (
-        "top 10 teams this month",
-        "compare vision-research this month vs last month",
-        "owner carol@acme.ai since monday",
-    ):
-        print(f'  python -m bot ask "{question}"{db_flag}{as_of}')
-    print(f'  python -m bot ask "top 5 projects last month" --json{db_flag}{as_of}')
+    for line in next_steps(prog, db_flag, as_of, deps.settings.db_path):
+        print(f"  {line}")
     print(
-        "  python -m bot import ../shared/fixtures/focus/focus_1.0_sample_1000.csv "
-        "--db samples.db   # a cache of its own: the demo stays as it is"
+        f"({sample.path} is a FOCUS 1.0 file the demo wrote: {sample.rows} rows of a second "
+        f"organisation, {sample.first_day} … {sample.last_day}.)"
     )
     return 0
+
+
+def program() -> str:
+    """How this command was started, for the lines it suggests: ``finops-bot`` (the console
+    script) or ``python -m bot``."""
+    return "finops-bot" if Path(sys.argv[0]).stem == "finops-bot" else "python -m bot"
+
+
+def sample_paths(db_path: Path) -> tuple[Path, Path]:
+    """The demo's sample FOCUS file, next to its cache, and the cache to import it into."""
+    stem = db_path.name.removesuffix(".db")
+    return db_path.with_name(f"{stem}-sample-focus.csv"), db_path.with_name(f"{stem}-sample.db")
+
+
+def next_steps(prog: str, db_flag: str, as_of: str, db_path: Path) -> list[str]:
+    """The demo's "Try next" lines: each runs as printed, in the directory the demo ran in."""
+    lines = [
+        f'{prog} ask "{q}"{db_flag}{as_of}'
+        for q in (
+            "top 10 teams this month",
+            "compare vision-research this month vs last month",
+            "owner carol@acme.ai since monday",
+        )
+    ]
+    lines.append(f'{prog} ask "top 5 projects last month" --json{db_flag}{as_of}')
+    sample, sample_db = (shlex.quote(str(p)) for p in sample_paths(db_path))
+    lines.append(f"{prog} import {sample} --db {sample_db}   # a cache of its own: the demo stays")
+    lines.append(f'{prog} ask "top 5 services last month" --db {sample_db}{as_of}')
+    return lines
 
 
 def ask(args: argparse.Namespace) -> int:
@@ -200,124 +228,10 @@ def sync(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Socket Mode when SLACK_APP_TOKEN is set, else HTTP; /healthz in both."""
-    import contextlib
-    import logging
-    import os
-    import signal
-    import threading
-    from datetime import UTC
+    """Socket Mode when SLACK_APP_TOKEN is set, else HTTP; /healthz in both (bot.serving)."""
+    from bot.serving import serve as run
 
-    from bot.answers import AnswerService
-    from bot.app import SlackDeps, build_app
-    from bot.server import start_server
-    from finops_bot.config import load_slack_settings
-    from handlers import http
-    from handlers.http.routing import Router
-
-    logging.basicConfig(
-        level=os.environ.get("FINOPS_BOT_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    deps = build(args.db, args.config)
-    slack = load_slack_settings(os.environ, args.config, args.host, args.port)
-    connect(deps.settings.db_path).close()  # create / migrate the cache before serving
-    answers = AnswerService(
-        deps.settings.db_path,
-        deps.settings.measure,
-        today=lambda: real_now().date(),
-        prices=deps.prices,
-        fleet_rules=deps.settings.fleet,
-    )
-    app = build_app(slack, SlackDeps(answers))
-    socket_connected = None
-    handler = None
-    if slack.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        handler = SocketModeHandler(app, slack.app_token)
-        socket_connected = handler.client.is_connected
-    router = Router()
-    from bot.health import CacheHealth
-    from handlers.http.heartbeats import HeartbeatsRoute
-
-    checks = CacheHealth(deps.settings.db_path, real_now)
-
-    def heartbeat_write(error: BaseException | None) -> None:
-        if error is None:
-            checks.write_ok("heartbeats")
-        else:
-            checks.write_failed("heartbeats", error)
-
-    http.register(
-        router,
-        health=answers.healthy,
-        socket_connected=socket_connected,
-        app=None if slack.socket_mode else app,
-        signing_secret=slack.signing_secret,
-        clock=lambda: real_now().timestamp(),
-        heartbeats=HeartbeatsRoute(
-            deps.settings.db_path,
-            now=real_now,
-            rules=deps.settings.fleet,
-            on_write=heartbeat_write,
-        ),
-        cache_checks=checks.report,
-    )
-    stop = threading.Event()  # before anything is announced: SIGTERM always stops cleanly
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    import gc
-
-    gc.freeze()  # the long-lived startup objects leave the collector's scans: no long pauses
-    server, _ = start_server(slack.host, slack.port, router)
-    host, port = server.server_address[:2]
-    mode = "Socket Mode" if slack.socket_mode else f"HTTP: POST http://{host}:{port}/slack/events"
-    print(
-        f"finops-bot serving ({mode}); health: http://{host}:{port}/healthz; "
-        f"cache {deps.settings.db_path}",
-        flush=True,
-    )
-    if handler is not None:
-        handler.connect()
-    from apscheduler.schedulers.background import BackgroundScheduler
-
-    from scheduled import billing, fleet, health
-
-    scheduler = BackgroundScheduler(timezone=UTC)
-    fleet.register(scheduler, deps.settings.db_path, deps.settings.fleet.retention_days, real_now)
-    health.register(scheduler, checks, real_now, first_run=real_now())
-    if deps.settings.sources:
-
-        def sync_one(name: str) -> None:
-            # each run: fresh settings, clock and connection (jobs run in worker threads)
-            from bot.importing import once
-            from finops_bot.store.db import WriteWait
-
-            log = logging.getLogger("finops_bot.sync")
-            told = once(lambda: log.info("%s: waiting for another import or sync", name))
-            for r in run_sync(build(args.db, args.config), [name], wait=WriteWait(600, told)):
-                if r.cache_error:
-                    checks.write_failed(f"billing sync {r.source}", r.error)
-                else:
-                    checks.write_ok(f"billing sync {r.source}")
-                log.log(
-                    logging.INFO if r.ok else logging.ERROR,
-                    "%s: %s",
-                    r.source,
-                    f"{r.rows} rows, {r.api_calls} API calls" if r.ok else r.error,
-                )
-
-        billing.register(scheduler, deps.settings.sources, sync_one, first_run=real_now())
-        print(f"billing sync scheduled for {len(deps.settings.sources)} source(s)", flush=True)
-    scheduler.start()
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
-    server.shutdown()
-    scheduler.shutdown(wait=False)
-    if handler is not None:
-        handler.close()
-    print("finops-bot stopped", flush=True)
-    return 0
+    return run(args)
 
 
 def agent_token(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from finops_bot.config import Settings, load_settings
+from finops_bot.config import Settings, SlackSettings, load_settings, load_slack_settings
 from finops_bot.errors import UsageError
 from finops_bot.ingest.tags import TagRules
 
@@ -31,35 +31,30 @@ class Deps:
 
 
 def cloud_factories() -> dict:
-    """The seams sources get their SDK sessions from (tests pass their own)."""
+    """The seams sources get their SDK sessions from (tests pass their own). The SDKs come
+    through finops_bot.adaptors: nothing is imported until a source runs, and a source whose
+    SDK is missing has already said which extra to install."""
+    from finops_bot import adaptors
 
     def aws_session(profile: str | None = None):
-        import boto3
-
+        boto3 = adaptors.boto3
         return boto3.Session(profile_name=profile) if profile else boto3.Session()
 
     def azure_client():
-        from azure.identity import DefaultAzureCredential
-        from azure.mgmt.costmanagement import CostManagementClient
-
         from finops_bot.sources.azure_cost import retry_policy
 
-        return CostManagementClient(DefaultAzureCredential(), retry_policy=retry_policy())
+        return adaptors.azure_costmanagement.CostManagementClient(
+            adaptors.azure_identity.DefaultAzureCredential(), retry_policy=retry_policy()
+        )
 
     def bigquery_client(project: str | None = None):
-        from google.cloud import bigquery
-
-        return bigquery.Client(project=project)
+        return adaptors.bigquery.Client(project=project)
 
     def gcp_billing_client():
-        from google.cloud import billing_v1
-
-        return billing_v1.CloudBillingClient()
+        return adaptors.billing_v1.CloudBillingClient()
 
     def gcp_catalog_client():
-        from google.cloud import billing_v1
-
-        return billing_v1.CloudCatalogClient()
+        return adaptors.billing_v1.CloudCatalogClient()
 
     return {
         "aws_session": aws_session,
@@ -68,6 +63,24 @@ def cloud_factories() -> dict:
         "gcp_billing_client": gcp_billing_client,
         "gcp_catalog_client": gcp_catalog_client,
     }
+
+
+SLACK_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+
+
+def slack_settings(
+    config: str | None, host: str | None, port: int | None, environ=os.environ
+) -> SlackSettings:
+    """serve's Slack settings, read once; the secrets then leave the process environment.
+
+    Nothing else may read them behind the settings: Bolt's App falls back to
+    SLACK_BOT_TOKEN from the environment when it is there (and, given our client and
+    authorize, warns at every start that it will not use it); no child process inherits
+    them either."""
+    settings = load_slack_settings(environ, config, host, port)
+    for name in SLACK_SECRETS:
+        environ.pop(name, None)
+    return settings
 
 
 def parse_as_of(value: str | None, flag: str = "--as-of") -> date | None:

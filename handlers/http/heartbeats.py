@@ -5,7 +5,11 @@ cache cannot take writes; a replayed batch_id is answered 200 and stored once.
 Runs on the event loop. Valid batches wait in a queue that is written in one transaction
 at most GROUP_WAIT_S later (group commit), so thousands of batches a second cost a few
 hundred commits. A busy cache (a billing load holding the write lock) never blocks the
-loop: the write is retried, and the queue, bounded, answers 503 when full."""
+loop: the write is retried, and the queue, bounded, answers 503 when full.
+
+Logging: no line per batch. What the endpoint answered is counted and logged as one line
+at most once a minute (batches stored, replays, refusals by status), and nothing while no
+batch arrives."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +43,7 @@ AGENT_FILE = Path(finops_agent.__file__)
 GROUP_WAIT_S = 0.002  # a group gathers this long: bigger, cheaper commits under load
 BUSY_RETRY_S = 0.02
 MAX_GROUP = 500  # batches per transaction; a long queue is written over several loop turns
+COUNT_EVERY_S = 60.0  # one counter line per minute, never one per batch
 
 
 class TokenBucket:
@@ -63,6 +69,47 @@ class _CacheUnavailable(Exception):
     pass
 
 
+class AnswerCounts:
+    """The endpoint's answers by status, logged as one line per ``every_s`` while batches
+    arrive. Used on the event loop only (after the server stopped, ``log`` may be called
+    from any thread)."""
+
+    def __init__(self, every_s: float = COUNT_EVERY_S):
+        self.every_s = every_s
+        self.statuses: Counter[int] = Counter()
+        self.replays = 0  # answered 200 without storing anything new: a batch seen before
+        self._since = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, status: int) -> None:
+        self.statuses[status] += 1
+        if self._timer is None:  # the first answer since the last line opens the window
+            self._since = time.monotonic()
+            self._timer = asyncio.get_running_loop().call_later(
+                self.every_s, self.log, self.every_s
+            )
+
+    def log(self, seconds: float | None = None) -> None:
+        """One line for the answers since the window opened (``seconds``: its length; by
+        default, the time since then)."""
+        self._timer = None
+        statuses, self.statuses = self.statuses, Counter()
+        replays, self.replays = self.replays, 0
+        seconds = time.monotonic() - self._since if seconds is None else seconds
+        if not statuses:
+            return
+        refused = sorted((s, n) for s, n in statuses.items() if s != 200)
+        by_status = ", ".join(f"{status}: {n}" for status, n in refused)
+        log.info(
+            "heartbeats, last %.0f s: %d stored, %d replays, %d refused%s",
+            min(seconds, self.every_s),
+            statuses[200] - replays,
+            replays,
+            sum(n for _, n in refused),
+            f" ({by_status})" if refused else "",
+        )
+
+
 class HeartbeatsRoute:
     def __init__(
         self,
@@ -73,8 +120,11 @@ class HeartbeatsRoute:
         max_queue: int = 20_000,
         rules: FleetRules | None = None,
         on_write: Callable[[BaseException | None], None] | None = None,
+        count_every_s: float = COUNT_EVERY_S,
     ):
-        """``on_write``: told of each group's outcome (None when stored), for /healthz."""
+        """``on_write``: told of each group's outcome (None when stored), for /healthz;
+        ``count_every_s``: how often the answers are logged (one line)."""
+        self.counts = AnswerCounts(count_every_s)
         self.db_path = db_path
         self.on_write = on_write or (lambda error: None)
         self.now = now
@@ -94,6 +144,15 @@ class HeartbeatsRoute:
         return self._cache
 
     async def __call__(self, request: Request) -> Response:
+        try:
+            response = await self._handle(request)
+        except Exception:
+            self.counts.add(500)
+            raise
+        self.counts.add(response.status)
+        return response
+
+    async def _handle(self, request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         if not auth.lower().startswith("bearer "):
             return Response.json(401, {"error": "send Authorization: Bearer <agent token>"})
@@ -136,6 +195,7 @@ class HeartbeatsRoute:
             )
         if isinstance(stored, NotYours):
             return Response.json(403, {"error": "not your node", "why": stored.why})
+        self.counts.replays += not stored
         return Response.json(200, {"batch_id": batch["batch_id"], "stored": stored})
 
     # Group commit on the loop: whatever queued within GROUP_WAIT_S is written in one go.

@@ -109,6 +109,8 @@ def test_serve_http_mode_end_to_end(tmp_path):
         fake.stop()
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+    assert " WARNING " not in err, err  # nothing to warn about at every start
+    assert "INFO finops_bot.slack: slack command /finops from U1: 200 in " in err
 
 
 def test_serve_refuses_to_start_without_a_token(tmp_path):

@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from finops_bot import adaptors
 from finops_bot.sources.base import SourceConfig, SourceError, SyncWindow, focus_columns
 
 log = logging.getLogger("finops_bot.sources.aws_ce")
@@ -69,13 +70,11 @@ class AwsCostExplorer:
         )
 
     def _client(self):
-        from botocore.config import Config  # lazy: SDKs load only when a source runs
-
         session = self.session_factory()
         return session.client(
             "ce",
             region_name="us-east-1",
-            config=Config(retries={"mode": "standard", "max_attempts": 6}),
+            config=adaptors.botocore_config.Config(retries={"mode": "standard", "max_attempts": 6}),
         )
 
     def _queries(self, window: SyncWindow) -> list[dict[str, Any]]:
@@ -107,9 +106,9 @@ class AwsCostExplorer:
             },
         ]
 
+    @adaptors.needs(adaptors.boto3)
     def fetch(self, window: SyncWindow) -> Iterator[tuple[dict, int]]:
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
+        errors = adaptors.botocore_exceptions
         self.api_calls = 0
         try:
             client = self._client()
@@ -122,14 +121,14 @@ class AwsCostExplorer:
                     if not token:
                         break
                     params = {**params, "NextPageToken": token}
-        except NoCredentialsError:
+        except errors.NoCredentialsError:
             raise SourceError(
                 f"{self.name}: no AWS credentials found; set AWS_PROFILE (or `profile` in this "
                 "source's config), or run where an instance role grants ce:GetCostAndUsage"
             ) from None
-        except ClientError as exc:
+        except errors.ClientError as exc:
             raise self._error(exc, window) from None
-        except BotoCoreError as exc:
+        except errors.BotoCoreError as exc:
             raise SourceError(f"{self.name}: could not reach Cost Explorer ({exc})") from None
         finally:
             if self.api_calls:

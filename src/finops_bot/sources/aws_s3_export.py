@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from finops_bot import adaptors
 from finops_bot.ingest.files import open_billing_file
 from finops_bot.ingest.importer import file_columns
 from finops_bot.sources.base import SourceConfig, SourceError, SyncWindow
@@ -74,21 +75,17 @@ class AwsS3Export:
         )
 
     def _s3(self):
-        from botocore.config import Config
-
-        return self.session_factory().client(
-            "s3", config=Config(retries={"mode": "standard", "max_attempts": 6})
-        )
+        config = adaptors.botocore_config.Config(retries={"mode": "standard", "max_attempts": 6})
+        return self.session_factory().client("s3", config=config)
 
     def _errors(self, exc: Exception) -> SourceError:
-        from botocore.exceptions import ClientError, NoCredentialsError
-
-        if isinstance(exc, NoCredentialsError):
+        errors = adaptors.botocore_exceptions
+        if isinstance(exc, errors.NoCredentialsError):
             return SourceError(
                 f"{self.name}: no AWS credentials found; set AWS_PROFILE or "
                 "`profile`, or run with a role that can read the export"
             )
-        if isinstance(exc, ClientError):
+        if isinstance(exc, errors.ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("AccessDenied", "403"):
                 return SourceError(
@@ -111,10 +108,10 @@ class AwsS3Export:
             self._listing = objects
         return self._listing
 
+    @adaptors.needs(adaptors.boto3)
     def manifest(self, window: SyncWindow) -> list[tuple[str, str]]:
         """The (key, ETag) of every file of the months in ``window``; [] if none yet."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
+        errors = adaptors.botocore_exceptions
         self._listing = None
         self.api_calls = 0
         try:
@@ -137,7 +134,7 @@ class AwsS3Export:
                 files.extend((k, etags.get(k, "")) for k in sorted(keys))
                 month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
             return files
-        except (ClientError, BotoCoreError) as exc:
+        except (errors.ClientError, errors.BotoCoreError) as exc:
             raise self._errors(exc) from None
 
     def _manifest_keys(self, s3, key: str) -> list[str]:
@@ -155,12 +152,12 @@ class AwsS3Export:
             out.append(entry)
         return out
 
+    @adaptors.needs(adaptors.boto3)
     def fetch(
         self, window: SyncWindow, files: list[tuple[str, str]] | None = None
     ) -> Iterator[tuple[dict, int]]:
         """FOCUS-field column batches of every file in the window's months."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
+        errors = adaptors.botocore_exceptions
         files = self.manifest(window) if files is None else files
         s3 = self._s3()
         for key, _etag in files:
@@ -169,7 +166,7 @@ class AwsS3Export:
                 try:
                     s3.download_fileobj(self.bucket, key, tmp)
                     self.api_calls += 1
-                except (ClientError, BotoCoreError) as exc:
+                except (errors.ClientError, errors.BotoCoreError) as exc:
                     raise self._errors(exc) from None
                 tmp.flush()
                 bf = open_billing_file(tmp.name)

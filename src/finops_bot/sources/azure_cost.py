@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from finops_bot import adaptors
 from finops_bot.sources.base import SourceConfig, SourceError, SyncWindow, focus_columns
 
 log = logging.getLogger("finops_bot.sources.azure")
@@ -45,9 +46,7 @@ FRIENDLY_SERVICES = {
 
 
 def retry_policy(total: int = 5):
-    from azure.core.pipeline.policies import RetryPolicy
-
-    class CostManagementRetry(RetryPolicy):
+    class CostManagementRetry(adaptors.azure_policies.RetryPolicy):
         def _is_method_retryable(self, settings, request, response=None):  # noqa: ANN001
             # the Query API is a POST that only reads: safe to repeat on throttling
             if (
@@ -140,8 +139,6 @@ class AzureCostManagement:
         }
 
     def _pages(self, client, body: dict) -> Iterator[dict]:
-        from azure.core.rest import HttpRequest
-
         result = client.query.usage(self.scope, body)
         self.api_calls += 1
         properties = dict(result.properties) if result is not None else {}
@@ -150,18 +147,15 @@ class AzureCostManagement:
             next_link = properties.get("nextLink") or properties.get("next_link")
             if not next_link:
                 return
-            response = client.send_request(HttpRequest("POST", next_link, json=body))
+            request = adaptors.azure_rest.HttpRequest("POST", next_link, json=body)
+            response = client.send_request(request)
             self.api_calls += 1
             response.raise_for_status()
             properties = response.json().get("properties", {})
 
+    @adaptors.needs(adaptors.azure_costmanagement, adaptors.azure_identity)
     def fetch(self, window: SyncWindow) -> Iterator[tuple[dict, int]]:
-        from azure.core.exceptions import (
-            ClientAuthenticationError,
-            HttpResponseError,
-            ServiceRequestError,
-        )
-
+        errors = adaptors.azure_exceptions
         self.api_calls = 0
         merged: dict[tuple, dict[str, float]] = {}
         try:
@@ -176,13 +170,13 @@ class AzureCostManagement:
                                 category = "Usage" if usage else charge_category(kind)
                                 entry = merged.setdefault((*where, category), _zero())
                                 entry[measure] += cost
-        except ClientAuthenticationError:
+        except errors.ClientAuthenticationError:
             raise SourceError(
                 f"{self.name}: Azure sign-in failed; DefaultAzureCredential "
                 "found no usable credential (az login, a managed identity, or "
                 "AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET)"
             ) from None
-        except HttpResponseError as exc:
+        except errors.HttpResponseError as exc:
             if exc.status_code in (401, 403):
                 raise SourceError(
                     f"{self.name}: access denied on {self.scope}; grant the "
@@ -191,7 +185,7 @@ class AzureCostManagement:
             raise SourceError(
                 f"{self.name}: the Cost Management API answered {exc.status_code}: {exc.reason}"
             ) from None
-        except ServiceRequestError as exc:
+        except errors.ServiceRequestError as exc:
             raise SourceError(f"{self.name}: could not reach Azure ({exc})") from None
         yield focus_columns(self._batch(merged))
 

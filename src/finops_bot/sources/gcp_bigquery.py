@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from finops_bot import adaptors
 from finops_bot.sources.base import SourceConfig, SyncWindow, focus_columns
 from finops_bot.sources.gcp_errors import google_errors
 
@@ -108,8 +109,7 @@ class GcpBigQueryExport:
         )
 
     def _run(self, client, sql: str, window: SyncWindow) -> list:
-        from google.cloud import bigquery
-
+        bigquery = adaptors.bigquery
         config = bigquery.QueryJobConfig(
             query_parameters=[
                 bigquery.ScalarQueryParameter("start", "DATE", window.start),
@@ -128,12 +128,14 @@ class GcpBigQueryExport:
         self.api_calls += 1
         return rows
 
+    @adaptors.needs(adaptors.bigquery)
     def manifest(self, window: SyncWindow) -> list[tuple[str, str]]:
         """(day, latest export_time) for each day of the window that has rows."""
         self.api_calls = 0
         rows = self._run(self.client_factory(), MANIFEST_SQL, window)
         return [(str(r["day"]), str(r["exported"])) for r in rows]
 
+    @adaptors.needs(adaptors.bigquery)
     def fetch(self, window: SyncWindow, files: list | None = None) -> Iterator[tuple[dict, int]]:
         rows = self._run(self.client_factory(), COST_SQL, window)
         out: dict[str, list] = {

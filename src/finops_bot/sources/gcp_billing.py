@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from finops_bot import adaptors
 from finops_bot.sources.base import SourceConfig
 from finops_bot.sources.gcp_errors import google_errors
 
@@ -60,6 +61,7 @@ class GcpCloudBilling:
             bool(options.get("list_accounts", True)),
         )
 
+    @adaptors.needs(adaptors.billing_v1)
     def refresh(self, db: Database, now: datetime) -> int:
         """Reload prices (and accounts); returns the rows written."""
         self.api_calls = 0

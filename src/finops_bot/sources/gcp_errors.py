@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from finops_bot import adaptors
 from finops_bot.sources.base import SourceError
 
 
@@ -15,8 +16,8 @@ def google_errors(
     """Translate credential, permission, not-found and other API errors inside the block.
 
     ``denied`` says which role to grant; ``not_found`` what to check, where that applies."""
-    from google.api_core import exceptions as gexc
-    from google.auth import exceptions as auth_exc
+    gexc = adaptors.google_exceptions
+    auth_exc = adaptors.google_auth_exceptions
 
     try:
         yield

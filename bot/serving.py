@@ -1,0 +1,141 @@
+"""`serve`: the Slack app (Socket Mode when SLACK_APP_TOKEN is set, else HTTP), /healthz,
+/v1/heartbeats and the scheduler, built once and run until SIGTERM.
+
+Logging goes to stderr, one line a record, at FINOPS_BOT_LOG_LEVEL (default INFO): one line
+per Slack request (bot.app), one counter line per minute for heartbeats
+(handlers.http.heartbeats), one per sync run, and the warnings and errors."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import logging
+import os
+import signal
+import threading
+from datetime import UTC
+
+from bot.clock import real_now
+from bot.deps import Deps, build, slack_settings
+from finops_bot.config import SlackSettings
+from finops_bot.store import connect
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def serve(args: argparse.Namespace) -> int:
+    from bot.answers import AnswerService
+    from bot.app import SlackDeps, build_app
+    from bot.health import CacheHealth
+    from bot.server import start_server
+
+    logging.basicConfig(level=os.environ.get("FINOPS_BOT_LOG_LEVEL", "INFO"), format=LOG_FORMAT)
+    deps = build(args.db, args.config)
+    slack = slack_settings(args.config, args.host, args.port)
+    connect(deps.settings.db_path).close()  # create / migrate the cache before serving
+    answers = AnswerService(
+        deps.settings.db_path,
+        deps.settings.measure,
+        today=lambda: real_now().date(),
+        prices=deps.prices,
+        fleet_rules=deps.settings.fleet,
+    )
+    app = build_app(slack, SlackDeps(answers))
+    handler = None
+    if slack.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(app, slack.app_token)
+    checks = CacheHealth(deps.settings.db_path, real_now)
+    router, heartbeats = _routes(deps, slack, app, answers, checks, handler)
+    stop = threading.Event()  # before anything is announced: SIGTERM always stops cleanly
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    gc.freeze()  # the long-lived startup objects leave the collector's scans: no long pauses
+    server, _ = start_server(slack.host, slack.port, router)
+    host, port = server.server_address[:2]
+    mode = "Socket Mode" if slack.socket_mode else f"HTTP: POST http://{host}:{port}/slack/events"
+    print(
+        f"finops-bot serving ({mode}); health: http://{host}:{port}/healthz; "
+        f"cache {deps.settings.db_path}",
+        flush=True,
+    )
+    if handler is not None:
+        handler.connect()
+    scheduler = _scheduler(args, deps, checks)
+    scheduler.start()
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    server.shutdown()
+    heartbeats.counts.log()  # the last minute's counts; the loop has stopped
+    scheduler.shutdown(wait=False)
+    if handler is not None:
+        handler.close()
+    print("finops-bot stopped", flush=True)
+    return 0
+
+
+def _routes(deps: Deps, slack: SlackSettings, app, answers, checks, handler):
+    """The router (/healthz, /v1/heartbeats, /agent.py, /slack/events in HTTP mode) and the
+    heartbeats route (serve logs its last counts at stop)."""
+    from handlers import http
+    from handlers.http.heartbeats import HeartbeatsRoute
+    from handlers.http.routing import Router
+
+    def heartbeat_write(error: BaseException | None) -> None:
+        if error is None:
+            checks.write_ok("heartbeats")
+        else:
+            checks.write_failed("heartbeats", error)
+
+    heartbeats = HeartbeatsRoute(
+        deps.settings.db_path, now=real_now, rules=deps.settings.fleet, on_write=heartbeat_write
+    )
+    router = Router()
+    http.register(
+        router,
+        health=answers.healthy,
+        socket_connected=handler.client.is_connected if handler is not None else None,
+        app=None if slack.socket_mode else app,
+        signing_secret=slack.signing_secret,
+        clock=lambda: real_now().timestamp(),
+        heartbeats=heartbeats,
+        cache_checks=checks.report,
+    )
+    return router, heartbeats
+
+
+def _scheduler(args: argparse.Namespace, deps: Deps, checks):
+    """Heartbeat retention and the cache's quick_check hourly; each billing source's sync
+    every interval_hours (fresh settings, clock and connection each run)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from bot.commands import run_sync
+    from bot.importing import once
+    from finops_bot.store.db import WriteWait
+    from scheduled import billing, fleet, health
+
+    scheduler = BackgroundScheduler(timezone=UTC)
+    fleet.register(scheduler, deps.settings.db_path, deps.settings.fleet.retention_days, real_now)
+    health.register(scheduler, checks, real_now, first_run=real_now())
+    if not deps.settings.sources:
+        return scheduler
+    log = logging.getLogger("finops_bot.sync")
+
+    def sync_one(name: str) -> None:  # runs in a worker thread
+        told = once(lambda: log.info("%s: waiting for another import or sync", name))
+        for r in run_sync(build(args.db, args.config), [name], wait=WriteWait(600, told)):
+            if r.cache_error:
+                checks.write_failed(f"billing sync {r.source}", r.error)
+            else:
+                checks.write_ok(f"billing sync {r.source}")
+            log.log(
+                logging.INFO if r.ok else logging.ERROR,
+                "%s: %s",
+                r.source,
+                f"{r.rows} rows, {r.api_calls} API calls" if r.ok else r.error,
+            )
+
+    billing.register(scheduler, deps.settings.sources, sync_one, first_run=real_now())
+    print(f"billing sync scheduled for {len(deps.settings.sources)} source(s)", flush=True)
+    return scheduler

@@ -30,7 +30,9 @@ def demo(args: argparse.Namespace) -> int:
         f"{result.rows_stored:,} daily charge rows, {result.first_day} … {result.last_day}, "
         f"{', '.join(result.providers)}. Re-running replaces it, never doubles it.\n"
     )
-    engine = Engine(db, deps.settings.measure, deps.prices, deps.settings.fleet)
+    engine = Engine(
+        db, deps.settings.measure, deps.prices, deps.settings.fleet, deps.settings.questions
+    )
     prog = program()
     as_of = f" --as-of {deps.today}" if args.as_of else ""
     db_flag = f" --db {shlex.quote(str(args.db))}" if args.db else ""
@@ -81,9 +83,9 @@ def next_steps(prog: str, db_flag: str, as_of: str, db_path: Path) -> list[str]:
 def ask(args: argparse.Namespace) -> int:
     deps = build(args.db, args.config, args.as_of)
     db = connect(deps.settings.db_path)
-    answer = Engine(db, deps.settings.measure, deps.prices, deps.settings.fleet).ask(
-        " ".join(args.question), deps.today, deps.answer_now
-    )
+    answer = Engine(
+        db, deps.settings.measure, deps.prices, deps.settings.fleet, deps.settings.questions
+    ).ask(" ".join(args.question), deps.today, deps.answer_now)
     from pathlib import Path
 
     chart_dir = getattr(args, "chart_dir", None)

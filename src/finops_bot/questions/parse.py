@@ -398,7 +398,7 @@ def _breakdown(text: str, dims: dict, common: dict) -> Query | None:
 
 def _rest(question, text, dims, common, compare, previous) -> Query:
     if compare and " versus " in f" {text} ":
-        left, _, right = (f" {text} ".partition(" versus "))
+        left, _, right = f" {text} ".partition(" versus ")
         left, right = left.strip(), right.strip()
         dim, name = _subject(left, dims)
         other_dim, other_name = _subject(right, dims)

@@ -208,19 +208,8 @@ def load_settings(
         gpu_prices=parse_overrides(data.get("gpu_prices")),
         fleet=parse_fleet_rules(data.get("fleet")),
         questions=parse_question_rules(
-            questions, data.get("aliases"), data.get("people"), _dimensions(data)
+            questions, data.get("aliases"), data.get("people"), dimensions
         ),
-    )
-
-
-def _dimensions(data: dict[str, Any]) -> tuple[str, ...]:
-    """The configured tag dimensions ([allocation] dimensions), for the question words."""
-    raw = data.get("allocation") if isinstance(data.get("allocation"), dict) else {}
-    dims = raw.get("dimensions") or ()
-    return (
-        tuple(d.strip().lower() for d in dims if isinstance(d, str))
-        if isinstance(dims, list)
-        else ()
     )
 
 

@@ -31,14 +31,14 @@ class _Labels(dict):
     """Labels of the built-in dimensions; a configured tag dimension is called by its name."""
 
     def __missing__(self, key: str) -> str:
-        return key
+        return key.replace("tag:", "tag ")
 
 
 class _Columns(dict):
     """FOCUS columns of the built-in dimensions; a configured tag dimension is a tag."""
 
     def __missing__(self, key: str) -> str:
-        return f"Tags.{key}"
+        return f"Tags.{key.removeprefix('tag:')}"
 
 
 DIM_LABELS = _Labels(

@@ -180,7 +180,9 @@ class Engine:
             lagging = []
         last = max((f.data_through for f in fresh if f not in lagging), default=None)
         ctx.notes += _partial_notes(period, last)
-        if q.kind == "top":
+        if any(d and d.startswith("tag:") for d in (subject.dim, q.top_dim, q.by)):
+            answer = trends.tag_answer(ctx, q, subject, period, before)
+        elif q.kind == "top":
             answer = build.top_answer(ctx, q, subject, period)
         elif q.kind == "series":
             answer = trends.series_answer(
@@ -202,7 +204,7 @@ class Engine:
             answer = build.cost_answer(ctx, q, subject, period, before)
         _coverage(answer, period, self._span[0], last or self._span[1])
         answer.freshness = fresh
-        return answer
+        return trends.as_hours(answer) if ctx.measure == "GPUHours" else answer
 
     def _finish(self, answer: Answer, where: Where, period: Period) -> Answer:
         answer.freshness, _ = self._freshness(where, period.start, period)
@@ -213,6 +215,8 @@ class Engine:
             return Subject("*", "everything", Where())
         dim, name = self._who(q.dim, q.name, asker)
         dim, name = self.rules.aliases.get(fold(name), (dim, name))
+        if dim and dim.startswith("tag:"):  # read from the facts, not matched to names
+            return Subject(dim, name, Where(), name)
         if dim == "gpu" and name == "*":
             models = self.names().values("gpu")
             if not models:

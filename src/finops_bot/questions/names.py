@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from finops_bot.providers import cloud_of, fold, is_cloud_word
 from finops_bot.questions.aliases import CATEGORY_WORDS, service_of, services_named
 
-SEARCH_ORDER = ("project", "team", "owner", "service", "account", "provider", "region")
+SEARCH_ORDER = (
+    "project",
+    "team",
+    "owner",
+    "service",
+    "account",
+    "provider",
+    "region",
+    "gpu",
+    "instance",
+)
+NOT_SEARCHED = {"category", "pricing", "*"}  # asked for by their words only
 PARTIAL_DIMS = ("service", "region", "account", "instance", "gpu")  # names people shorten
 __all__ = ["Candidates", "Match", "NameIndex", "NoMatch", "canonical", "fold", "rank_key"]
 
@@ -78,6 +89,11 @@ class NameIndex:
             if label:
                 self.by_label.setdefault(dim, {}).setdefault(fold(label), []).append(key)
                 self.labels[(dim, key)] = label
+
+    def search_order(self) -> list[str]:
+        """The built-in dimensions, then the configured tag dimensions the cache holds."""
+        extra = sorted(d for d in self.by_dim if d not in SEARCH_ORDER and d not in NOT_SEARCHED)
+        return [*SEARCH_ORDER, *extra]
 
     def known(self, dim: str) -> bool:
         return bool(self.by_dim.get(dim))
@@ -147,7 +163,7 @@ class NameIndex:
             hit = self._exact("category", name)
             if hit:
                 return hit[0]
-        dims = [dim] if dim else list(SEARCH_ORDER)
+        dims = [dim] if dim else self.search_order()
         for find in (self._exact, self._partial):
             hits = [m for d in dims for m in find(d, name)]
             if len(hits) == 1:

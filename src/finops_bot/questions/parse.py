@@ -171,6 +171,8 @@ def parse(
     if not text or text in HELP_WORDS or text.startswith("help"):
         return Query(kind="help")
     dims = {**DIMENSION_WORDS, **{d: d for d in dimensions}}
+    text = _tag_words(text)
+    dims.update({w: w for w in re.findall(r"\btag:[\w./-]+", text)})
     dims.update({f"{d}s": d for d in dimensions if not d.endswith("s")})
     measure, text = _measure(text)
     text = _periodic_words(text)
@@ -186,6 +188,17 @@ def parse(
         if q is not None:
             return q
     return _rest(question, text, dims, common, compare, previous)
+
+
+def _tag_words(text: str) -> str:
+    """A tag key nobody configured: "tag env prod", "tag env=prod", "by tag env" → the
+    dimension ``tag:KEY`` (read from the facts)."""
+    text = re.sub(r"\bby\s+tags?\s+(?P<key>[\w.:/-]+)", lambda m: f"by tag:{m['key']}", text)
+    return re.sub(
+        r"\btags?\s+(?P<key>[\w./-]+)\s*(?:=|:|\s)\s*(?P<value>\S+)",
+        lambda m: f"tag:{m['key']} {m['value']}",
+        text,
+    )
 
 
 def _measure(text: str) -> tuple[str | None, str]:

@@ -184,3 +184,55 @@ def compare_subjects_answer(ctx: Ctx, subjects: tuple[Subject, Subject], period:
         f"{s.dim} {s.key or s.label} by service {period.phrase}" for s in subjects
     ]
     return answer
+
+
+def as_hours(answer: Answer) -> Answer:
+    """A GPU-hours answer (measure GPUHours): the hours as ``quantity``, no currency."""
+    answer.unit = "gpu_hours"
+    answer.quantity = answer.totals.pop("", None) if answer.totals else None
+    answer.totals = {}
+    for r in answer.rows:
+        if r.currency == "":
+            r.quantity, r.cost = r.cost, 0.0
+    if answer.quantity is None and not answer.nothing:
+        answer.nothing = "No GPU-hours in this period (usage of GPU instances, in hours)."
+    return answer
+
+
+def tag_answer(ctx: Ctx, q: Query, subject: Subject, period: Period, before: Period) -> Answer:
+    """A tag key nobody configured as a dimension, read from the facts: a value's cost
+    ("tag env prod"), or the spend by the key's values ("by tag env")."""
+    key_dim = next(d for d in (subject.dim, q.top_dim, q.by) if d and d.startswith("tag:"))
+    key = key_dim.removeprefix("tag:")
+    db, m = ctx.db, ctx.measure
+    where = reads.Where() if subject.dim.startswith("tag:") or subject.dim == "*" else None
+    where = where if where is not None else subject.where
+    if subject.dim == key_dim:  # one value of the key
+        totals = reads.tag_totals(db, key, subject.label, period.start, period.end, m)
+        answer = ctx.answer(
+            where, kind="cost", title=f"Tag {key} = {subject.label}", totals=totals, period=period
+        )
+        answer.previous = Comparison(
+            before, reads.tag_totals(db, key, subject.label, before.start, before.end, m)
+        )
+        answer.summed = {f"Tags.{key}": [subject.label]}
+    else:  # by the key's values
+        raw = reads.tag_grouped(db, key, period.start, period.end, m, where=where)
+        rows = [Row(v or f"(no {key} tag)", c, cur) for v, cur, c in raw]
+        title = f"{subject.title} by tag {key}" if subject.dim != "*" else f"Spend by tag {key}"
+        answer = ctx.answer(
+            where,
+            kind="breakdown" if subject.dim != "*" else "top",
+            title=title,
+            rows=rows[:NAMES_ROWS],
+            more_rows=max(len(rows) - NAMES_ROWS, 0),
+            totals=reads.totals(db, where, period.start, period.end, m),
+            period=period,
+        )
+        answer.summed = {**answer.summed, f"Tags.{key}": ["(every value)"]}
+    answer.notes = [n for n in answer.notes if not n.startswith("Summed:")]
+    answer.notes.append(
+        f"Summed: the charges tagged {key}, read from the facts (the tag is not a configured "
+        "dimension: add it to [allocation] dimensions to make it fast)."
+    )
+    return answer

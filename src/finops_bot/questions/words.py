@@ -34,6 +34,7 @@ DIMENSION_WORDS = {
     "regions": "region",
     "category": "category",
     "categories": "category",
+    "gpu": "gpu",
     "gpu model": "gpu",
     "gpu models": "gpu",
     "gpu type": "gpu",

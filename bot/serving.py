@@ -18,6 +18,7 @@ from datetime import UTC
 
 from bot.clock import real_now
 from bot.deps import Deps, build, slack_settings
+from bot.people import People
 from finops_bot.config import SlackSettings
 from finops_bot.store import connect
 
@@ -25,6 +26,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Socket Mode when SLACK_APP_TOKEN is set, else HTTP; /healthz in both."""
     from bot.answers import AnswerService
     from bot.app import SlackDeps, build_app
     from bot.health import CacheHealth
@@ -40,6 +42,8 @@ def serve(args: argparse.Namespace) -> int:
         today=lambda: real_now().date(),
         prices=deps.prices,
         fleet_rules=deps.settings.fleet,
+        rules=deps.settings.questions,
+        people=people(slack, deps.settings.questions.people),
     )
     app = build_app(slack, SlackDeps(answers))
     handler = None
@@ -73,6 +77,16 @@ def serve(args: argparse.Namespace) -> int:
         handler.close()
     print("finops-bot stopped", flush=True)
     return 0
+
+
+def people(slack: SlackSettings, table) -> People:
+    """Emails of Slack users: [people] first, else users.info with the bot token (none
+    when Slack's API is off: FINOPS_BOT_VERIFY_TOKEN=false)."""
+    from bot.app import web_client
+
+    if not slack.verify_token:
+        return People(None, table)
+    return People(lambda: web_client(slack, slack.bot_token), table)
 
 
 def _routes(deps: Deps, slack: SlackSettings, app, answers, checks, handler):

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     parser = argparse.ArgumentParser(
-        prog="python -m bot",
+        prog=commands.program(),
         description="finops-bot: cloud cost answers from a local cache of billing data.",
         parents=[common],
     )

@@ -209,19 +209,25 @@ def _plain_keys(get, n: int, problems: _Problems, default_currency: str | None):
 _FIELD_INDEX = {c: i for i, c in enumerate(PLAIN_KEY_FIELDS)}
 
 
-def _gpu_hours(hour_gpus, measures, key_parts, dictionaries) -> np.ndarray:
-    """GPU-hours per row from the units and ChargeCategory already coded for the keys."""
+def _gpu_keys(get, n: int, measures, key_parts: list, dictionaries: list) -> np.ndarray:
+    """Append the instance type and GPU model to the key columns; → GPU-hours per row,
+    from the units and ChargeCategory already coded for the keys."""
+    gpus = classify_rows(get, n)
+    key_parts += [(gpus.instance_codes, len(gpus.instance_values))]
+    key_parts += [(gpus.model_codes, len(gpus.model_values))]
 
     def coded(column: str) -> Coded:
         i = _FIELD_INDEX[column]
         return Coded(key_parts[i][0], dictionaries[i])
 
-    return gpu_hours(
-        hour_gpus,
+    hours = gpu_hours(
+        gpus.hour_gpus,
         (measures["consumed_quantity"], measures["pricing_quantity"]),
         (coded("consumed_unit"), coded("pricing_unit")),
         coded("charge_category"),
     )
+    dictionaries += [gpus.instance_values, gpus.model_values]
+    return hours
 
 
 @dataclass
@@ -285,11 +291,7 @@ def normalize(
     start, end = _times(get, n, problems)
     measures = _measures(get, n, problems)
     key_parts, dictionaries = _plain_keys(get, n, problems, default_currency)
-    gpus = classify_rows(get, n)
-    hours = _gpu_hours(gpus.hour_gpus, measures, key_parts, dictionaries)
-    key_parts += [(gpus.instance_codes, len(gpus.instance_values))]
-    key_parts += [(gpus.model_codes, len(gpus.model_values))]
-    dictionaries += [gpus.instance_values, gpus.model_values]
+    hours = _gpu_keys(get, n, measures, key_parts, dictionaries)
     period_codes, periods = _billing_periods(get, n, start, problems)
     tags = _tags(get, n, rules)
     keep = ~problems.refused

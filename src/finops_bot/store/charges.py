@@ -25,6 +25,7 @@ from finops_bot.store.resources import ResourceTracker
 from finops_bot.store.rollups import (
     delete_load,
     describe,
+    drop_orphan_gpu,
     refresh_names,
     refresh_source,
     write_cube,
@@ -35,8 +36,8 @@ from finops_bot.store.tagsets import key_dims_rows
 
 _INSERT_FACT = (
     "INSERT INTO charges (id, day, key_id, resource_id, sku_id, billed_cost, "
-    "effective_cost, list_cost, consumed_quantity, pricing_quantity, tags_id, gpu_hours) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+    "effective_cost, list_cost, consumed_quantity, pricing_quantity, tags_id) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
 _MEASURES = ["billed", "effective", "list", "gpu"]
 _SUMMARY_COMPACT_ROWS = 200_000
@@ -220,6 +221,7 @@ class ChargeLoader:
                 self.conn.execute(
                     "UPDATE loads SET rows = rows - ? WHERE id = ?", (deleted, load_id)
                 )
+                drop_orphan_gpu(self.conn, first_row, last_row)
             for table in ("cube", "cube_pairs", "daily_keys"):
                 self.conn.execute(
                     f"DELETE FROM {table} WHERE load_id = ? AND day BETWEEN ? AND ?",
@@ -290,10 +292,12 @@ class ChargeLoader:
                 "list": chunk.list_cost,
                 "cq": chunk.consumed_quantity,
                 "pq": chunk.pricing_quantity,
-                "gpu": chunk.gpu_hours if chunk.gpu_hours is not None else np.nan,
             },
             copy=False,
         )
+        gpu = chunk.gpu_hours is not None and not np.isnan(chunk.gpu_hours).all()
+        if gpu:  # most charges have no GPU-hours: the column is carried only when some do
+            frame["gpu"] = chunk.gpu_hours
         if self.window:
             first, last = day_number(self.window[0]), day_number(self.window[1])
             inside = (frame["day"] >= first) & (frame["day"] <= last)
@@ -307,7 +311,7 @@ class ChargeLoader:
             frame = pd.concat(
                 [
                     groups[["billed", "effective"]].sum(),
-                    groups[["list", "cq", "pq", "gpu"]].sum(min_count=1),  # missing stays missing
+                    groups[["list", "cq", "pq", *(["gpu"] if gpu else [])]].sum(min_count=1),
                 ],
                 axis=1,
             ).reset_index()
@@ -331,10 +335,16 @@ class ChargeLoader:
             _nullable(frame["cq"]),
             _nullable(frame["pq"]),
             _ints(frame["tags_id"]) if chunk.subdaily else frame["tags_id"].tolist(),
-            _nullable(frame["gpu"]),
             strict=True,
         )
         self.conn.executemany(_INSERT_FACT, rows)
+        if gpu:  # GPU-hours beside the facts, for the rows that have some
+            hours = frame["gpu"].to_numpy(dtype=np.float64, na_value=np.nan)
+            at = np.flatnonzero(~np.isnan(hours))
+            self.conn.executemany(
+                "INSERT INTO charge_gpu (id, gpu_hours) VALUES (?,?)",
+                zip((at + self._next_id).tolist(), hours[at].tolist(), strict=True),
+            )
         days = frame["day"].to_numpy()
         last = self._next_id + n - 1
         self._blocks.append((self._next_id, last, int(days.min()), int(days.max())))
@@ -364,9 +374,11 @@ class ChargeLoader:
         self._samples.append(pd.util.hash_pandas_object(frame, index=False).to_numpy())
 
     def _summarise(self, frame: pd.DataFrame) -> None:
+        measures = [m for m in _MEASURES if m in frame]
+        filled = {m: frame[m].fillna(0.0) for m in ("list", "gpu") if m in frame}
         part = (
-            frame.assign(list=frame["list"].fillna(0.0), gpu=frame["gpu"].fillna(0.0))
-            .groupby(["day", "key_id"], sort=False, as_index=False)[_MEASURES]
+            frame.assign(**filled)
+            .groupby(["day", "key_id"], sort=False, as_index=False)[measures]
             .sum()
         )
         self._summaries.append(part)
@@ -381,11 +393,9 @@ class ChargeLoader:
     def _merged_summary(self) -> pd.DataFrame:
         if not self._summaries:
             return pd.DataFrame({"day": [], "key_id": [], **{m: [] for m in _MEASURES}})
-        return (
-            pd.concat(self._summaries, ignore_index=True)
-            .groupby(["day", "key_id"], sort=False, as_index=False)[_MEASURES]
-            .sum()
-        )
+        merged = pd.concat(self._summaries, ignore_index=True)  # gpu: NaN where a part had none
+        measures = [m for m in _MEASURES if m in merged]
+        return merged.groupby(["day", "key_id"], sort=False, as_index=False)[measures].sum()
 
     # -- finish ------------------------------------------------------------------------
     def _finish(self) -> None:
@@ -401,7 +411,7 @@ class ChargeLoader:
             "VALUES (?,?,?,?,?)",
             [(self.load_id, *block) for block in self._blocks],
         )
-        r.gpu_hours = float(summary["gpu"].sum()) if len(summary) else 0.0
+        r.gpu_hours = float(summary["gpu"].sum()) if "gpu" in summary else 0.0
         self.conn.execute(
             "UPDATE loads SET rows = ?, first_rowid = ?, last_rowid = ? WHERE id = ?",
             (r.rows_stored, first_rowid, last_rowid, self.load_id),

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from finops_bot.providers import cloud_of
-from finops_bot.store.rollups import delete_load, rebuild_load
+from finops_bot.store.rollups import delete_load, drop_orphan_gpu, rebuild_load
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,8 @@ def _delete_keys(conn: sqlite3.Connection, load: _Load, keys: list[int]) -> int:
             f"DELETE FROM charges WHERE id BETWEEN ? AND ? AND key_id IN ({marks})",
             (load.first, load.last, *part),
         ).rowcount
+    if deleted and load.first is not None:
+        drop_orphan_gpu(conn, load.first, load.last)
     return deleted
 
 
@@ -207,10 +209,7 @@ def _keep_only(conn: sqlite3.Connection, load: _Load, keys: list[int]) -> None:
     assignments = (
         "effective_cost = 0"
         if load.cost_type == "actual"
-        else (
-            "billed_cost = 0, list_cost = NULL, consumed_quantity = NULL, "
-            "pricing_quantity = NULL, gpu_hours = NULL"  # the actual export's quantities count
-        )
+        else "billed_cost = 0, list_cost = NULL, consumed_quantity = NULL, pricing_quantity = NULL"
     )
     for start in range(0, len(keys), 500):
         part = keys[start : start + 500]
@@ -219,6 +218,12 @@ def _keep_only(conn: sqlite3.Connection, load: _Load, keys: list[int]) -> None:
             f"UPDATE charges SET {assignments} WHERE id BETWEEN ? AND ? AND key_id IN ({marks})",
             (load.first, load.last, *part),
         )
+        if load.cost_type != "actual":  # GPU-hours too come from the actual export
+            conn.execute(
+                "DELETE FROM charge_gpu WHERE id BETWEEN ? AND ? AND (SELECT key_id FROM "
+                f"charges c WHERE c.id = charge_gpu.id) IN ({marks})",
+                (load.first, load.last, *part),
+            )
 
 
 def sync_overlap(

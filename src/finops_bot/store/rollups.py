@@ -25,14 +25,14 @@ import pandas as pd
 from finops_bot.store.schema import DIM_COLUMNS, GPU_COLUMNS, PAIRS, SUBJECT_COLUMNS
 
 DIMENSIONS: dict[str, str | None] = {"*": None, **DIM_COLUMNS}
-MEASURES = ["billed", "effective", "list", "gpu"]
+MEASURES = ["billed", "effective", "list", "gpu"]  # a summary may lack gpu: no GPU-hours
 _MEASURE_SQL = "billed_cost, effective_cost, list_cost, gpu_hours"
 _KEY_COLUMNS = ["currency", "charge_category", *sorted(set(DIM_COLUMNS.values()))]
 _SPARSE = set(GPU_COLUMNS.values())  # no cube rows for '' (not a GPU row, no instance)
 
 
 def write_daily_keys(conn: sqlite3.Connection, summary: pd.DataFrame, load_id: int) -> None:
-    """``summary``: one row per (day, key_id) with billed, effective, list and gpu."""
+    """``summary``: one row per (day, key_id) with billed, effective, list (and gpu)."""
     summary = summary.sort_values(["key_id", "day"], kind="stable")
     conn.executemany(
         f"INSERT INTO daily_keys (key_id, day, load_id, {_MEASURE_SQL}) VALUES (?,?,?,?,?,?,?)",
@@ -43,10 +43,20 @@ def write_daily_keys(conn: sqlite3.Connection, summary: pd.DataFrame, load_id: i
             summary["billed"].tolist(),
             summary["effective"].tolist(),
             summary["list"].tolist(),
-            summary["gpu"].tolist(),
+            _gpu(summary),
             strict=True,
         ),
     )
+
+
+def _measures(frame: pd.DataFrame) -> list[str]:
+    return [m for m in MEASURES if m in frame]
+
+
+def _gpu(frame: pd.DataFrame) -> list[float]:
+    """GPU-hours per row: 0 throughout when the frame has none (the common case, kept out
+    of every group-by)."""
+    return frame["gpu"].tolist() if "gpu" in frame else [0.0] * len(frame)
 
 
 class KeyCodes:
@@ -94,7 +104,7 @@ def describe(conn: sqlite3.Connection, summary: pd.DataFrame) -> tuple[list[str]
     providers = sorted(
         {p for p in keys.text("provider", np.unique(keys.of("provider", key_ids))) if p}
     )
-    frame = summary[MEASURES].assign(currency=keys.of("currency", key_ids))
+    frame = summary[_measures(summary)].assign(currency=keys.of("currency", key_ids))
     totals = {}
     for code, part in frame.groupby("currency"):
         totals[keys.values["currency"][code]] = {
@@ -137,7 +147,7 @@ def write_cube(conn: sqlite3.Connection, load_id: int, summary: pd.DataFrame | N
 
 def _base(keys: KeyCodes, summary: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     key_ids = summary["key_id"].to_numpy(np.int64)
-    return key_ids, summary[["day", *MEASURES]].assign(
+    return key_ids, summary[["day", *_measures(summary)]].assign(
         currency=keys.of("currency", key_ids), charge_category=keys.of("charge_category", key_ids)
     )
 
@@ -150,10 +160,11 @@ def _pair_rows(keys: KeyCodes, summary: pd.DataFrame, load_id: int):
     # the pairs of the dimensions with few values, from one reduced frame: project, team
     # and owner multiply combinations, so grouping them away first makes each pair cheap
     few = [d for d in dims if d not in ("project", "team", "owner")]
-    reduced = coded.groupby([*group, *few], sort=False, as_index=False)[MEASURES].sum()
+    measures = _measures(base)
+    reduced = coded.groupby([*group, *few], sort=False, as_index=False)[measures].sum()
     for dim, by in PAIRS:
         source = reduced if dim in few and by in few else coded
-        part = source.groupby([*group, dim, by], sort=False, as_index=False)[MEASURES].sum()
+        part = source.groupby([*group, dim, by], sort=False, as_index=False)[measures].sum()
         x, y = SUBJECT_COLUMNS[dim], SUBJECT_COLUMNS[by]
         head = ([dim] * len(part), keys.text(x, part[dim].to_numpy()))
         head += ([by] * len(part), keys.text(y, part[by].to_numpy()))
@@ -174,7 +185,7 @@ def _cube_rows(keys: KeyCodes, summary: pd.DataFrame, load_id: int):
             continue
         part = frame.groupby(
             ["day", "currency", "charge_category", "value"], sort=False, as_index=False
-        )[MEASURES].sum()
+        )[_measures(base)].sum()
         values = keys.text(column, part["value"].to_numpy()) if column else ["*"] * len(part)
         yield from _rows(keys, part, ([dim] * len(part), values), load_id)
 
@@ -190,7 +201,7 @@ def _rows(keys: KeyCodes, part: pd.DataFrame, head: tuple[list, ...], load_id: i
         part["billed"].tolist(),
         part["effective"].tolist(),
         part["list"].tolist(),
-        part["gpu"].tolist(),
+        _gpu(part),
         strict=True,
     )
 
@@ -209,12 +220,23 @@ def rebuild_load(
         )
         conn.execute(
             f"INSERT INTO daily_keys (key_id, day, load_id, {_MEASURE_SQL}) "
-            "SELECT key_id, day, ?, SUM(billed_cost), SUM(effective_cost), "
-            "COALESCE(SUM(list_cost), 0), COALESCE(SUM(gpu_hours), 0) FROM charges "
-            f"WHERE id BETWEEN ? AND ? AND key_id IN ({marks}) GROUP BY key_id, day",
+            "SELECT c.key_id, c.day, ?, SUM(c.billed_cost), SUM(c.effective_cost), "
+            "COALESCE(SUM(c.list_cost), 0), COALESCE(SUM(g.gpu_hours), 0) FROM charges c "
+            "LEFT JOIN charge_gpu g ON g.id = c.id "
+            f"WHERE c.id BETWEEN ? AND ? AND c.key_id IN ({marks}) GROUP BY c.key_id, c.day",
             (load_id, first, last, *part),
         )
     write_cube(conn, load_id)
+
+
+def drop_orphan_gpu(conn: sqlite3.Connection, first: int, last: int) -> None:
+    """GPU-hours of facts in ``first``..``last`` that were deleted (a few rows, each one
+    index seek; fact ids are never reused, so a leftover would only take room)."""
+    conn.execute(
+        "DELETE FROM charge_gpu WHERE id BETWEEN ? AND ? AND NOT EXISTS "
+        "(SELECT 1 FROM charges c WHERE c.id = charge_gpu.id)",
+        (first, last),
+    )
 
 
 def delete_load(conn: sqlite3.Connection, load_id: int) -> int:
@@ -225,6 +247,7 @@ def delete_load(conn: sqlite3.Connection, load_id: int) -> int:
     if first is not None:
         deleted = conn.execute("DELETE FROM charges WHERE id BETWEEN ? AND ?", (first, last))
         deleted = deleted.rowcount
+        conn.execute("DELETE FROM charge_gpu WHERE id BETWEEN ? AND ?", (first, last))
     for table in ("daily_keys", "cube", "cube_pairs", "load_partitions", "charge_blocks"):
         conn.execute(f"DELETE FROM {table} WHERE load_id = ?", (load_id,))
     conn.execute("DELETE FROM loads WHERE id = ?", (load_id,))

@@ -645,10 +645,12 @@ _M012_KEY_COLUMNS = (
 def m012_gpu_charges_and_tag_dimensions(db: Database) -> None:
     """GPU charges and configured tag dimensions. Dimension combinations gain the instance
     type, the GPU model and the configured dimensions' values (canonical JSON, looked up
-    through key_dims); the facts and the rollups gain GPU-hours; charge_blocks keeps each
-    load's fact id ranges with their day span (zone maps), so reads over the facts (tags
-    nobody configured) skip the blocks outside a period. Existing charges keep '' and no
-    GPU-hours until their files are imported again; their loads get one block each."""
+    through key_dims); the rollups gain GPU-hours, and the facts that have some keep them
+    in charge_gpu, by fact id (a column of the fact table would slow every insert, GPU rows
+    or not, by a tenth). charge_blocks keeps each load's fact id ranges with their day span
+    (zone maps), so reads over the facts (tags nobody configured) skip the blocks outside a
+    period. Existing charges keep '' and no GPU-hours until their files are imported again;
+    their loads get one block each."""
     db.executescript(
         f"""
 ALTER TABLE charge_keys ADD COLUMN instance_type TEXT NOT NULL DEFAULT '';
@@ -664,7 +666,10 @@ CREATE TABLE key_dims (
   key_id INTEGER NOT NULL,
   PRIMARY KEY (dim, value, key_id)
 ) WITHOUT ROWID;
-ALTER TABLE charges ADD COLUMN gpu_hours REAL;
+CREATE TABLE charge_gpu (
+  id INTEGER PRIMARY KEY,
+  gpu_hours REAL NOT NULL
+);
 ALTER TABLE daily_keys ADD COLUMN gpu_hours REAL NOT NULL DEFAULT 0;
 ALTER TABLE cube ADD COLUMN gpu_hours REAL NOT NULL DEFAULT 0;
 ALTER TABLE cube_pairs ADD COLUMN gpu_hours REAL NOT NULL DEFAULT 0;
@@ -714,11 +719,12 @@ SELECT
   t.tags AS Tags,
   k.instance_type AS x_InstanceType,
   k.gpu_model AS x_GpuModel,
-  c.gpu_hours AS x_GpuHours,
+  g.gpu_hours AS x_GpuHours,
   k.dims AS x_Dimensions
 FROM charges c
 JOIN charge_keys k ON k.id = c.key_id
 JOIN loads l ON c.id BETWEEN l.first_rowid AND l.last_rowid
-LEFT JOIN tag_sets t ON t.id = c.tags_id;
+LEFT JOIN tag_sets t ON t.id = c.tags_id
+LEFT JOIN charge_gpu g ON g.id = c.id;
 """
     )

@@ -162,8 +162,15 @@ def _key_filter(plan: Scan) -> str:
     if not refused:
         return ""
     if len(allowed) <= len(refused):
-        return f" AND {_in('key_id', allowed)}"
-    return f" AND NOT {_in('key_id', refused)}"
+        return f" AND {_in('c.key_id', allowed)}"
+    return f" AND NOT {_in('c.key_id', refused)}"
+
+
+def _source(plan: Scan) -> tuple[str, str, str]:
+    """(FROM, the fact id column, the measure): GPU-hours live beside the facts."""
+    if plan.column == "gpu_hours":
+        return "charge_gpu g JOIN charges c ON c.id = g.id", "g.id", "g.gpu_hours"
+    return "charges c", "c.id", f"c.{plan.column}"
 
 
 def scan(conn: sqlite3.Connection, plan: Scan) -> dict[tuple[int, str], float]:
@@ -183,18 +190,17 @@ def scan(conn: sqlite3.Connection, plan: Scan) -> dict[tuple[int, str], float]:
     small_g = [g for g in range(len(plan.groups)) if g != big_g and plan.groups[g]]
     if (1 + len(small_g)) * (1 + len(small_c)) > MAX_SUMS:
         return _grouped_scan(conn, plan, currencies)
-    conds = {("g", g): _in("tags_id", plan.groups[g]) for g in small_g}
-    conds |= {("c", c): _in("key_id", currencies[c]) for c in small_c}
+    conds = {("g", g): _in("c.tags_id", plan.groups[g]) for g in small_g}
+    conds |= {("c", c): _in("c.key_id", currencies[c]) for c in small_c}
     cells = [(g, c) for g in (None, *small_g) for c in (None, *small_c)]
+    table, fact_id, value = _source(plan)
     sums = []
     for g, c in cells:
         when = " AND ".join(conds[k] for k in (("g", g), ("c", c)) if k[1] is not None)
-        sums.append(
-            f"SUM(CASE WHEN {when} THEN {plan.column} END)" if when else f"SUM({plan.column})"
-        )
+        sums.append(f"SUM(CASE WHEN {when} THEN {value} END)" if when else f"SUM({value})")
     sql = (
-        f"SELECT {', '.join(sums)} FROM charges WHERE id BETWEEN ? AND ? "
-        f"AND day BETWEEN ? AND ? AND {_in('tags_id', all_ids)}{_key_filter(plan)}"
+        f"SELECT {', '.join(sums)} FROM {table} WHERE {fact_id} BETWEEN ? AND ? "
+        f"AND c.day BETWEEN ? AND ? AND {_in('c.tags_id', all_ids)}{_key_filter(plan)}"
     )
     got: dict[tuple, float | None] = dict.fromkeys(cells)
     for row in _run(conn, sql, plan):
@@ -225,9 +231,10 @@ def _cells(got: dict, small_g: list[int], small_c: list[str], big_g: int, big_c:
 def _grouped_scan(conn, plan: Scan, currencies: dict[str, list[int]]):
     group_of = {i: g for g, ids in enumerate(plan.groups) for i in ids}
     currency_of = {k: c for c, keys in currencies.items() for k in keys}
+    table, fact_id, value = _source(plan)
     sql = (
-        f"SELECT tags_id, key_id, SUM({plan.column}) FROM charges WHERE id BETWEEN ? AND ? "
-        f"AND day BETWEEN ? AND ? AND {_in('tags_id', list(group_of))} GROUP BY 1, 2"
+        f"SELECT c.tags_id, c.key_id, SUM({value}) FROM {table} WHERE {fact_id} BETWEEN ? AND ? "
+        f"AND c.day BETWEEN ? AND ? AND {_in('c.tags_id', list(group_of))} GROUP BY 1, 2"
     )
     out: dict[tuple[int, str], float] = defaultdict(float)
     for tags_id, key_id, total in _run(conn, sql, plan):

@@ -305,32 +305,70 @@ AZURE_COLUMNS = [
 ]  # fmt: skip
 
 
-def test_azure_cost_details_vm_meters(db, rules, tmp_path):
-    path = tmp_path / "EA_ActualCost_202611.csv"
-    vms = [
-        ("NC24ads A100 v4", "Standard_NC24ads_A100_v4", "OnDemand", 3.673, 24),
-        ("ND96asr A100 v4 Spot", "Standard_ND96asr_v4", "Spot", 8.16, 6),
-        ("D2 v3/D2s v3", "Standard_D2s_v3", "OnDemand", 0.096, 24),
-    ]
+VMS = [
+    ("NC24ads A100 v4", "Standard_NC24ads_A100_v4", "OnDemand", 3.673, 24),
+    ("ND96asr A100 v4 Spot", "Standard_ND96asr_v4", "Spot", 8.16, 6),
+    ("D2 v3/D2s v3", "Standard_D2s_v3", "OnDemand", 0.096, 24),
+]
+
+
+def write_azure(path: Path, price_factor: float = 1.0) -> Path:
     with path.open("w", newline="", encoding="utf-8-sig") as fh:
         writer = csv.writer(fh)
         writer.writerow(AZURE_COLUMNS)
         for day in range(1, 6):
-            for i, (meter, size, model, price, qty) in enumerate(vms):
+            for i, (meter, size, model, price, qty) in enumerate(VMS):
                 info = json.dumps({"ServiceType": size, "UsageType": "ComputeHR"})
+                cost = round(qty * price * price_factor, 6)
                 writer.writerow(["8611537", "Acme", "11/01/2026", "11/30/2026", "sub-1", "ml",
                                  f"11/{day:02d}/2026", f"Virtual Machines {meter}", f"AAA-{i}",
                                  f"m-{i}", "Virtual Machines", "NC Series", meter, qty, price,
-                                 round(qty * price, 6), price, "USD", "eastus",
-                                 f"/subscriptions/sub-1/vm-{i}", info, '"team": "speech"',
-                                 "1 Hour", "Usage", model])  # fmt: skip
-    import_file(db, path, rules=rules, now=NOW)
-    expected_hours: dict[str, float] = defaultdict(float)
+                                 cost, price, "USD", "eastus", f"/subscriptions/sub-1/vm-{i}",
+                                 info, '"team": "speech"', "1 Hour", "Usage", model])  # fmt: skip
+    return path
+
+
+def _azure_hours(path: Path) -> dict[str, float]:
+    hours: dict[str, float] = defaultdict(float)
     with path.open(newline="", encoding="utf-8-sig") as fh:
         for r in csv.DictReader(fh):
             size = json.loads(r["AdditionalInfo"])["ServiceType"]
             if size in GPUS:
                 model, gpus = GPUS[size]
-                expected_hours[model] += float(r["Quantity"]) * gpus
-    assert _by(db, "gpu", "GPUHours") == _approx(dict(expected_hours))
-    assert set(_by(db, "instance", "BilledCost")) == {v[1] for v in vms}
+                hours[model] += float(r["Quantity"]) * gpus
+    return dict(hours)
+
+
+def test_azure_cost_details_vm_meters(db, rules, tmp_path):
+    path = write_azure(tmp_path / "EA_ActualCost_202611.csv")
+    import_file(db, path, rules=rules, now=NOW)
+    assert _by(db, "gpu", "GPUHours") == _approx(_azure_hours(path))
+    assert set(_by(db, "instance", "BilledCost")) == {v[1] for v in VMS}
+
+
+def test_gpu_hours_never_double_when_deliveries_meet(db, rules, tmp_path):
+    """Azure actual + amortised exports merge (the hours come from the actual one); a CUR
+    imported again in other bytes replaces itself; no GPU-hours outlive their charges."""
+    actual = write_azure(tmp_path / "EA_ActualCost_202611.csv")
+    import_file(db, actual, rules=rules, now=NOW)
+    import_file(
+        db, write_azure(tmp_path / "EA_AmortizedCost_202611.csv", 0.9), rules=rules, now=NOW
+    )
+    assert _by(db, "gpu", "GPUHours") == _approx(_azure_hours(actual))
+    cur = write_cur(tmp_path / "cur.csv")
+    import_file(db, cur, rules=rules, now=NOW)
+    again = tmp_path / "cur-again.csv"
+    again.write_text(cur.read_text().replace("\n", "\r\n"))  # the same charges, other bytes
+    report = import_file(db, again, rules=rules, now=NOW)
+    assert report.result.rows_replaced > 0
+    hours, _ = _cur_expected(cur)
+    expected = dict(_azure_hours(actual))
+    for model, h in hours.items():
+        expected[model] = expected.get(model, 0.0) + h
+    assert _by(db, "gpu", "GPUHours") == _approx(expected)
+    orphans = db.execute(
+        "SELECT COUNT(*) FROM charge_gpu g LEFT JOIN charges c ON c.id = g.id WHERE c.id IS NULL"
+    ).fetchone()[0]
+    assert orphans == 0
+    stored = db.execute("SELECT SUM(gpu_hours) FROM charge_gpu").fetchone()[0]
+    assert stored == pytest.approx(sum(expected.values()))

@@ -208,3 +208,32 @@ def test_m012_keeps_an_older_cache_readable(db_path):
     assert reads.totals(migrated, Where(), *NOV, "EffectiveCost") == {"USD": 10.0}
     assert reads.totals(migrated, Where(), *NOV, "GPUHours") == {}
     assert reads.tag_totals(migrated, "app", "web", *NOV, "BilledCost") == {"USD": 10.0}
+
+
+def test_a_sync_window_replaces_gpu_hours_with_its_charges(db):
+    import pyarrow as pa
+
+    from finops_bot.ingest.importer import load_batches
+    from finops_bot.ingest.normalize import FOCUS_FIELDS
+
+    field_of = {name: f for f, name in FOCUS_FIELDS.items()}
+
+    def batch(days, hours):
+        rows = [charge(f"2026-11-{d:02d}", 30, resource=f"i-{d}") for d in days]
+        for row in rows:
+            row.update(ResourceType="p4d.24xlarge", ConsumedQuantity=str(hours))
+        return [pa.RecordBatch.from_pylist(rows)]
+
+    common = dict(source="aws-ce", kind="sync", rules=RULES, now=NOW)
+    load_batches(db, batch(range(1, 11), 24), field_of, **common)
+    window = (date(2026, 11, 6), date(2026, 11, 10))
+    load_batches(db, batch(range(6, 11), 12), field_of, window=window, **common)
+    assert reads.totals(db, Where.of({"gpu": ["A100"]}), *NOV, "GPUHours") == {
+        "": 5 * 24 * 8 + 5 * 12 * 8
+    }
+    days = dict((d, t) for d, _, t in reads.series(db, Where(), *NOV, "GPUHours"))
+    assert days["2026-11-05"] == 24 * 8 and days["2026-11-06"] == 12 * 8
+    left = db.execute(
+        "SELECT COUNT(*) FROM charge_gpu g LEFT JOIN charges c ON c.id = g.id WHERE c.id IS NULL"
+    ).fetchone()[0]
+    assert left == 0

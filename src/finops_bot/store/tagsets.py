@@ -65,10 +65,11 @@ def tag_set_values(conn: sqlite3.Connection, key: str) -> dict[int, str]:
     """tag-set id → the value the set gives ``key`` (as stored, trimmed)."""
     wanted = normalise_key(key)
     best: dict[int, tuple[int, str]] = {}
+    # sets whose text lacks the key are never parsed
     for tags_id, stored, kind, value in conn.execute(
         "SELECT t.id, j.key, j.type, j.value FROM tag_sets t, json_each(t.tags) j "
-        "WHERE instr(lower(j.key), ?) > 0",
-        (wanted,),
+        "WHERE instr(lower(t.tags), ?) > 0 AND instr(lower(j.key), ?) > 0",
+        (wanted, wanted),
     ):
         rank = _rank(stored, wanted)
         if rank is not None and (tags_id not in best or rank < best[tags_id][0]):

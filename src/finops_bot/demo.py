@@ -390,6 +390,7 @@ def demo_table(today: date) -> pa.Table:
             "ResourceId": r.resource_id,
             "ResourceType": r.resource_type,
             "SkuId": r.sku,
+            "x_InstanceType": _instance_type(r),
             "ConsumedQuantity": round(quantity, 4),
             "ConsumedUnit": r.unit,
             "PricingQuantity": round(quantity, 4),
@@ -432,10 +433,21 @@ def demo_table(today: date) -> pa.Table:
     return pa.table(cols)
 
 
+def _instance_type(r: Resource) -> str | None:
+    """The VM's instance type, as exports carry it (the demo's SKU ids embed it)."""
+    if r.resource_type not in ("Instance", "Virtual machine"):
+        return None
+    for suffix in (".Standard", ".Committed", ".Dynamic", "-Standard", "-Committed", "-Dynamic"):
+        if r.sku.endswith(suffix):
+            return r.sku.removesuffix(suffix)
+    return r.sku
+
+
 def load_demo(db, today: date, now: datetime, rules: TagRules) -> LoadResult:
     """Build the demo organisation into the cache, replacing any earlier demo data."""
     table = demo_table(today)
     field_of = {name: f for f, name in FOCUS_FIELDS.items()}
+    field_of["x_InstanceType"] = "x_instance_type"
     return load_batches(
         db,
         table.to_batches(max_chunksize=50_000),
@@ -455,4 +467,9 @@ DEMO_QUESTIONS = [
     "spot vs on-demand for llm-finetune this month",
     "untagged spend last 30 days",
     "billed cost of bert-training this month",
+    "which team spends the most this month",
+    "what grew the most this week",
+    "daily spend for llm-finetune last 14 days",
+    "gpu spend by gpu model last month",
+    "h100 hours last month",
 ]

@@ -76,6 +76,11 @@ COLUMNS = _Columns(
 USAGE = ("Usage",)
 
 
+def _initial(label: str) -> str:
+    """'GPU model' stays, 'project' → 'Project'."""
+    return label[:1].upper() + label[1:]
+
+
 def plural(dim: str) -> str:
     return PLURALS.get(dim, f"{DIM_LABELS[dim]}s")
 
@@ -89,9 +94,9 @@ class Subject:
 
     @property
     def title(self) -> str:
-        return (
-            "All spend" if self.dim == "*" else f"{DIM_LABELS[self.dim].capitalize()} {self.label}"
-        )
+        if self.key == "*":  # every value of the dimension ("gpu spend")
+            return _initial(self.label)
+        return "All spend" if self.dim == "*" else f"{_initial(DIM_LABELS[self.dim])} {self.label}"
 
     @property
     def filters(self) -> dict[str, str]:
@@ -192,7 +197,7 @@ def top_answer(ctx: Ctx, q: Query, subject: Subject, period: Period) -> Answer:
     totals = _sum(ranked)
     shown = [r for c in totals for r in [x for x in ranked if x.currency == c][:n]]
     top = f"Top {DIM_LABELS[dim]}" if n == 1 else f"Top {n} {plural(dim)}"
-    title = top + ("" if subject.dim == "*" else f" of {subject.title}")
+    title = top + ("" if subject.dim == "*" or subject.dim == dim else f" of {subject.title}")
     answer = ctx.answer(
         subject.where,
         kind="top",

@@ -225,7 +225,7 @@ class Engine:
                     "their instance type or SKU (p4d, p5, a2, a3, ND…), which the cache "
                     "only has for files imported since this version; import them again."
                 )
-            return Subject("gpu", "all GPU models", Where.of({"gpu": models}), "*")
+            return Subject("gpu", "GPU spend, every model", Where.of({"gpu": models}), "*")
         hit = self.names().resolve(dim, name)
         if isinstance(hit, NoMatch) and name.endswith("s") and len(name) > 3:
             plural_hit = self.names().resolve(dim, name[:-1])  # "h100s", "a100s"

@@ -111,6 +111,8 @@ def _subject(text: str, dims: dict[str, str]) -> tuple[str | None, str | None]:
         return None, None
     if text == ME or text.split() == [ME]:
         return "owner", ME
+    if re.fullmatch(r"gpus?(?: instances?| charges?)?", text):  # "gpu spend": every model
+        return "gpu", "*"
     if re.fullmatch(r"@@[A-Z0-9]+", text.upper()):  # a Slack mention of a person
         return "owner", text.upper()
     first, _, rest = text.partition(" ")

@@ -58,6 +58,8 @@ def follow_ups(dim: str, name: str, period: str, compare: bool = False) -> list[
     if dim == "*":
         return [f"top 5 projects {period}", f"untagged spend {period}"]
     subject = f"{dim} {name}" if dim != "project" else name
+    if name == "*":  # every value of the dimension: "gpu spend"
+        subject = f"{dim} spend"
     out = [] if dim == "service" else [f"{subject} by service {period}"]
     out.append(f"spot vs on-demand for {subject} {period}")
     if not compare:

@@ -83,8 +83,8 @@ def series_answer(
         granularity=grain,
     )
     name = subject.key or subject.label
-    about = "" if subject.dim == "*" else f" for {subject.dim} {name}"
-    answer.suggestions = [f"compare{about} {period.phrase}".replace("  ", " ")]
+    about = "" if subject.dim == "*" else f" {subject.dim} {name}"
+    answer.suggestions = [f"compare{about} {period.phrase}"] if name != "*" else []
     return answer
 
 
@@ -191,9 +191,17 @@ def as_hours(answer: Answer) -> Answer:
     answer.unit = "gpu_hours"
     answer.quantity = answer.totals.pop("", None) if answer.totals else None
     answer.totals = {}
+    if answer.previous is not None:  # said in words: renderers compare money, not hours
+        before = answer.previous.totals.get("")
+        if before and answer.quantity is not None:
+            change = (answer.quantity - before) / before * 100
+            answer.notes.insert(
+                0, f"{answer.previous.period.label}: {before:,.1f} GPU-hours ({change:+.1f}%)."
+            )
+        answer.previous = None
     for r in answer.rows:
         if r.currency == "":
-            r.quantity, r.cost = r.cost, 0.0
+            r.quantity, r.cost, r.previous_cost = r.cost, 0.0, None
     if answer.quantity is None and not answer.nothing:
         answer.nothing = "No GPU-hours in this period (usage of GPU instances, in hours)."
     return answer

@@ -27,7 +27,7 @@ def ask(engine, question):
 def test_gpu_spend_is_every_gpu_charge(gpus):
     engine, _, spend = gpus
     a = ask(engine, "what's our gpu spend this month")
-    assert a.kind == "cost" and a.filters == {"gpu": "all GPU models"}
+    assert a.kind == "cost" and a.filters == {"gpu": "GPU spend, every model"}
     assert a.total == pytest.approx(sum(spend.values()))
     by_model = ask(engine, "spend by gpu model this month")
     assert {r.key: r.cost for r in by_model.rows} == pytest.approx(spend)

@@ -128,8 +128,8 @@ def mutate(path: str, value):
     for key in keys[:-1]:
         target = target[int(key)] if key.isdigit() else target[key]
     last = keys[-1]
-    if value is KeyError:
-        del target[last]
+    if value is KeyError:  # the field removed (absent already: nothing to remove)
+        target.pop(int(last) if last.isdigit() else last, None)
     else:
         target[int(last) if last.isdigit() else last] = value
     return batch

@@ -22,5 +22,7 @@ def format_change(current: float, previous: float) -> str:
     if previous == 0:
         return "new" if current else "no change"
     pct = (current - previous) / abs(previous) * 100
-    arrow = "▲" if pct > 0 else ("▼" if pct < 0 else "=")
+    if abs(pct) < 0.05:  # shown as 0.0%: an arrow would claim a direction it cannot show
+        return "= 0.0%"
+    arrow = "▲" if pct > 0 else "▼"
     return f"{arrow} {pct:+.1f}%"

@@ -127,7 +127,8 @@ def status(args: argparse.Namespace) -> int:
     rows = db.execute(
         "SELECT name, kind, first_day, last_day, rows, loaded_at FROM sources ORDER BY name"
     ).fetchall()
-    print(f"Cache {deps.settings.db_path}: {len(rows)} source(s); measure {deps.settings.measure}.")
+    sources = f"{len(rows)} source{'' if len(rows) == 1 else 's'}"
+    print(f"Cache {deps.settings.db_path}: {sources}; measure {deps.settings.measure}.")
     if not rows and not deps.settings.sources:
         print("No billing data yet: python -m bot demo, or python -m bot import FILE.")
     for name, kind, first, last, count, loaded in rows:
@@ -314,7 +315,8 @@ def gpus(args: argparse.Namespace) -> int:
         print("idle+mem: idle, and a process still holds GPU memory.")
     silent = [n for n in nodes if n.state == "silent"]
     if silent:
-        print(f"{len(silent)} silent node(s) stopped reporting: they may still be billing.")
+        nodes = "1 silent node" if len(silent) == 1 else f"{len(silent)} silent nodes"
+        print(f"{nodes} stopped reporting: they may still be billing.")
     print(
         f"Idle: {deps.settings.fleet.describe()}. Prices: {price_bases(nodes) or PRICE_ORDER}"
         + (f"; no price for {', '.join(unknown)} (add it under [gpu_prices])" if unknown else "")

@@ -23,6 +23,7 @@ from finops_bot.questions.parse import ME, ParseError, Query, parse
 from finops_bot.questions.periods import Period, PeriodError, check_day, previous_period
 from finops_bot.questions.rules import Asker, QuestionRules
 from finops_bot.questions.suggest import EXAMPLES, by_shape, examples, help_text
+from finops_bot.questions.words import counted
 from finops_bot.store import reads
 from finops_bot.store.reads import Where
 
@@ -199,7 +200,7 @@ class Engine:
             if clipped:
                 ctx.notes.append(
                     f"Compared like for like: the data ends on {last}, so the earlier "
-                    f"period is cut to the same {clipped} day(s)."
+                    f"period is cut to the same {counted(clipped, 'day')}."
                 )
             answer = build.cost_answer(ctx, q, subject, period, before)
         _coverage(answer, period, self._span[0], last or self._span[1])
@@ -384,7 +385,7 @@ def _partial_notes(period: Period, last: str | None) -> list[str]:
     if period.end > end:
         missing = (period.end - end).days
         return [
-            f"Partial: the data ends on {last}, {missing} day(s) before the period does "
+            f"Partial: the data ends on {last}, {counted(missing, 'day')} before the period does "
             "(providers publish with a delay)."
         ]
     return []

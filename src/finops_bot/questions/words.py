@@ -200,3 +200,8 @@ def typo_fixes(words: list[str]) -> dict[int, str]:
         if _distance(word, best, limit) <= limit:
             fixes[i] = best
     return fixes
+
+
+def counted(n: int, word: str) -> str:
+    """'1 day', '3 days'."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"

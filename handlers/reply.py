@@ -143,6 +143,22 @@ def answer_soon(
     first(**message(answer, share_for=today if share else None))
 
 
+def answer_visibly(context, question: str, send: Send, client, day: date | None = None) -> None:
+    """A visible answer (mention, DM, shared answer): from the pool, with its chart, as the
+    signed user; nothing in the listener's thread."""
+    answer_soon(
+        context["finops"],
+        question,
+        first=send,
+        later=send,
+        share=False,
+        working=False,
+        day=day,
+        client=client,
+        user=context.get("user_id"),
+    )
+
+
 def _deliver(done: Future, send: Send, share_for: date | None) -> None:
     try:
         payload = message(done.result(), share_for=share_for)

@@ -7,14 +7,13 @@ from __future__ import annotations
 import re
 
 from finops_bot.render.blocks import escape, parse_share_value
-from handlers.reply import answer_soon
+from handlers.reply import answer_visibly
 
 TOO_OLD = "Sorry, that button is too old to share; ask the question again."
 
 
 def share_in_channel(ack, action, body, context, respond, logger, client=None) -> None:
     ack()
-    deps = context["finops"]
     try:
         question, day = parse_share_value(action.get("value", ""))
     except (ValueError, KeyError, TypeError):
@@ -32,14 +31,4 @@ def share_in_channel(ack, action, body, context, respond, logger, client=None) -
         visible = "in_channel" if "blocks" in reply else "ephemeral"  # busy: only to them
         return respond(response_type=visible, replace_original=False, **reply)
 
-    answer_soon(
-        deps,
-        question,
-        first=post,
-        later=post,
-        share=False,
-        working=False,
-        day=day,
-        client=client,
-        user=context.get("user_id"),
-    )
+    answer_visibly(context, question, post, client, day=day)

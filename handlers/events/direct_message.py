@@ -3,7 +3,7 @@ block)."""
 
 from __future__ import annotations
 
-from handlers.reply import answer_soon, strip_mention
+from handlers.reply import answer_visibly, strip_mention
 
 
 def is_direct_message(event: dict) -> bool:
@@ -15,13 +15,4 @@ def is_direct_message(event: dict) -> bool:
 
 def direct_message(event, context, say, client) -> None:
     question = strip_mention(event.get("text", ""), context.get("bot_user_id")) or "help"
-    answer_soon(
-        context["finops"],
-        question,
-        first=say,
-        later=say,
-        share=False,
-        working=False,
-        client=client,
-        user=context.get("user_id"),
-    )
+    answer_visibly(context, question, say, client)

@@ -5,19 +5,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from handlers.reply import answer_soon, strip_mention
+from handlers.reply import answer_visibly, strip_mention
 
 
 def app_mention(event, context, say, client) -> None:
     reply = partial(say, thread_ts=event.get("thread_ts") or event.get("ts"))
     question = strip_mention(event.get("text", ""), context.get("bot_user_id")) or "help"
-    answer_soon(
-        context["finops"],
-        question,
-        first=reply,
-        later=reply,
-        share=False,
-        working=False,
-        client=client,
-        user=context.get("user_id"),
-    )
+    answer_visibly(context, question, reply, client)

@@ -60,8 +60,7 @@ def _part(cal: Cal, months: int, index: int, year: int | None) -> tuple[date, da
 def _year(text: str | None) -> int | None:
     if not text:
         return None
-    value = int(text)
-    return value + 2000 if value < 100 else value
+    return 2000 + int(text) if len(text) == 2 else int(text)  # "fy27"; "0001" is year 1
 
 
 def _fy(cal: Cal, year: int) -> str:

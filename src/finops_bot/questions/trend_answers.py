@@ -157,12 +157,12 @@ def names_answer(ctx: Ctx, q: Query, period: Period) -> Answer:
 
 def compare_subjects_answer(ctx: Ctx, subjects: tuple[Subject, Subject], period: Period) -> Answer:
     """Two subjects over one period, side by side (never added together)."""
-    rows = []
+    rows, empty = [], []
     for subject in subjects:
         totals = reads.totals(ctx.db, subject.where, period.start, period.end, ctx.measure)
-        rows += [Row(subject.title, total, c) for c, total in totals.items()] or [
-            Row(subject.title, 0.0, next(iter(totals), "USD"))
-        ]
+        rows += [Row(subject.title, total, c) for c, total in totals.items()]
+        if not totals:  # no row in a currency it never had
+            empty.append(f"{subject.title}: no spend in this period.")
     a, b = subjects
     answer = ctx.answer(
         reads.Where(),
@@ -176,6 +176,7 @@ def compare_subjects_answer(ctx: Ctx, subjects: tuple[Subject, Subject], period:
         f"Summed: {a.title} and {b.title} separately, {ctx.measure}; nothing added together."
     )
     answer.summed = {}
+    answer.notes += empty
     by = {r.key: r for r in rows}
     first, second = by.get(a.title), by.get(b.title)
     if first and second and first.currency == second.currency and second.cost:

@@ -226,3 +226,10 @@ def test_nicknames_from_the_config(db, engine):
 def test_bad_question_settings_are_named_in_one_line(questions, aliases, people, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_question_rules(questions, aliases, people)
+
+
+@pytest.mark.parametrize("question", ["q1 0001", "fy0000", "h2 0000", "q3 9999", "2026 q9"])
+def test_quarters_and_years_out_of_range_are_one_line(engine, question):
+    a = ask(engine, question)
+    assert a.kind in ("error", "not_understood", "unknown_name"), (question, a.kind)
+    assert a.total is None

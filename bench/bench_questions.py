@@ -1,7 +1,9 @@
 """Question latency, in process, over caches of 1M and 10M daily rows (built by
-bench_import.py, or pass --db). p50/p95 per question kind.
+bench_import.py, or pass --db). p50/p95 per question kind, open and (side by side, in the
+same run) under an access scope ([access] mode = "scoped"; default: one team's grant).
 
     python bench/bench_questions.py [--db bench/out/import_1000000_parquet.db ...] [--n 200]
+        [--scope teams=team-07]
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from finops_bot.access import scope_from_pairs
 from finops_bot.questions import Engine
 from finops_bot.store import connect
 
@@ -48,24 +51,40 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(int(len(ordered) * q), len(ordered) - 1)]
 
 
-def bench(db_path: Path, n: int) -> list[dict]:
+def timed(engine: Engine, question: str, n: int, scope=None) -> tuple[str, list[float]]:
+    answer = engine.ask(question, TODAY, NOW, scope=scope)  # warm: names, the scope's view
+    times = []
+    for _ in range(n):
+        began = time.perf_counter()
+        engine.ask(question, TODAY, NOW, scope=scope)
+        times.append((time.perf_counter() - began) * 1000)
+    return answer.kind, times
+
+
+def bench(db_path: Path, n: int, scope_pairs: list[str]) -> list[dict]:
     rows = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM charges").fetchone()[0]
     engine = Engine(connect(db_path))
+    scope = scope_from_pairs(scope_pairs)
+    began = time.perf_counter()
+    engine.view(scope)
+    view_ms = (time.perf_counter() - began) * 1000
+    print(json.dumps({"bench": "scope_view", "cache_rows": rows, "scope": scope.describe(),
+                      "build_ms": round(view_ms, 1)}))  # fmt: skip
     results = []
     for kind, question in QUESTIONS.items():
-        answer = engine.ask(question, TODAY, NOW)  # warm: names loaded once per cache version
-        times = []
-        for _ in range(n):
-            began = time.perf_counter()
-            engine.ask(question, TODAY, NOW)
-            times.append((time.perf_counter() - began) * 1000)
+        answer_kind, times = timed(engine, question, n)
+        scoped_kind, scoped = timed(engine, question, n, scope)
         line = {
             "bench": "question",
             "cache_rows": rows,
             "kind": kind,
-            "answer_kind": answer.kind,
+            "answer_kind": answer_kind,
             "p50_ms": round(statistics.median(times), 2),
             "p95_ms": round(percentile(times, 0.95), 2),
+            "scope": scope.describe(),
+            "scoped_answer_kind": scoped_kind,
+            "scoped_p50_ms": round(statistics.median(scoped), 2),
+            "scoped_p95_ms": round(percentile(scoped, 0.95), 2),
         }
         print(json.dumps(line))
         results.append(line)
@@ -84,11 +103,12 @@ def main() -> None:
         ],
     )
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--scope", action="append", default=None, metavar="KEY=NAMES")
     args = parser.parse_args()
     all_results = []
     for db in args.db:
         if db.exists():
-            all_results += bench(db, args.n)
+            all_results += bench(db, args.n, args.scope or ["teams=team-07"])
         else:
             print(
                 json.dumps(
@@ -99,9 +119,15 @@ def main() -> None:
                     }
                 )
             )
-    print(f"\n{'question kind':<42} {'cache rows':>11} {'p50 ms':>8} {'p95 ms':>8}")
+    print(
+        f"\n{'question kind':<42} {'cache rows':>11} {'p50 ms':>8} {'p95 ms':>8}"
+        f" {'scoped p50':>11} {'scoped p95':>11}  scoped answer"
+    )
     for r in all_results:
-        print(f"{r['kind']:<42} {r['cache_rows']:>11,} {r['p50_ms']:>8} {r['p95_ms']:>8}")
+        print(
+            f"{r['kind']:<42} {r['cache_rows']:>11,} {r['p50_ms']:>8} {r['p95_ms']:>8}"
+            f" {r['scoped_p50_ms']:>11} {r['scoped_p95_ms']:>11}  {r['scoped_answer_kind']}"
+        )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.clock import as_of, real_now
 from bot.people import People
+from finops_bot.access import OPERATOR, AccessPolicy, Audience, Identity, Scope, scope_for
 from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.questions import Answer, Engine
@@ -37,6 +38,7 @@ class AnswerService:
         fleet_rules: FleetRules | None = None,
         rules: QuestionRules | None = None,
         people: People | None = None,
+        access: AccessPolicy | None = None,
     ):
         self.db_path = db_path
         self.measure = measure
@@ -45,6 +47,7 @@ class AnswerService:
         self.fleet_rules = fleet_rules
         self.rules = rules
         self.people = people
+        self.access = access or AccessPolicy()
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="finops-answer")
         # running + waiting questions; the executor's own queue is unbounded
@@ -63,17 +66,38 @@ class AnswerService:
             )
         return engine
 
-    def ask(self, question: str, today: date | None = None, user_id: str | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        today: date | None = None,
+        user_id: str | None = None,
+        audience: Audience = OPERATOR,
+    ) -> Answer:
         """Answer as of ``today`` (None: the real date); the time follows bot.clock's rule.
-        ``user_id``: the Slack user Slack signed the request for ("my spend")."""
+        ``user_id``: the Slack user Slack signed the request for ("my spend", and what they
+        may see); ``audience``: who will see the answer (finops_bot.access)."""
         day, now = as_of(today, real_now())
         try:
-            return self._engine().ask(question, day, now, self._asker(user_id))
+            scope = self.scope(user_id, audience)
+            return self._engine().ask(question, day, now, self._asker(user_id), scope)
         except (sqlite3.Error, CacheError) as exc:  # the cache itself: one line, no apology
             self._local.engine = None  # a fresh connection next time (the file may be back)
             error = exc if isinstance(exc, CacheError) else explain(exc, self.db_path)
             log.error("answering from the cache failed: %s", error)
             return Answer(kind="error", question=question[:200], message=f"{error}.")
+
+    def scope(self, user_id: str | None, audience: Audience) -> Scope | None:
+        """What this audience may see (None: everything, open mode or the operator)."""
+        if self.access.open or audience.surface == "operator":
+            return None
+        who = None
+        if user_id:
+            who = (
+                self.people.identity(user_id, self.access.groups())
+                if self.people
+                else Identity(user_id, external=True)
+            )
+        return scope_for(self.access, who, audience)
 
     def _asker(self, user_id: str | None) -> Asker | None:
         if not user_id:
@@ -82,14 +106,19 @@ class AnswerService:
         return Asker(user_id, email)
 
     def submit(
-        self, question: str, today: date, user_id: str | None = None
+        self,
+        question: str,
+        today: date,
+        user_id: str | None = None,
+        audience: Audience | None = None,
     ) -> Future[Answer] | None:
-        """Queue a question; None at once when the pool and its queue are full."""
+        """Queue a question; None at once when the pool and its queue are full. Slack's
+        listeners give the ``audience`` (the operator's is the CLI's)."""
         if not self._slots.acquire(blocking=False):
             return None
         try:
-            who = (user_id,) if user_id else ()  # (tests replace ask with a 2-argument one)
-            future = self._pool.submit(self.ask, question, today, *who)
+            audience = audience or Audience("ephemeral")  # a Slack answer: never the operator's
+            future = self._pool.submit(self.ask, question, today, user_id, audience)
         except BaseException:
             self._slots.release()
             raise

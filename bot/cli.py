@@ -72,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a series answer's chart (PNG) here (default with --json: charts/ beside "
         "the cache); JSON lists it under files",
     )
+    who = p.add_mutually_exclusive_group()
+    who.add_argument(
+        "--channel",
+        metavar="CHANNEL_ID",
+        help="answer as a visible post in this Slack channel would show it ([access] grants)",
+    )
+    who.add_argument(
+        "--scope",
+        action="append",
+        metavar="KEY=NAMES",
+        help="answer as someone limited to this scope would see it: projects=, teams=, "
+        "owners=, providers=, accounts= (repeat to combine: all must hold)",
+    )
     p.set_defaults(run=commands.ask)
 
     p = sub.add_parser(

@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 from bot.deps import build
-from finops_bot.demo import DEMO_QUESTIONS, load_demo
+from finops_bot.access import scope_from_pairs
+from finops_bot.demo import DEMO_QUESTIONS, DEMO_SCOPE, DEMO_SCOPED_QUESTIONS, load_demo
 from finops_bot.demo_sample import write_sample
-from finops_bot.errors import FinopsError
+from finops_bot.errors import FinopsError, UsageError
 from finops_bot.money import format_money
 from finops_bot.questions import Engine
 from finops_bot.render.json import render_json
@@ -39,6 +40,17 @@ def demo(args: argparse.Namespace) -> int:
     for question in DEMO_QUESTIONS:
         print(f'$ {prog} ask "{question}"{db_flag}{as_of}')
         print(render_text(engine.ask(question, deps.today, deps.answer_now)))
+        print()
+    print(
+        '# Access ([access] mode = "scoped"): each channel and person sees only what they are '
+        "granted.\n# As someone granted only team nlp would see it (ask --scope previews any "
+        "grant):\n"
+    )
+    scope = scope_from_pairs(DEMO_SCOPE)
+    flags = " ".join(f"--scope {pair}" for pair in DEMO_SCOPE)
+    for question in DEMO_SCOPED_QUESTIONS:
+        print(f'$ {prog} ask "{question}" {flags}{db_flag}{as_of}')
+        print(render_text(engine.ask(question, deps.today, deps.answer_now, scope=scope)))
         print()
     sample = write_sample(sample_paths(deps.settings.db_path)[0], deps.today)
     print("Try next:")
@@ -85,8 +97,7 @@ def ask(args: argparse.Namespace) -> int:
     db = connect(deps.settings.db_path)
     answer = Engine(
         db, deps.settings.measure, deps.prices, deps.settings.fleet, deps.settings.questions
-    ).ask(" ".join(args.question), deps.today, deps.answer_now)
-    from pathlib import Path
+    ).ask(" ".join(args.question), deps.today, deps.answer_now, scope=_preview(args, deps))
 
     chart_dir = getattr(args, "chart_dir", None)
     files = []
@@ -99,6 +110,28 @@ def ask(args: argparse.Namespace) -> int:
         print(render_text(answer))
         print("".join(f"Chart: {f['path']}\n" for f in files), end="")
     return 0 if answer.kind not in ("error",) else 1
+
+
+def _preview(args: argparse.Namespace, deps):
+    """``--channel`` / ``--scope``: the operator previews what an audience sees (the CLI
+    itself sees everything)."""
+    from finops_bot.access import channel_scope, scope_from_pairs
+
+    contact = deps.settings.access.contact
+    if getattr(args, "scope", None):
+        try:
+            return scope_from_pairs(args.scope, contact)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    if getattr(args, "channel", None):
+        if deps.settings.access.open:
+            print(
+                "note: [access] mode is open, so every channel sees everything; set "
+                'mode = "scoped" and [[access.grants]] to limit it',
+                file=sys.stderr,
+            )
+        return channel_scope(deps.settings.access, args.channel)
+    return None
 
 
 def _chart_files(answer, folder) -> list[dict]:

@@ -19,7 +19,9 @@ from datetime import UTC
 from bot.clock import real_now
 from bot.deps import Deps, build, slack_settings
 from bot.people import People
+from finops_bot.access import AccessPolicy
 from finops_bot.config import SlackSettings
+from finops_bot.questions.words import counted
 from finops_bot.store import connect
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -44,6 +46,7 @@ def serve(args: argparse.Namespace) -> int:
         fleet_rules=deps.settings.fleet,
         rules=deps.settings.questions,
         people=people(slack, deps.settings.questions.people),
+        access=deps.settings.access,
     )
     app = build_app(slack, SlackDeps(answers))
     handler = None
@@ -64,6 +67,7 @@ def serve(args: argparse.Namespace) -> int:
         f"cache {deps.settings.db_path}",
         flush=True,
     )
+    print(access_line(deps.settings.access, slack.verify_token), flush=True)
     if handler is not None:
         handler.connect()
     scheduler = _scheduler(args, deps, checks)
@@ -77,6 +81,26 @@ def serve(args: argparse.Namespace) -> int:
         handler.close()
     print("finops-bot stopped", flush=True)
     return 0
+
+
+def access_line(policy: AccessPolicy, slack_api: bool) -> str:
+    """What serve says about who may see what, once at start."""
+    if policy.open:
+        return (
+            "access: open (everyone in the workspace sees every cost; "
+            '[access] mode = "scoped" limits it)'
+        )
+    line = (
+        f"access: scoped ({counted(len(policy.rules), 'grant')}, "
+        f"{counted(len(policy.admins), 'admin id')}); "
+        "guests and other workspaces' users get only user grants"
+    )
+    if not slack_api:
+        line += (
+            "; WARNING: with FINOPS_BOT_VERIFY_TOKEN=false nobody's identity can be looked "
+            "up, so everyone gets only the grants that name them"
+        )
+    return line
 
 
 def people(slack: SlackSettings, table) -> People:

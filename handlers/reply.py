@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date
 
+from finops_bot.access import Audience
 from finops_bot.questions import Answer
 from finops_bot.render.blocks import answer_blocks, answer_fallback_text, escape, share_value
 from handlers.errors import APOLOGY
@@ -36,11 +37,22 @@ def message(answer: Answer, *, share_for: date | None = None, image: dict | None
     return {"blocks": blocks, "text": answer_fallback_text(answer)}
 
 
-def deliver(answer: Answer, send: Send, *, client=None, share_for: date | None = None) -> bool:
+def deliver(
+    answer: Answer,
+    send: Send,
+    *,
+    client=None,
+    share_for: date | None = None,
+    alone: Send | None = None,
+) -> bool:
     """Send one answer through ``send``; with a Web API ``client``, a series goes with its
     chart (uploaded privately, shown as an image block), else without it: an upload or an
     image that fails never loses the answer. True when a chart went out. For visible
-    messages (mentions, DMs, shared answers, digests)."""
+    messages (mentions, DMs, shared answers, digests). ``alone``: where a refusal goes
+    instead (only to the person who asked)."""
+    if answer.refused and alone is not None:
+        alone(**message(answer))
+        return False
     image = upload_chart(client, answer)
     plain = message(answer, share_for=share_for)
     if image is None:
@@ -58,11 +70,15 @@ def strip_mention(text: str, bot_user_id: str | None = None) -> str:
     return re.sub(r"^\s*<@[A-Z0-9]+(\|[^>]*)?>", " ", text).strip()
 
 
-def _submit(deps, question: str, today: date, user: str | None):
-    """Queue on the answer pool, as the signed Slack user (for "my spend")."""
-    if user:
-        return deps.answers.submit(question, today, user_id=user)
-    return deps.answers.submit(question, today)
+def audience(context, surface: str = "ephemeral") -> Audience:
+    """Who will see an answer: ``surface`` (ephemeral, visible or dm) in the channel Slack
+    signed the request for (Bolt's context.channel_id)."""
+    return Audience(surface, context.get("channel_id"))
+
+
+def _submit(deps, question: str, today: date, user: str | None, seen_by: Audience | None):
+    """Queue on the answer pool, as the signed Slack user ("my spend", what they may see)."""
+    return deps.answers.submit(question, today, user_id=user, audience=seen_by)
 
 
 def answer_later(
@@ -73,10 +89,11 @@ def answer_later(
     then: Callable[[Answer], object],
     day: date | None = None,
     user: str | None = None,
+    seen_by: Audience | None = None,
 ) -> None:
     """Queue the question and return at once: ``then(answer)`` runs on the pool thread
     that answered it (an error: APOLOGY through ``send``); a full pool: BUSY at once."""
-    future = _submit(deps, question, day or deps.answers.today(), user)
+    future = _submit(deps, question, day or deps.answers.today(), user, seen_by)
     if future is None:
         log.warning("answer pool full; refused %r", question[:80])
         send(text=BUSY)
@@ -106,13 +123,16 @@ def answer_soon(
     day: date | None = None,
     client=None,
     user: str | None = None,
+    seen_by: Audience | None = None,
+    alone: Send | None = None,
 ) -> None:
     """Answer through ``first`` (the ack, or the first reply) when the answer comes within
     the ack budget; else ``first`` says it is working on it (when ``working``) and ``later``
     gets the answer from the pool thread. A full pool gets BUSY through ``first`` at once.
     ``day``: answer as of that day (a Share button's), else today. ``client``: a visible
     answer, sent through ``later`` from the pool with its chart (see ``deliver``). ``user``:
-    the Slack user id Slack signed the request for (Bolt's context.user_id)."""
+    the Slack user id Slack signed the request for (Bolt's context.user_id); ``seen_by``:
+    who will see the answer (``audience``; None: only the asker)."""
     today = day or deps.answers.today()
     if client is not None:
         answer_later(
@@ -120,11 +140,12 @@ def answer_soon(
             question,
             send=later,
             day=today,
-            then=lambda answer: deliver(answer, later, client=client),
+            then=lambda answer: deliver(answer, later, client=client, alone=alone),
             user=user,
+            seen_by=seen_by,
         )
         return
-    future = _submit(deps, question, today, user)
+    future = _submit(deps, question, today, user, seen_by)
     if future is None:
         log.warning("answer pool full; refused %r", question[:80])
         first(text=BUSY)
@@ -143,9 +164,18 @@ def answer_soon(
     first(**message(answer, share_for=today if share else None))
 
 
-def answer_visibly(context, question: str, send: Send, client, day: date | None = None) -> None:
-    """A visible answer (mention, DM, shared answer): from the pool, with its chart, as the
-    signed user; nothing in the listener's thread."""
+def answer_visibly(
+    context,
+    question: str,
+    send: Send,
+    client,
+    day: date | None = None,
+    surface: str = "visible",
+    alone: Send | None = None,
+) -> None:
+    """A visible answer (mention, shared answer; ``surface`` "dm" for a DM): from the pool,
+    with its chart, as the signed user, showing what that audience may see; nothing in
+    the listener's thread."""
     answer_soon(
         context["finops"],
         question,
@@ -156,6 +186,8 @@ def answer_visibly(context, question: str, send: Send, client, day: date | None 
         day=day,
         client=client,
         user=context.get("user_id"),
+        seen_by=audience(context, surface),
+        alone=alone,
     )
 
 

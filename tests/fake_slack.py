@@ -21,6 +21,7 @@ class FakeSlack:
         self.forced: dict[str, list[tuple[int, dict, dict]]] = {}  # path → queued responses
         self.uploads: dict[str, bytes] = {}  # file id → the bytes posted to its upload_url
         self.completed: list[dict] = []  # files.completeUploadExternal bodies (files parsed)
+        self.answers: dict[str, object] = {}  # path → body → the payload to answer with
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         fake = self
@@ -67,6 +68,8 @@ class FakeSlack:
             forced = queued.pop(0) if queued else None
             if forced:
                 return forced
+            if path in self.answers:
+                return 200, {}, self.answers[path](body)
             if path == "/api/files.getUploadURLExternal":
                 file_id = f"F{next(self._ids):06d}"
                 url = f"{self.url}{UPLOAD}{file_id}"

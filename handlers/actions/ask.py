@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from handlers.reply import answer_soon
+from handlers.reply import answer_soon, audience
 
 
 def ask_suggestion(ack, action, context, respond, logger) -> None:
@@ -22,4 +22,5 @@ def ask_suggestion(ack, action, context, respond, logger) -> None:
         later=reply,
         working=False,
         user=context.get("user_id"),
+        seen_by=audience(context),
     )

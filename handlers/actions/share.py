@@ -5,6 +5,7 @@ computed again from the cache."""
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from finops_bot.render.blocks import escape, parse_share_value
 from handlers.reply import answer_visibly
@@ -31,4 +32,5 @@ def share_in_channel(ack, action, body, context, respond, logger, client=None) -
         visible = "in_channel" if "blocks" in reply else "ephemeral"  # busy: only to them
         return respond(response_type=visible, replace_original=False, **reply)
 
-    answer_visibly(context, question, post, client, day=day)
+    alone = partial(respond, response_type="ephemeral", replace_original=False)
+    answer_visibly(context, question, post, client, day=day, alone=alone)

@@ -10,7 +10,7 @@ from finops_bot.questions import Answer
 from finops_bot.render.blocks import escape, parse_share_value
 from finops_bot.render.charts import is_series
 from finops_bot.render.text import freshness_line, measure_line
-from handlers.reply import answer_later, message
+from handlers.reply import answer_later, audience, message
 from handlers.uploads import send_with_image, upload_chart
 
 TOO_OLD = "Sorry, that button is too old; ask the question again."
@@ -33,6 +33,7 @@ def show_chart(ack, action, client, context, respond, logger) -> None:
         day=day,
         then=lambda answer: chart_reply(answer, reply, client),
         user=context.get("user_id"),
+        seen_by=audience(context),
     )
 
 

@@ -3,7 +3,7 @@ takes longer than the ack budget is acked at once and finished through respond()
 
 from __future__ import annotations
 
-from handlers.reply import answer_soon
+from handlers.reply import answer_soon, audience
 
 
 def finops_command(ack, command, context, respond) -> None:
@@ -14,4 +14,5 @@ def finops_command(ack, command, context, respond) -> None:
         first=lambda **kw: ack(response_type="ephemeral", **kw),
         later=lambda **kw: respond(response_type="ephemeral", **kw),
         user=context.get("user_id"),
+        seen_by=audience(context),
     )

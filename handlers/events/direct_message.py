@@ -15,4 +15,4 @@ def is_direct_message(event: dict) -> bool:
 
 def direct_message(event, context, say, client) -> None:
     question = strip_mention(event.get("text", ""), context.get("bot_user_id")) or "help"
-    answer_visibly(context, question, say, client)
+    answer_visibly(context, question, say, client, surface="dm")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from finops_bot.access import AccessPolicy, parse_access
 from finops_bot.errors import ConfigError
 from finops_bot.gpu.fleet import FleetRules, parse_fleet_rules
 from finops_bot.gpu.prices import parse_overrides
@@ -49,6 +50,7 @@ class Settings:
     gpu_prices: Mapping[tuple[str, str], Any] = field(default_factory=dict)
     fleet: FleetRules = FleetRules()
     questions: QuestionRules = QuestionRules()
+    access: AccessPolicy = AccessPolicy()
 
 
 def _sources(raw: Any) -> tuple[SourceConfig, ...]:
@@ -210,6 +212,7 @@ def load_settings(
         questions=parse_question_rules(
             questions, data.get("aliases"), data.get("people"), dimensions
         ),
+        access=parse_access(data.get("access")),
     )
 
 

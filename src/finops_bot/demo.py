@@ -473,3 +473,6 @@ DEMO_QUESTIONS = [
     "gpu spend by gpu model last month",
     "h100 hours last month",
 ]
+# [access] mode = "scoped": what someone granted one team sees, and what they are refused
+DEMO_SCOPE = ("teams=nlp",)
+DEMO_SCOPED_QUESTIONS = ["total spend last month", "team vision last month"]

@@ -86,6 +86,32 @@ def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_ask_previews_what_a_scope_or_a_channel_sees(tmp_path):
+    db = tmp_path / "demo.db"
+    out = run("demo", "--as-of", AS_OF, db=db).stdout
+    assert "All spend in scope (team nlp)" in out and "outside what you may see" in out
+    config = tmp_path / "finops-bot.toml"
+    config.write_text(
+        '[access]\nmode = "scoped"\ncontact = "#finops-help"\n'
+        '[[access.grants]]\nchannel = "C0NLP"\nteams = ["nlp"]\n'
+    )
+    as_nlp = run("ask", "total spend last month", "--as-of", AS_OF, "--json",
+                 "--scope", "teams=nlp", "--scope", "providers=aws", db=db)  # fmt: skip
+    payload = json.loads(as_nlp.stdout)
+    assert payload["scope"] == "provider aws, team nlp" and payload["kind"] == "total"
+    channel = run("ask", "team vision last month", "--as-of", AS_OF, "--channel", "C0NLP",
+                  "--config", str(config), db=db)  # fmt: skip
+    assert "outside what this channel may see" in channel.stdout
+    assert "ask #finops-help" in channel.stdout and "$" not in channel.stdout
+    assert run("ask", "total spend", "--as-of", AS_OF, "--channel", "C0NLP",
+               db=db).stderr.startswith("note: [access] mode is open")  # fmt: skip
+    bad = run("ask", "total", "--scope", "team=nlp", db=db, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --scope 'team=nlp': give KEY=")
+    operator = json.loads(run("ask", "total spend last month", "--as-of", AS_OF, "--json",
+                              "--config", str(config), db=db).stdout)  # fmt: skip
+    assert operator["scope"] is None and operator["title"] == "All spend"
+
+
 def test_ask_with_a_bad_as_of(tmp_path):
     proc = run("ask", "x", "--as-of", "22/11/2026", db=tmp_path / "a.db", check=False)
     assert proc.returncode == 2  # a usage error, as argparse gives

@@ -50,3 +50,39 @@ def test_my_spend_is_the_signed_users(demo_db):  # noqa: F811
         assert "say owner NAME" in body["text"]
     finally:
         slack.close()
+
+
+def test_identity_from_users_info_groups_and_the_installed_team():
+    fake = FakeSlack()
+    now = [0.0]
+    users = {
+        "U0BOB": {"team_id": "T1"},
+        "U0GUEST": {"team_id": "T1", "is_ultra_restricted": True},
+        "U0EXT": {"team_id": "T2"},
+        "U0STRANGER": {"team_id": "T1", "is_stranger": True},
+    }
+    fake.answers["/api/auth.test"] = lambda body: {"ok": True, "team_id": "T1"}
+    fake.answers["/api/users.info"] = lambda body: {"ok": True, "user": users[body["user"]]}
+    fake.answers["/api/usergroups.users.list"] = lambda body: {"ok": True, "users": ["U0BOB"]}
+    try:
+        client = WebClient(token="xoxb-test", base_url=fake.url + "/api/")
+        people = People(lambda: client, clock=lambda: now[0])
+        bob = people.identity("U0BOB", ["S0NLP"])
+        assert bob.groups == {"S0NLP"} and not bob.outsider
+        assert people.identity("U0GUEST", ["S0NLP"]).guest
+        assert people.identity("U0EXT").external and people.identity("U0STRANGER").external
+        people.identity("U0BOB", ["S0NLP"])  # all cached
+        assert fake.paths().count("/api/auth.test") == 1
+        assert fake.paths().count("/api/usergroups.users.list") == 1
+        assert fake.paths().count("/api/users.info") == 4
+        # Slack down: unknown, so external (fail closed), and asked again after a minute
+        fake.answers["/api/users.info"] = lambda body: {"ok": False, "error": "fatal_error"}
+        assert people.identity("U0NEW").external
+        assert people.identity("U0NEW").external
+        assert fake.paths().count("/api/users.info") == 5
+        now[0] += 61
+        people.identity("U0NEW")
+        assert fake.paths().count("/api/users.info") == 6
+        assert People(None).identity("U0BOB").external  # no Web API at all
+    finally:
+        fake.stop()

@@ -28,7 +28,7 @@ def slack(demo_db, monkeypatch):
     s = Slack(demo_db)
     real = s.answers.ask
 
-    def ask(question, today=None, user_id=None):
+    def ask(question, today=None, user_id=None, audience=None):
         if question.startswith("daily"):
             return series_answer(question)
         return real(question, today)

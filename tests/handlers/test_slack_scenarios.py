@@ -404,7 +404,7 @@ def test_oversized_body_is_413(slack):
 def test_slow_question_acks_at_once_and_finishes_through_respond(slack, monkeypatch):
     real = slack.answers.ask
 
-    def slow(question, today=None, user_id=None):
+    def slow(question, today=None, user_id=None, audience=None):
         time.sleep(0.6)
         return real(question, today)
 
@@ -419,7 +419,7 @@ def test_slow_question_acks_at_once_and_finishes_through_respond(slack, monkeypa
 
 
 def test_unexpected_error_is_logged_and_the_user_gets_an_apology(slack, monkeypatch, caplog):
-    def broken(question, today=None, user_id=None):
+    def broken(question, today=None, user_id=None, audience=None):
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr(slack.answers, "ask", broken)
@@ -441,7 +441,7 @@ def test_slow_questions_never_starve_the_others(demo_db, monkeypatch):
     release = threading.Event()
     real = slack.answers.ask
 
-    def ask(question, today=None, user_id=None):
+    def ask(question, today=None, user_id=None, audience=None):
         if question.startswith("slow"):
             release.wait(30)
             question = "top 5 projects last month"

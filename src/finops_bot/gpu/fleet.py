@@ -21,6 +21,7 @@ Idle dollars count only idle minutes that were reported: silent time costs nothi
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -307,38 +308,42 @@ def idle_cost(
     prices: PriceBook | None = None,
     rules: FleetRules = FleetRules(),
     by: str = "project",
+    keep: Callable[[Mapping[str, str | None]], bool] | None = None,
 ) -> list[tuple[str, float, int]]:
     """Idle GPU dollars per project (or owner) over [start, end): (name, USD, idle minutes).
 
     A minute is idle when its max utilisation stayed under the threshold; minutes with no
-    heartbeat are not counted (silent is never idle)."""
+    heartbeat are not counted (silent is never idle). ``keep``: which nodes count, from
+    their project, owner and provider (an access scope)."""
     prices = (prices or PriceBook()).with_catalog(db)
-    column = "owner" if by == "owner" else "project"
-    node_price, hostnames = {}, {}
+    node_price, hostnames, providers = {}, {}, {}
     for node, provider, itype, spot, name, region, gpus, hostname in db.execute(
         "SELECT node, provider, instance_type, spot, MIN(name), region, COUNT(*), "
         "MIN(hostname) FROM gpu_latest GROUP BY node"
     ):
         spot = None if spot is None else bool(spot)
         node_price[node] = prices.node(provider, itype, spot, name, region, gpus).per_gpu
-        hostnames[node] = hostname
-    fallback: dict[str, str | None] = {}  # unlabelled nodes: the instance's billing tags
+        hostnames[node], providers[node] = hostname, provider
+    fallback: dict[str, tuple[str | None, str | None]] = {}  # unlabelled: billing tags
 
-    def from_billing(node: str) -> str:
-        if node not in fallback:
-            project, owner = billing_labels(db, node, hostnames.get(node))
-            fallback[node] = owner if by == "owner" else project
-        return fallback[node] or ""
+    def labels(node: str, project: str, owner: str) -> tuple[str, str]:
+        if (not project or not owner) and node not in fallback:
+            fallback[node] = billing_labels(db, node, hostnames.get(node))
+        billed = fallback.get(node, (None, None))
+        return project or billed[0] or "", owner or billed[1] or ""
 
     totals: dict[str, list] = {}
-    for name, node, minutes in db.execute(
-        f"SELECT COALESCE({column}, ''), node, COUNT(*) FROM gpu_minutes "
-        "WHERE minute >= ? AND minute < ? AND util_max < ? GROUP BY 1, 2",
+    for project, owner, node, minutes in db.execute(
+        "SELECT COALESCE(project, ''), COALESCE(owner, ''), node, COUNT(*) FROM gpu_minutes "
+        "WHERE minute >= ? AND minute < ? AND util_max < ? GROUP BY 1, 2, 3",
         (start.strftime(MINUTE), end.strftime(MINUTE), rules.idle_util),
     ):
+        project, owner = labels(node, project, owner)
+        values = {"project": project, "owner": owner, "provider": providers.get(node)}
+        if keep is not None and not keep(values):
+            continue
         price = node_price.get(node)
-        name = name or from_billing(node)
-        entry = totals.setdefault(name, [0.0, 0])
+        entry = totals.setdefault(owner if by == "owner" else project, [0.0, 0])
         entry[1] += minutes
         if price is not None:
             entry[0] += price * minutes / 60

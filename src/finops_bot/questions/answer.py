@@ -4,7 +4,7 @@ They read its fields (unit, freshness source, what it summed), never its kind.
 JSON contract (schema_version 1, stable; fields are only ever added): see the README,
 "JSON contract". Kinds: cost, total, top, breakdown, compare, untagged, pricing,
 candidates, idle_gpus, idle_cost, series, compare_subjects, names, help, not_understood,
-unknown_name, empty, error.
+unknown_name, empty, error, refused.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from typing import Any
 from finops_bot.questions.periods import Period
 
 SCHEMA_VERSION = 1
-NUMBERLESS = ("help", "not_understood", "unknown_name", "empty", "error", "candidates")
+NUMBERLESS = (
+    "help",
+    "not_understood",
+    "unknown_name",
+    "empty",
+    "error",
+    "candidates",
+    "refused",
+)
 
 
 @dataclass
@@ -110,6 +118,7 @@ class Answer:
     rows_totals: dict[str, float] | None = None  # top N: the shown rows' totals
     granularity: str | None = None  # series: day, week or month (rows keyed by bucket start)
     quantity: float | None = None  # unit gpu_hours: the total hours (no currency)
+    scope: str | None = None  # the access scope that limited it, described; None: not limited
 
     @property
     def currency(self) -> str | None:
@@ -122,6 +131,11 @@ class Answer:
     @property
     def has_number(self) -> bool:
         return self.kind not in NUMBERLESS
+
+    @property
+    def refused(self) -> bool:
+        """Not answered: outside what its audience may see (finops_bot.access)."""
+        return self.kind == "refused"
 
     @property
     def per_hour(self) -> bool:
@@ -170,6 +184,7 @@ class Answer:
             "basis": self.basis,
             "granularity": self.granularity,
             "quantity": _round(self.quantity, 6),
+            "scope": self.scope,
         }
 
 

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from sqlite_utils import Database
 
+from finops_bot.access import SCOPE_DIMS
 from finops_bot.questions.answer import Answer, Candidate, Comparison, Row
 from finops_bot.questions.names import Candidates, NameIndex, rank_key
 from finops_bot.questions.parse import Query
@@ -96,7 +97,9 @@ class Subject:
     def title(self) -> str:
         if self.key == "*":  # every value of the dimension ("gpu spend")
             return _initial(self.label)
-        return "All spend" if self.dim == "*" else f"{_initial(DIM_LABELS[self.dim])} {self.label}"
+        if self.dim == "*":
+            return "All spend" if self.label == "everything" else f"All spend in {self.label}"
+        return f"{_initial(DIM_LABELS[self.dim])} {self.label}"
 
     @property
     def filters(self) -> dict[str, str]:
@@ -108,18 +111,21 @@ class Ctx:
     """What every cost answer shares: the cache, names, measure and the answer's base."""
 
     db: Database
-    names: NameIndex
+    names: NameIndex  # the names inside the access scope
     measure: str
     base: dict
     notes: list[str] = field(default_factory=list)
+    all: Where = field(default_factory=Where)  # everything the access scope lets it read
+    scope: str | None = None  # the access scope, described; None: not limited
 
     def answer(self, where: Where, categories: tuple[str, ...] | None = None, **kw) -> Answer:
         summed = {COLUMNS[d]: list(v) for d, v in where.terms}
         if categories:
             summed["ChargeCategory"] = list(categories)
         what = "; ".join(f"{c} = {', '.join(v) or '(empty)'}" for c, v in summed.items())
-        notes = [*self.notes, f"Summed: {what or 'every charge'}."]
-        return Answer(**self.base, notes=notes, summed=summed, **kw)
+        inside = f", within the access scope ({self.scope})" if self.scope else ""
+        notes = [*self.notes, f"Summed: {what or 'every charge'}{inside}."]
+        return Answer(**self.base, notes=notes, summed=summed, scope=self.scope, **kw)
 
 
 def merge_rows(
@@ -264,7 +270,7 @@ def untagged_answer(ctx: Ctx, period: Period) -> Answer:
         ctx, subject, "service", period, kind="untagged", title="Untagged spend (no project tag)"
     )
     answer.filters = {}
-    everything = reads.totals(ctx.db, Where(), period.start, period.end, ctx.measure)
+    everything = reads.totals(ctx.db, ctx.all, period.start, period.end, ctx.measure)
     for currency, value in answer.totals.items():
         if everything.get(currency):
             share = value / everything[currency] * 100
@@ -299,13 +305,15 @@ def candidates_answer(ctx: Ctx, q: Query, found: Candidates, period: Period) -> 
     rows, candidates = [], []
     for match in found.matches:
         label = f"{DIM_LABELS[match.dim]} {match.label}"
-        where = Where.of({match.dim: match.keys})
+        where = Where.of({match.dim: match.keys}).inside(ctx.all.within)
+        question = _reworded(ctx.base["question"], found.name, match)
+        candidates.append(Candidate(match.dim, match.label, question))
+        if ctx.scope and match.dim in SCOPE_DIMS and reads.outside(ctx.db, where, ctx.all.within):
+            continue  # no partial number: asked on its own, it is refused
         for currency, total in reads.totals(
             ctx.db, where, period.start, period.end, ctx.measure
         ).items():
             rows.append(Row(label, total, currency))
-        question = _reworded(ctx.base["question"], found.name, match)
-        candidates.append(Candidate(match.dim, match.label, question))
     return Answer(
         **ctx.base,
         kind="candidates",

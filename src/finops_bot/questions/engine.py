@@ -4,24 +4,29 @@ come from the caller: this module never reads the clock."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from sqlite_utils import Database
 
+from finops_bot.access import Scope
 from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.providers import cloud_of, fold
 from finops_bot.questions import cost_answers as build
+from finops_bot.questions import scoping
 from finops_bot.questions import trend_answers as trends
 from finops_bot.questions.answer import Answer, Fresh
 from finops_bot.questions.cost_answers import DIM_LABELS, Ctx, Subject
+from finops_bot.questions.coverage import coverage, partial_notes, replace_name
 from finops_bot.questions.gpu_answers import gpu_answer
 from finops_bot.questions.names import Candidates, Match, NameIndex, NoMatch
 from finops_bot.questions.parse import ME, ParseError, Query, parse
 from finops_bot.questions.periods import Period, PeriodError, check_day, previous_period
 from finops_bot.questions.rules import Asker, QuestionRules
+from finops_bot.questions.scoping import Refused, View
 from finops_bot.questions.suggest import EXAMPLES, by_shape, examples, help_text
 from finops_bot.questions.words import counted
 from finops_bot.store import reads
@@ -33,6 +38,7 @@ SUBJECT_WORDS = "project, team, owner, service, account, provider, region or ser
 
 
 MAX_QUESTION_CHARS = 500
+log = logging.getLogger("finops_bot.access")
 
 
 class Unanswerable(ValueError):
@@ -64,6 +70,7 @@ class Engine:
         self._fresh: list[Fresh] = []
         self._span: tuple[str | None, str | None] = (None, None)
         self._loaded: tuple[str | None, int] = (None, 0)
+        self._views: dict = {}  # access scope → View, for one cache version
 
     def _refresh(self) -> None:
         """What changes only when a load lands, read again only then: names, freshness."""
@@ -76,16 +83,42 @@ class Engine:
             ]
             self._span = reads.data_span(self.db)
             self._loaded = reads.loaded(self.db)
+            self._views = {}
             self._names_version = version
 
     def names(self) -> NameIndex:
         self._refresh()
         return self._names
 
-    def ask(self, question: str, today: date, now: datetime, asker: Asker | None = None) -> Answer:
-        """Answer one question as of ``today`` (periods) and ``now`` (the live GPU state);
-        ``asker``: who asked (for "my spend"), from the signed Slack user id."""
+    def view(self, scope: Scope | None) -> View:
+        """The access scope as store filters and names, built once per cache version."""
         self._refresh()
+        key = None if scope is None or scope.everything else scope.grants
+        found = self._views.get(key)
+        if found is None:
+            if len(self._views) > 64:
+                self._views.clear()
+            found = self._views[key] = scoping.view(self.db, scope, self.names())
+        return replace(found, scope=scope) if scope is not None else found
+
+    def ask(
+        self,
+        question: str,
+        today: date,
+        now: datetime,
+        asker: Asker | None = None,
+        scope: Scope | None = None,
+    ) -> Answer:
+        """Answer one question as of ``today`` (periods) and ``now`` (the live GPU state);
+        ``asker``: who asked (for "my spend"), from the signed Slack user id; ``scope``:
+        what the audience may see (finops_bot.access; None: everything)."""
+        view = self.view(scope)
+        answer = self._ask(question, today, now, asker, view)
+        if view.limited:  # what the scope can never answer is never suggested
+            answer.suggestions = [s for s in answer.suggestions if "untagged" not in s]
+        return answer
+
+    def _ask(self, question: str, today: date, now: datetime, asker, view: View) -> Answer:
         loaded_at, sources = self._loaded
         _, data_through = self._span
         base = dict(question=question, data_through=data_through, loaded_at=loaded_at)
@@ -112,12 +145,18 @@ class Engine:
             return Answer(
                 kind="help",
                 title="What you can ask",
-                suggestions=examples(self.names()) if sources else list(EXAMPLES),
+                suggestions=examples(view.names) if sources else list(EXAMPLES),
                 message=help_text(),
                 **base,
             )
+        if view.scope.nothing or (view.limited and q.kind == "untagged"):
+            reason = "nothing is granted here" if view.scope.nothing else None
+            return self._refused(view, base, reason or "untagged spend is for admins only")
         if q.kind in ("idle_gpus", "idle_cost"):
-            return gpu_answer(self.db, q, question, today, now, self.prices, self.fleet_rules)
+            gpu_scope = view.scope if view.limited else None
+            return gpu_answer(
+                self.db, q, question, today, now, self.prices, self.fleet_rules, gpu_scope
+            )
         if not sources:
             return Answer(
                 kind="empty",
@@ -129,20 +168,50 @@ class Engine:
             )
         base["measure"] = q.measure or self.default_measure
         try:
-            subject = self._subject(q, asker) if q.kind not in WHOLE else None
+            subject = self._subject(q, asker, view) if q.kind not in WHOLE else None
+            if q.kind == "compare_subjects" and not isinstance(subject, Candidates | NoMatch):
+                other = self._subject(replace(q, dim=q.other_dim, name=q.other_name), asker, view)
         except Unanswerable as exc:
             return Answer(kind="error", message=str(exc), suggestions=EXAMPLES[:3], **base)
+        except Refused as exc:
+            return self._refused(view, base, str(exc))
+        if q.kind == "compare_subjects" and isinstance(subject, Subject):
+            subject = other if isinstance(other, Candidates | NoMatch) else (subject, other)
         if isinstance(subject, NoMatch):
-            return self._unknown(subject, q, base)
+            return self._unknown(subject, q, base, view)
         period, notes = self._period(q, today, data_through)
-        ctx = Ctx(self.db, self.names(), base["measure"], base, [*q.notes, *notes])
+        ctx = Ctx(
+            self.db,
+            view.names,
+            base["measure"],
+            base,
+            [*q.notes, *notes],
+            view.all,
+            view.describe(),
+        )
         if isinstance(subject, Candidates):
             return build.candidates_answer(ctx, q, subject, period)
         if q.kind in WHOLE:
             return self._whole(ctx, q, period, today)
-        if q.kind == "compare_subjects":
-            return self._two(ctx, q, subject, period, asker)
+        if isinstance(subject, tuple):
+            answer = trends.compare_subjects_answer(ctx, subject, period)
+            return self._finish(answer, ctx.all, period)
         return self._answer(ctx, q, subject, period, today)
+
+    def _refused(self, view: View, base: dict, reason: str) -> Answer:
+        """Outside the access scope: what they asked, why, and whom to ask; no cost query."""
+        log.info("refused %r (scope: %s): %s", base["question"][:200], view.describe(), reason)
+        asked = base["question"]
+        return Answer(
+            **{**base, "measure": None},
+            kind="refused",
+            title="Outside what you may see"
+            if view.scope.who == "you"
+            else "Outside what this channel may see",
+            message=view.scope.refusal(asked, reason),
+            suggestions=examples(view.names)[:3] if not view.scope.nothing else [],
+            scope=view.describe(),
+        )
 
     def _whole(self, ctx: Ctx, q: Query, period: Period, today: date) -> Answer:
         """Answers about all spend: untagged, what moved, the names a dimension holds."""
@@ -155,16 +224,7 @@ class Engine:
             )
         else:
             answer = trends.names_answer(ctx, q, period)
-        return self._finish(answer, Where(), period)
-
-    def _two(self, ctx: Ctx, q: Query, first: Subject, period: Period, asker) -> Answer:
-        other = self._subject(replace(q, dim=q.other_dim, name=q.other_name), asker)
-        if isinstance(other, NoMatch):
-            return self._unknown(other, q, ctx.base)
-        if isinstance(other, Candidates):
-            return build.candidates_answer(ctx, q, other, period)
-        answer = trends.compare_subjects_answer(ctx, (first, other), period)
-        return self._finish(answer, Where(), period)
+        return self._finish(answer, ctx.all, period)
 
     def _answer(self, ctx: Ctx, q: Query, subject: Subject, period: Period, today: date):
         before = self._previous(q, period, today)
@@ -180,7 +240,7 @@ class Engine:
         else:
             lagging = []
         last = max((f.data_through for f in fresh if f not in lagging), default=None)
-        ctx.notes += _partial_notes(period, last)
+        ctx.notes += partial_notes(period, last)
         if any(d and d.startswith("tag:") for d in (subject.dim, q.top_dim, q.by)):
             answer = trends.tag_answer(ctx, q, subject, period, before)
         elif q.kind == "top":
@@ -203,7 +263,7 @@ class Engine:
                     f"period is cut to the same {counted(clipped, 'day')}."
                 )
             answer = build.cost_answer(ctx, q, subject, period, before)
-        _coverage(answer, period, self._span[0], last or self._span[1])
+        coverage(answer, period, self._span[0], last or self._span[1])
         answer.freshness = fresh
         return trends.as_hours(answer) if ctx.measure == "GPUHours" else answer
 
@@ -211,29 +271,32 @@ class Engine:
         answer.freshness, _ = self._freshness(where, period.start, period)
         return answer
 
-    def _subject(self, q: Query, asker: Asker | None) -> Subject | Candidates | NoMatch:
+    def _subject(self, q: Query, asker: Asker | None, view: View) -> Subject | Candidates | NoMatch:
         if not q.name:
-            return Subject("*", "everything", Where())
+            label = f"scope ({view.describe()})" if view.limited else "everything"
+            return Subject("*", label, view.all)
         dim, name = self._who(q.dim, q.name, asker)
         dim, name = self.rules.aliases.get(fold(name), (dim, name))
         if dim and dim.startswith("tag:"):  # read from the facts, not matched to names
-            return Subject(dim, name, Where(), name)
+            return Subject(dim, name, view.all, name)
         if dim == "gpu" and name == "*":
-            models = self.names().values("gpu")
+            models = view.names.values("gpu")
             if not models:
                 raise Unanswerable(
                     "No GPU charges in the billing data: GPU instances are recognised by "
                     "their instance type or SKU (p4d, p5, a2, a3, ND…), which the cache "
                     "only has for files imported since this version; import them again."
                 )
-            return Subject("gpu", "GPU spend, every model", Where.of({"gpu": models}), "*")
-        hit = self.names().resolve(dim, name)
+            where = Where.of({"gpu": models}).inside(view.within)
+            return Subject("gpu", "GPU spend, every model", where, "*")
+        hit = view.names.resolve(dim, name)
         if isinstance(hit, NoMatch) and name.endswith("s") and len(name) > 3:
-            plural_hit = self.names().resolve(dim, name[:-1])  # "h100s", "a100s"
+            plural_hit = view.names.resolve(dim, name[:-1])  # "h100s", "a100s"
             hit = hit if isinstance(plural_hit, NoMatch) else plural_hit
         if isinstance(hit, Match):
             key = sorted(hit.keys)[0] if hit.dim == "account" else hit.label
-            return Subject(hit.dim, hit.label, Where.of({hit.dim: hit.keys}), key)
+            where = view.subject(self.db, hit.dim, Where.of({hit.dim: hit.keys}))
+            return Subject(hit.dim, hit.label, where, key)
         return hit
 
     def _who(self, dim: str | None, name: str, asker: Asker | None) -> tuple[str | None, str]:
@@ -307,8 +370,8 @@ class Engine:
         ]
         return entries, lagging
 
-    def _unknown(self, miss: NoMatch, q: Query, base: dict) -> Answer:
-        names = self.names()
+    def _unknown(self, miss: NoMatch, q: Query, base: dict, view: View) -> Answer:
+        names = view.names
         words = len(miss.name.split())
         sentence = words >= 3 or (words >= 2 and miss.dim is None)
         if sentence and not miss.suggestions:  # a phrase is never shown as a name
@@ -322,70 +385,24 @@ class Engine:
             )
         what = DIM_LABELS.get(miss.dim, SUBJECT_WORDS) if miss.dim else SUBJECT_WORDS
         message = f"No {what} named {miss.name!r} in the billing data."
+        guess = ""
         if miss.suggestions:
-            message += " Did you mean " + " or ".join(repr(s) for s in miss.suggestions) + "?"
+            guess = " Did you mean " + " or ".join(repr(s) for s in miss.suggestions) + "?"
         asked = base["question"]
-        retries = [_replace_name(asked, miss.name, s) for s in miss.suggestions]
-        return Answer(
+        retries = [replace_name(asked, miss.name, s) for s in miss.suggestions]
+        answer = Answer(
             kind="unknown_name",
             title=f"Unknown name: {miss.name}",
-            message=message,
+            message=message + guess,
             suggestions=retries or by_shape(asked, names)[:2],
             did_you_mean=list(miss.suggestions),
             **base,
         )
-
-
-def _replace_name(question: str, name: str, suggestion: str) -> str:
-    lowered = question.lower()
-    at = lowered.find(name.lower())
-    if at < 0:
-        return suggestion
-    return question[:at] + suggestion + question[at + len(name) :]
-
-
-def _coverage(answer: Answer, period: Period, first: str | None, last: str | None) -> None:
-    """A period the data does not reach (a Monday's "this week", the 1st's "this month", a
-    month before the data starts) shows no comparison and no "-100%" or "new" rows, and says
-    which days the data covers; a comparison period before the data is dropped."""
-    start, end = (date.fromisoformat(d) if d else None for d in (first, last))
-    if start is None or end is None:
-        return
-    if period.start > end or period.end < start:
-        answer.previous, answer.rows, answer.more_rows = None, [], 0
-        gap = (period.start - end).days if period.start > end else 0
-        answer.nothing = (
-            f"Nothing is known about this period yet: the data ends on {end}"
-            + (" (billing data lags a day or two)." if gap <= 3 else f", {gap} days before it.")
-            if gap
-            else f"No data for this period: the data starts on {start}."
-        )
-        answer.notes = [n for n in answer.notes if "nothing is known" not in n]
-        if answer.period and answer.period.label.startswith(("this ", "today")):
-            earlier = answer.period.label.replace("this ", "last ").replace("today", "yesterday")
-            subject = " ".join(f"{d} {n}" for d, n in answer.filters.items()) or "total spend"
-            answer.suggestions = [f"{subject} {earlier}"]
-        return
-    before = answer.previous.period if answer.previous else None
-    if before is not None and before.start < start:  # the data starts after it, or inside it
-        answer.previous = None
-        answer.rows = [r for r in answer.rows if r.cost]
-        for r in answer.rows:
-            r.previous_cost = None
-        where = "after" if before.end < start else "inside"
-        answer.notes.append(f"No comparison: the data starts on {start}, {where} {before.label}.")
-
-
-def _partial_notes(period: Period, last: str | None) -> list[str]:
-    if not last:
-        return []
-    end = date.fromisoformat(last)
-    if period.start > end:
-        return [f"The data ends on {last}: nothing is known about this period yet."]
-    if period.end > end:
-        missing = (period.end - end).days
-        return [
-            f"Partial: the data ends on {last}, {counted(missing, 'day')} before the period does "
-            "(providers publish with a delay)."
-        ]
-    return []
+        if view.limited:  # outside the scope or nowhere: one answer, so nothing is revealed
+            if not isinstance(self.names().resolve(miss.dim, miss.name), NoMatch):
+                log.info("refused %r (scope: %s): outside", asked[:200], view.describe())
+            answer.kind, answer.measure, answer.scope = "refused", None, view.describe()
+            answer.title = "Outside what you may see, or unknown"
+            reason = "or it names nothing in the billing data"
+            answer.message = view.scope.refusal(asked, reason, guess.strip())
+        return answer

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlite_utils import Database
 
+from finops_bot.access import Scope
 from finops_bot.gpu.fleet import FleetRules, NodeState, fleet, idle_cost, price_bases
 from finops_bot.gpu.prices import PRICE_ORDER, PriceBook
 from finops_bot.providers import fold
@@ -45,7 +46,10 @@ def gpu_answer(
     now: datetime,
     prices: PriceBook,
     rules: FleetRules | None = None,
+    scope: Scope | None = None,
 ) -> Answer:
+    """``scope``: the access scope (None: every node); a node is inside when its project,
+    owner and provider are (a node without one of them is outside a grant that names it)."""
     rules = rules or FleetRules()
     last = _heard(db)
     base = dict(
@@ -57,13 +61,18 @@ def gpu_answer(
         basis=BASIS,
         freshness=[Fresh("fleet", "heartbeats", None, last)] if last else [],
     )
+    if scope is not None:
+        base["scope"] = scope.describe()
+    keep = scope.admits if scope is not None else None
     if q.kind == "idle_gpus":
-        return _idle_now(db, q, now, prices, rules, base)
-    return _idle_cost(db, q, today, now, prices, rules, base)
+        return _idle_now(db, q, now, prices, rules, base, keep)
+    return _idle_cost(db, q, today, now, prices, rules, base, keep)
 
 
-def _idle_now(db, q: Query, now: datetime, prices, rules: FleetRules, base: dict) -> Answer:
+def _idle_now(db, q: Query, now: datetime, prices, rules: FleetRules, base: dict, keep) -> Answer:
     nodes = [n for n in fleet(db, now, prices, rules) if _matches(n, q.name)]
+    if keep is not None:
+        nodes = [n for n in nodes if keep(_values(n))]
     wasting = [n for n in nodes if n.state in WASTE_STATES]
     silent = [n for n in nodes if n.state == "silent"]
     rows = []
@@ -105,12 +114,16 @@ def _idle_now(db, q: Query, now: datetime, prices, rules: FleetRules, base: dict
     return answer
 
 
-def _idle_cost(db, q: Query, today: date, now: datetime, prices, rules, base: dict) -> Answer:
+def _values(node: NodeState) -> dict[str, str | None]:
+    return {"project": node.project, "owner": node.owner, "provider": node.provider}
+
+
+def _idle_cost(db, q: Query, today: date, now: datetime, prices, rules, base, keep) -> Answer:
     period = q.period or Period(today - timedelta(days=today.weekday()), today, "this week", "week")
     start = datetime.combine(period.start, time(0), tzinfo=UTC)
     end = min(datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=UTC), now)
     by = q.by if q.by in ("owner", "project") else "project"
-    rows = idle_cost(db, start, end, prices, rules, by=by)
+    rows = idle_cost(db, start, end, prices, rules, by=by, keep=keep)
     if q.name:
         wanted = fold(q.name)
         rows = [r for r in rows if wanted in (fold(r[0]), fold(r[0]).split("@", 1)[0])]

@@ -110,6 +110,18 @@ class NameIndex:
         shown = self.labels.get((dim, key))
         return f"{shown} ({key})" if shown else key
 
+    def exactly(self, dim: str, name: str) -> list[str]:
+        """The stored values that are exactly ``name``: its spellings, a provider's every
+        spelling, an account by id or name. What an access scope's names cover."""
+        folded, values = fold(name), self.by_dim.get(dim, {})
+        if dim == "provider":
+            cloud = cloud_of(name)
+            return [k for f, ks in values.items() if cloud_of(f) == cloud for k in ks]
+        keys = list(values.get(folded, []))
+        if dim == "account":
+            keys += [k for k in self.by_label.get(dim, {}).get(folded, []) if k not in keys]
+        return keys
+
     def _match(self, dim: str, keys: list[str]) -> Match:
         keys = sorted(set(keys))
         return Match(dim, tuple(keys), self.label(dim, keys))

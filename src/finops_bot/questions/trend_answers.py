@@ -95,7 +95,7 @@ def movers_answer(ctx: Ctx, q: Query, period: Period, today: date, last: date | 
     dim, rising = q.top_dim or "project", q.by != "down"
     now_rows, then_rows = reads.grouped_pair(
         ctx.db,
-        reads.Where(),
+        ctx.all,
         dim,
         (period.start, period.end),
         (before.start, before.end),
@@ -106,16 +106,16 @@ def movers_answer(ctx: Ctx, q: Query, period: Period, today: date, last: date | 
     change.sort(key=lambda r: -(r.cost - (r.previous_cost or 0.0)) * (1 if rising else -1))
     word = "increases" if rising else "decreases"
     answer = ctx.answer(
-        reads.Where(),
+        ctx.all,
         kind="movers",
         title=f"Biggest {word} by {DIM_LABELS[dim]}",
-        totals=reads.totals(ctx.db, reads.Where(), period.start, period.end, ctx.measure),
+        totals=reads.totals(ctx.db, ctx.all, period.start, period.end, ctx.measure),
         rows=change[: q.top_n or 5],
         more_rows=max(len(change) - (q.top_n or 5), 0),
         period=period,
     )
     answer.previous = Comparison(
-        before, reads.totals(ctx.db, reads.Where(), before.start, before.end, ctx.measure)
+        before, reads.totals(ctx.db, ctx.all, before.start, before.end, ctx.measure)
     )
     if not change:
         answer.nothing = f"No {DIM_LABELS[dim]} {'grew' if rising else 'shrank'} against "
@@ -129,7 +129,7 @@ def movers_answer(ctx: Ctx, q: Query, period: Period, today: date, last: date | 
 def names_answer(ctx: Ctx, q: Query, period: Period) -> Answer:
     """Every known value of a dimension, with its cost in the period (zero when none)."""
     dim = q.top_dim or "project"
-    raw = reads.grouped(ctx.db, reads.Where(), dim, period.start, period.end, ctx.measure)
+    raw = reads.grouped(ctx.db, ctx.all, dim, period.start, period.end, ctx.measure)
     rows = [r for r in merge_rows(ctx.names, dim, raw) if not r.key.startswith("(")]
     seen = {r.key for r in rows}
     currency = rows[0].currency if rows else ""
@@ -139,7 +139,7 @@ def names_answer(ctx: Ctx, q: Query, period: Period) -> Answer:
             rows.append(Row(label, 0.0, currency))
             seen.add(label)
     answer = ctx.answer(
-        reads.Where(),
+        ctx.all,
         kind="names",
         title=f"{plural(dim).capitalize()} ({len(rows)})",
         rows=rows[:NAMES_ROWS],
@@ -165,7 +165,7 @@ def compare_subjects_answer(ctx: Ctx, subjects: tuple[Subject, Subject], period:
             empty.append(f"{subject.title}: no spend in this period.")
     a, b = subjects
     answer = ctx.answer(
-        reads.Where(),
+        ctx.all,
         kind="compare_subjects",
         title=f"{a.title} vs {b.title}",
         rows=rows,
@@ -214,15 +214,16 @@ def tag_answer(ctx: Ctx, q: Query, subject: Subject, period: Period, before: Per
     key_dim = next(d for d in (subject.dim, q.top_dim, q.by) if d and d.startswith("tag:"))
     key = key_dim.removeprefix("tag:")
     db, m = ctx.db, ctx.measure
-    where = reads.Where() if subject.dim.startswith("tag:") or subject.dim == "*" else None
+    where = ctx.all if subject.dim.startswith("tag:") or subject.dim == "*" else None
     where = where if where is not None else subject.where
     if subject.dim == key_dim:  # one value of the key
-        totals = reads.tag_totals(db, key, subject.label, period.start, period.end, m)
+        totals = reads.tag_totals(db, key, subject.label, period.start, period.end, m, where=where)
         answer = ctx.answer(
             where, kind="cost", title=f"Tag {key} = {subject.label}", totals=totals, period=period
         )
         answer.previous = Comparison(
-            before, reads.tag_totals(db, key, subject.label, before.start, before.end, m)
+            before,
+            reads.tag_totals(db, key, subject.label, before.start, before.end, m, where=where),
         )
         answer.summed = {f"Tags.{key}": [subject.label]}
     else:  # by the key's values

@@ -22,6 +22,7 @@ from finops_bot.render.text import (
     nothing_line,
     rate,
     row_value,
+    scope_line,
     top_line,
 )
 
@@ -190,7 +191,7 @@ def answer_blocks(
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}}
         )
-    context = [measure_line(answer), freshness_line(answer)]
+    context = [measure_line(answer), scope_line(answer), freshness_line(answer)]
     context += [n for n in answer.notes]
     blocks.append(_context([_escape(c) for c in context if c]))
     elements = []

@@ -100,6 +100,15 @@ def measure_line(answer: Answer) -> str:
     return f"Measure: {MEASURE_WORDS.get(answer.measure, answer.measure)}"
 
 
+def scope_line(answer: Answer) -> str:
+    """The access scope that limited an answer ([access] mode = "scoped")."""
+    return (
+        f"Scope: {answer.scope} (what the access policy lets this audience see)"
+        if answer.scope
+        else ""
+    )
+
+
 def _numberless(answer: Answer) -> list[str]:
     lines = [answer.message or answer.title]
     if answer.rows:
@@ -158,6 +167,8 @@ def render_text(answer: Answer) -> str:
             " (never added together)." if len(answer.totals) > 1 else "."
         )
     lines.append(" ".join(x for x in ((f"{measure}." if measure else ""), tail) if x))
+    if answer.scope:
+        lines.append(scope_line(answer) + ".")
     lines.extend(freshness_lines(answer))
     if answer.suggestions:
         lines.append("Next: " + " · ".join(answer.suggestions))

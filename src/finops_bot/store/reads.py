@@ -42,25 +42,36 @@ PERIOD_REACH = timedelta(days=40)  # the longest a billing period runs, with roo
 
 @dataclass(frozen=True)
 class Where:
-    """A conjunction of dimension filters: ((dim, (value, …)), …); empty = everything."""
+    """A conjunction of dimension filters: ((dim, (value, …)), …); empty = everything.
+
+    ``within``: an access scope, a union of conjunctions (any one of them admits a charge);
+    None = no scope, ``()`` = nothing. A scoped subject is read from charge_keys and
+    daily_keys, never the cube (whose rows are whole values of one dimension)."""
 
     terms: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    within: tuple[Where, ...] | None = None
 
     @classmethod
     def of(cls, filters: Mapping[str, Iterable[str]] | None = None) -> Where:
         return cls(tuple((d, tuple(sorted(set(v)))) for d, v in (filters or {}).items()))
 
     def also(self, dim: str, values: Iterable[str]) -> Where:
-        return Where((*self.terms, (dim, tuple(sorted(set(values))))))
+        return Where((*self.terms, (dim, tuple(sorted(set(values))))), self.within)
+
+    def inside(self, within: tuple[Where, ...] | None) -> Where:
+        """The same subject, limited to an access scope (None: not limited)."""
+        return Where(self.terms, within)
 
     @property
     def everything(self) -> bool:
-        return not self.terms
+        return not self.terms and self.within is None
 
-    def _keys_sql(self, start: date | None = None) -> tuple[str, list]:
-        """The WHERE clause over charge_keys. With ``start``, combinations of billing periods
-        that end before it are skipped: a charge's day is never more than a period after its
-        BillingPeriodStart (corrections point backwards, to earlier days)."""
+    @property
+    def plain(self) -> bool:
+        """No access scope: the cube's rows may answer it."""
+        return self.within is None
+
+    def _terms_sql(self) -> tuple[list[str], list]:
         clauses, params = [], []
         for dim, values in self.terms:
             marks = ",".join("?" * len(values))
@@ -72,6 +83,25 @@ class Where:
                 )
                 params.append(_dim_name(dim))
             params.extend(values)
+        return clauses, params
+
+    def _within_sql(self) -> tuple[list[str], list]:
+        if self.within is None:
+            return [], []
+        ors, params = [], []
+        for grant in self.within:
+            clauses, values = grant._terms_sql()
+            ors.append("(" + (" AND ".join(clauses) or "1") + ")")
+            params.extend(values)
+        return ["(" + (" OR ".join(ors) or "0") + ")"], params
+
+    def _keys_sql(self, start: date | None = None) -> tuple[str, list]:
+        """The WHERE clause over charge_keys. With ``start``, combinations of billing periods
+        that end before it are skipped: a charge's day is never more than a period after its
+        BillingPeriodStart (corrections point backwards, to earlier days)."""
+        clauses, params = self._terms_sql()
+        scope, scope_params = self._within_sql()
+        clauses, params = [*clauses, *scope], [*params, *scope_params]
         if start is not None:
             clauses.append("k.billing_period_start >= ?")
             params.append((start - PERIOD_REACH).isoformat())
@@ -120,6 +150,8 @@ def _by_sql(by: str | None) -> tuple[str, str]:
 
 def _cube_term(where: Where) -> tuple[str, tuple[str, ...]] | None:
     """The cube's (dim, keys) for a subject of at most one term, else None."""
+    if not where.plain:
+        return None
     if where.everything:
         return "*", ("*",)
     if len(where.terms) == 1:
@@ -155,7 +187,12 @@ def grouped(
 
 def _pair(where: Where, by: str | None) -> tuple[str, tuple[str, ...]] | None:
     """The cube_pairs (dim, keys) when one term's subject by ``by`` is kept as pairs."""
-    if by is not None and len(where.terms) == 1 and (where.terms[0][0], by) in PAIRS:
+    if (
+        where.plain
+        and by is not None
+        and len(where.terms) == 1
+        and (where.terms[0][0], by) in PAIRS
+    ):
         return where.terms[0]
     return None
 
@@ -163,7 +200,7 @@ def _pair(where: Where, by: str | None) -> tuple[str, tuple[str, ...]] | None:
 def _self(where: Where, by: str | None) -> tuple[str, tuple[str, ...]] | None:
     """A subject broken down by its own dimension (a service's "what moved" by service):
     the cube's rows of its own values."""
-    if by is not None and len(where.terms) == 1 and where.terms[0][0] == by:
+    if where.plain and by is not None and len(where.terms) == 1 and where.terms[0][0] == by:
         return where.terms[0]
     return None
 
@@ -345,10 +382,40 @@ def data_span(db: Database) -> tuple[str | None, str | None]:
     return (day_iso(first) if first is not None else None, day_iso(last) if last else None)
 
 
-def names(db: Database) -> list[tuple[str, str, str]]:
+def names(db: Database, within: tuple[Where, ...] | None = None) -> list[tuple[str, str, str]]:
     """(dim, value, label) of every value that has charges (labels: account names), the
-    GPU dimensions (gpu, instance) and the configured tag dimensions included."""
-    return db.execute("SELECT dim, key, label FROM names").fetchall()
+    GPU dimensions (gpu, instance) and the configured tag dimensions included; with
+    ``within``, only the values that have charges inside that access scope."""
+    rows = db.execute("SELECT dim, key, label FROM names").fetchall()
+    if within is None:
+        return rows
+    where_sql, params = Where((), within)._keys_sql()
+    seen: set[tuple[str, str]] = set()
+    for dim, column in DIM_COLUMNS.items():
+        found = db.execute(
+            f"SELECT DISTINCT k.{column} FROM charge_keys k WHERE {where_sql}", params
+        )
+        seen.update((dim, value) for (value,) in found)
+    found = db.execute(
+        f"SELECT DISTINCT d.dim, d.value FROM key_dims d JOIN charge_keys k ON k.id = d.key_id "
+        f"WHERE {where_sql}",
+        params,
+    )
+    seen.update(found.fetchall())
+    return [(dim, key, label) for dim, key, label in rows if (dim, key) in seen]
+
+
+def outside(db: Database, where: Where, within: tuple[Where, ...]) -> bool:
+    """Whether any of the subject's charges lies outside the access scope ``within``: read
+    from the dimension combinations alone (no cost is summed)."""
+    subject_sql, params = Where(where.terms)._keys_sql()
+    scope_sql, scope_params = Where((), within)._keys_sql()
+    row = db.execute(
+        f"SELECT 1 FROM charge_keys k WHERE {subject_sql} AND NOT {scope_sql} "
+        "AND EXISTS (SELECT 1 FROM daily_keys d WHERE d.key_id = k.id) LIMIT 1",
+        (*params, *scope_params),
+    ).fetchone()
+    return row is not None
 
 
 def dimensions(db: Database) -> list[str]:

@@ -70,7 +70,7 @@ def test_the_share_credit_and_the_working_line_escape_the_question(monkeypatch):
     posted = {}
 
     class Answers:
-        def submit(self, question, day):
+        def submit(self, question, day, user_id=None, audience=None):
             from concurrent.futures import Future
 
             done = Future()

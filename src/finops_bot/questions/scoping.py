@@ -1,0 +1,71 @@
+"""An access scope (finops_bot.access) as the store reads it: each grant's names resolved
+to the values the cache holds (exact spellings only: never a partial or fuzzy match), and
+the index of the names inside it, so did-you-mean, examples and name lists never show a
+name from outside."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from finops_bot.access import EVERYTHING, SCOPE_DIMS, Scope
+from finops_bot.questions.names import NameIndex
+from finops_bot.store import reads
+from finops_bot.store.reads import Where
+
+
+class Refused(Exception):
+    """A question outside the access scope (the message says why, in a few words)."""
+
+
+@dataclass(frozen=True)
+class View:
+    """What one answer may read."""
+
+    scope: Scope
+    within: tuple[Where, ...] | None  # the scope as store filters; None: everything
+    names: NameIndex  # the names inside the scope
+
+    @property
+    def limited(self) -> bool:
+        return self.within is not None
+
+    @property
+    def all(self) -> Where:
+        return Where((), self.within)
+
+    def describe(self) -> str | None:
+        return self.scope.describe() if self.limited else None
+
+    def subject(self, db: Database, dim: str, where: Where) -> Where:
+        """A subject as this view reads it. One on a scope dimension (a project, a team, an
+        owner, a provider, an account) with charges outside the scope is refused, never
+        shown as a partial number; any other (a service, a region, a GPU model) is read
+        within the scope."""
+        if not self.limited:
+            return where
+        if dim in SCOPE_DIMS and reads.outside(db, where, self.within):
+            raise Refused("it also has spend outside that scope")
+        return where.inside(self.within)
+
+
+def view(db: Database, scope: Scope | None, names: NameIndex) -> View:
+    """``names``: the whole cache's index (the scope's names are resolved against it)."""
+    if scope is None or scope.everything:
+        return View(scope or EVERYTHING, None, names)
+    within = tuple(
+        Where.of({dim: _keys(names, dim, values) for dim, values in grant.terms})
+        for grant in scope.grants
+    )
+    return View(scope, within, NameIndex(reads.names(db, within)))
+
+
+def _keys(names: NameIndex, dim: str, values: Iterable[str]) -> list[str]:
+    """The stored spellings of each configured name; a name the cache does not hold yet
+    stays as written (it matches its own spelling when data for it arrives)."""
+    out: list[str] = []
+    for value in values:
+        out += names.exactly(dim, value) or [value]
+    return out

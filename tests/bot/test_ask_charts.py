@@ -26,7 +26,7 @@ class SeriesEngine:
     def __init__(self, *args, **kwargs):
         pass
 
-    def ask(self, question, today, now):
+    def ask(self, question, today, now, asker=None, scope=None):
         return series_answer(question)
 
 

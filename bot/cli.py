@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="KEY=NAMES",
         help="answer as someone limited to this scope would see it: projects=, teams=, "
-        "owners=, providers=, accounts= (repeat to combine: all must hold)",
+        "owners=, providers=, accounts= (repeat to add keys: every key must hold; the names "
+        "of one key are any of them, e.g. teams=nlp,vision)",
     )
     p.set_defaults(run=commands.ask)
 

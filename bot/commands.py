@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 import time
@@ -42,9 +43,9 @@ def demo(args: argparse.Namespace) -> int:
         print(render_text(engine.ask(question, deps.today, deps.answer_now)))
         print()
     print(
-        '# Access ([access] mode = "scoped"): each channel and person sees only what they are '
-        "granted.\n# As someone granted only team nlp would see it (ask --scope previews any "
-        "grant):\n"
+        '# Access: with [access] mode = "scoped" in the config, each channel and person '
+        "sees only\n# what they are granted (this demo's cache is open). `ask --scope` "
+        "previews a grant; as\n# someone granted only team nlp:\n"
     )
     scope = scope_from_pairs(DEMO_SCOPE)
     flags = " ".join(f"--scope {pair}" for pair in DEMO_SCOPE)
@@ -124,6 +125,8 @@ def _preview(args: argparse.Namespace, deps):
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     if getattr(args, "channel", None):
+        if not re.fullmatch(r"[CGD][A-Z0-9]{2,}", args.channel):
+            raise UsageError(f"--channel {args.channel!r}: give a Slack channel id, e.g. C0NLP")
         if deps.settings.access.open:
             print(
                 "note: [access] mode is open, so every channel sees everything; set "

@@ -124,7 +124,7 @@ class Scope:
         if self.everything:
             return "everything"
         if self.nothing:
-            return "nothing"
+            return "nothing (no grant)"
         return "; or ".join(g.describe() for g in self.grants)
 
     def refusal(self, asked: str, reason: str | None = None, more: str = "") -> str:

@@ -106,7 +106,7 @@ def test_admins_see_everything_but_a_visible_post_only_the_channels():
         assert scope(admin, "dm", "D0X") == "everything"
         assert scope(admin, "visible", "C0NLP") == "team nlp"
         assert scope(admin, "visible", "C0ALL") == "everything"
-        assert scope(admin, "visible", "C0RANDOM") == "nothing"
+        assert scope(admin, "visible", "C0RANDOM") == "nothing (no grant)"
 
 
 def test_a_member_sees_their_groups_and_the_channel_they_ask_in():
@@ -115,8 +115,8 @@ def test_a_member_sees_their_groups_and_the_channel_they_ask_in():
     assert scope(MEMBER, "visible", "C0NLP") == "team nlp"  # never more than the channel's
     assert scope(ALICE, "visible", "C0NLP") == "team nlp"
     assert scope(ALICE, "dm", "D0X") == "project bert-training"
-    assert scope(Identity("U0NOBODY"), "dm", "D0X") == "nothing"
-    assert scope(MEMBER, "visible", "C0RANDOM") == "nothing"
+    assert scope(Identity("U0NOBODY"), "dm", "D0X") == "nothing (no grant)"
+    assert scope(MEMBER, "visible", "C0RANDOM") == "nothing (no grant)"
 
 
 def test_guests_and_other_workspaces_get_only_grants_that_name_them():
@@ -126,9 +126,9 @@ def test_guests_and_other_workspaces_get_only_grants_that_name_them():
     assert scope(GUEST, "dm", "D0X") == "project bert-training, provider AWS"
     # visible: the channel's grant met with theirs
     assert scope(GUEST, "visible", "C0NLP") == "project bert-training, provider AWS, team nlp"
-    assert scope(GUEST, "visible", "C0RANDOM") == "nothing"
-    assert scope(EXTERNAL, "ephemeral", "C0ALL") == "nothing"
-    assert scope(None, "ephemeral", "C0ALL") == "nothing"
+    assert scope(GUEST, "visible", "C0RANDOM") == "nothing (no grant)"
+    assert scope(EXTERNAL, "ephemeral", "C0ALL") == "nothing (no grant)"
+    assert scope(None, "ephemeral", "C0ALL") == "nothing (no grant)"
 
 
 def test_the_operator_sees_everything():

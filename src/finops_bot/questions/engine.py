@@ -27,7 +27,7 @@ from finops_bot.questions.parse import ME, ParseError, Query, parse
 from finops_bot.questions.periods import Period, PeriodError, check_day, previous_period
 from finops_bot.questions.rules import Asker, QuestionRules
 from finops_bot.questions.scoping import Refused, View
-from finops_bot.questions.suggest import EXAMPLES, by_shape, examples, help_text
+from finops_bot.questions.suggest import EXAMPLES, by_shape, help_text
 from finops_bot.questions.words import counted
 from finops_bot.store import reads
 from finops_bot.store.reads import Where
@@ -98,7 +98,8 @@ class Engine:
         if found is None:
             if len(self._views) > 64:
                 self._views.clear()
-            found = self._views[key] = scoping.view(self.db, scope, self.names())
+            found = scoping.view(self.db, scope, self.names(), self.rules.aliases)
+            self._views[key] = found
         return replace(found, scope=scope) if scope is not None else found
 
     def ask(
@@ -115,7 +116,12 @@ class Engine:
         view = self.view(scope)
         answer = self._ask(question, today, now, asker, view)
         if view.limited:  # what the scope can never answer is never suggested
-            answer.suggestions = [s for s in answer.suggestions if "untagged" not in s]
+            answer.suggestions = [s for s in answer.suggestions if not scoping.never(s)]
+            if view.unknown and answer.kind not in ("help", "refused"):
+                answer.notes.append(
+                    "The scope names what the billing data does not hold: "
+                    f"{', '.join(view.unknown)} (no spend of it here; check the spelling)."
+                )
         return answer
 
     def _ask(self, question: str, today: date, now: datetime, asker, view: View) -> Answer:
@@ -145,7 +151,7 @@ class Engine:
             return Answer(
                 kind="help",
                 title="What you can ask",
-                suggestions=examples(view.names) if sources else list(EXAMPLES),
+                suggestions=scoping.examples(view) if sources else list(EXAMPLES),
                 message=help_text(),
                 **base,
             )
@@ -205,11 +211,9 @@ class Engine:
         return Answer(
             **{**base, "measure": None},
             kind="refused",
-            title="Outside what you may see"
-            if view.scope.who == "you"
-            else "Outside what this channel may see",
+            title=_outside(view),
             message=view.scope.refusal(asked, reason),
-            suggestions=examples(view.names)[:3] if not view.scope.nothing else [],
+            suggestions=scoping.examples(view)[:3],
             scope=view.describe(),
         )
 
@@ -402,7 +406,15 @@ class Engine:
             if not isinstance(self.names().resolve(miss.dim, miss.name), NoMatch):
                 log.info("refused %r (scope: %s): outside", asked[:200], view.describe())
             answer.kind, answer.measure, answer.scope = "refused", None, view.describe()
-            answer.title = "Outside what you may see, or unknown"
+            answer.title = f"{_outside(view)}, or unknown"
             reason = "or it names nothing in the billing data"
             answer.message = view.scope.refusal(asked, reason, guess.strip())
         return answer
+
+
+def _outside(view: View) -> str:
+    return (
+        "Outside what this channel may see"
+        if view.scope.who == "this channel"
+        else ("Outside what you may see")
+    )

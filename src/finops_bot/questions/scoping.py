@@ -5,12 +5,14 @@ name from outside."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlite_utils import Database
 
 from finops_bot.access import EVERYTHING, SCOPE_DIMS, Scope
+from finops_bot.providers import fold
+from finops_bot.questions import suggest
 from finops_bot.questions.names import NameIndex
 from finops_bot.store import reads
 from finops_bot.store.reads import Where
@@ -27,6 +29,7 @@ class View:
     scope: Scope
     within: tuple[Where, ...] | None  # the scope as store filters; None: everything
     names: NameIndex  # the names inside the scope
+    unknown: tuple[str, ...] = ()  # the scope's names the cache does not hold ("team x")
 
     @property
     def limited(self) -> bool:
@@ -51,21 +54,55 @@ class View:
         return where.inside(self.within)
 
 
-def view(db: Database, scope: Scope | None, names: NameIndex) -> View:
-    """``names``: the whole cache's index (the scope's names are resolved against it)."""
+def view(
+    db: Database,
+    scope: Scope | None,
+    names: NameIndex,
+    aliases: Mapping[str, tuple[str, str]] | None = None,
+) -> View:
+    """``names``: the whole cache's index (the scope's names are resolved against it, and
+    through the team's ``[aliases]`` nicknames of the same dimension)."""
     if scope is None or scope.everything:
         return View(scope or EVERYTHING, None, names)
+    unknown: list[str] = []
     within = tuple(
-        Where.of({dim: _keys(names, dim, values) for dim, values in grant.terms})
-        for grant in scope.grants
+        Where.of(
+            {dim: _keys(names, dim, values, aliases or {}, unknown) for dim, values in g.terms}
+        )
+        for g in scope.grants
     )
-    return View(scope, within, NameIndex(reads.names(db, within)))
+    return View(scope, within, NameIndex(reads.names(db, within)), tuple(unknown))
 
 
-def _keys(names: NameIndex, dim: str, values: Iterable[str]) -> list[str]:
+def _keys(names: NameIndex, dim: str, values: Iterable[str], aliases, unknown) -> list[str]:
     """The stored spellings of each configured name; a name the cache does not hold yet
     stays as written (it matches its own spelling when data for it arrives)."""
     out: list[str] = []
     for value in values:
-        out += names.exactly(dim, value) or [value]
+        alias = aliases.get(fold(value))
+        if alias and alias[0] == dim:
+            value = alias[1]
+        found = names.exactly(dim, value)
+        if not found and f"{dim} {value}" not in unknown:
+            unknown.append(f"{dim} {value}")
+        out += found or [value]
+    return out
+
+
+NEVER_SCOPED = ("untagged", "aws vs gcp")  # whole-company questions a scope refuses
+
+
+def never(question: str) -> bool:
+    """A suggestion a scoped audience would only be refused."""
+    return any(word in question for word in NEVER_SCOPED)
+
+
+def examples(v: View) -> list[str]:
+    """The help examples: for a scope, only those it can answer, with its own names (none
+    with a placeholder name the scope does not hold)."""
+    if not v.limited:
+        return suggest.examples(v.names)
+    if v.scope.nothing:
+        return []
+    out = [q for q in suggest.examples(v.names, placeholders=False) if not never(q)]
     return out

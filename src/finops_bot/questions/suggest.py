@@ -82,11 +82,12 @@ def help_text() -> str:
     )
 
 
-def examples(names: NameIndex) -> list[str]:
-    """The help examples, with names this cache really has (a project, a team, a person)."""
-    project = _first(names, "project", "bert-training")
-    team = _first(names, "team", "nlp")
-    owner = _first(names, "owner", "alice@acme.ai").split("@", 1)[0]
+def examples(names: NameIndex, placeholders: bool = True) -> list[str]:
+    """The help examples, with names this cache really has (a project, a team, a person);
+    without ``placeholders``, an example whose kind of name the index lacks is left out."""
+    project = _first(names, "project", "bert-training" if placeholders else "")
+    team = _first(names, "team", "nlp" if placeholders else "")
+    owner = _first(names, "owner", "alice@acme.ai" if placeholders else "").split("@", 1)[0]
     out = [
         f"what did project {project} cost this week",
         "top 5 projects last month",
@@ -103,7 +104,7 @@ def examples(names: NameIndex) -> list[str]:
     ]
     if names.known("gpu"):
         out.insert(3, "gpu spend by gpu model last month")
-    return out
+    return [q for q in out if "  " not in q and q == q.strip()]  # no empty name in any
 
 
 def _first(names: NameIndex, dim: str, default: str) -> str:

@@ -71,7 +71,7 @@ def series_answer(
     totals: dict[str, float] = {}
     for r in rows:
         totals[r.currency] = totals.get(r.currency, 0.0) + r.cost
-    what = "all spend" if subject.dim == "*" else subject.title
+    what = subject.title if subject.dim != "*" or ctx.scope else "all spend"
     answer = ctx.answer(
         subject.where,
         kind="series",
@@ -241,8 +241,9 @@ def tag_answer(ctx: Ctx, q: Query, subject: Subject, period: Period, before: Per
         )
         answer.summed = {**answer.summed, f"Tags.{key}": ["(every value)"]}
     answer.notes = [n for n in answer.notes if not n.startswith("Summed:")]
+    inside = f", within the access scope ({ctx.scope})" if ctx.scope else ""
     answer.notes.append(
-        f"Summed: the charges tagged {key}, read from the facts (the tag is not a configured "
-        "dimension: add it to [allocation] dimensions to make it fast)."
+        f"Summed: the charges tagged {key}{inside}, read from the facts (the tag is not a "
+        "configured dimension: add it to [allocation] dimensions to make it fast)."
     )
     return answer

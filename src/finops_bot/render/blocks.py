@@ -76,8 +76,8 @@ def _total_text(answer: Answer) -> str:
     span = answer.period.describe() if answer.period else ""
     if hours := hours_total(answer):
         lines.append(f"*{hours}*{'  (' + span + ')' if span else ''}")
-    elif not answer.totals:
-        lines.append(nothing_line(answer, span))
+    elif not answer.totals:  # side by side (rows only): the period, not "no spend"
+        lines.append(f"_{span}_" if answer.rows and span else nothing_line(answer, span))
     for currency, total in answer.totals.items():
         lines.append(
             f"*{format_money(total, currency)}{rate(answer)}*  "

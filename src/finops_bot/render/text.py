@@ -135,7 +135,7 @@ def render_text(answer: Answer) -> str:
     lines.append(full_title(answer) if answer.period else answer.title)
     if hours := hours_total(answer):
         lines.append(f"  {hours}")
-    elif not answer.totals:
+    elif not answer.totals and not answer.rows:  # side by side (rows only): no "no spend"
         lines.append(f"  {nothing_line(answer)}")
     for currency, total in answer.totals.items():
         lines.append(f"  {format_money(total, currency)}{rate(answer)}")

@@ -728,3 +728,47 @@ LEFT JOIN tag_sets t ON t.id = c.tags_id
 LEFT JOIN charge_gpu g ON g.id = c.id;
 """
     )
+
+
+@migrations()
+def m013_anomalies(db: Database) -> None:
+    """Cost anomalies: one row per episode (id: measure, subject, currency and start, so a
+    re-evaluation updates it, never duplicates it) with its ranked root causes, and the
+    append-only history of its statuses: who changed it and when."""
+    db.executescript(
+        """
+CREATE TABLE anomalies (
+  id TEXT PRIMARY KEY,
+  measure TEXT NOT NULL,
+  dim TEXT NOT NULL,
+  key TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  start TEXT NOT NULL,
+  detected_on TEXT NOT NULL,
+  last_day TEXT NOT NULL,
+  expected REAL NOT NULL,
+  actual REAL NOT NULL,
+  impact REAL NOT NULL,
+  status TEXT NOT NULL,
+  part_of TEXT,
+  root_cause TEXT NOT NULL DEFAULT '[]',
+  gpu_activity TEXT,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX anomalies_subject ON anomalies(dim, key, start);
+CREATE INDEX anomalies_status ON anomalies(status, detected_on);
+CREATE TABLE anomaly_status (
+  anomaly_id TEXT NOT NULL,
+  at TEXT NOT NULL,
+  status TEXT NOT NULL,
+  by TEXT NOT NULL,
+  note TEXT
+);
+CREATE INDEX anomaly_status_id ON anomaly_status(anomaly_id);
+CREATE TRIGGER anomaly_status_append_only BEFORE UPDATE ON anomaly_status
+BEGIN SELECT RAISE(ABORT, 'anomaly_status is append-only'); END;
+CREATE TRIGGER anomaly_status_no_delete BEFORE DELETE ON anomaly_status
+BEGIN SELECT RAISE(ABORT, 'anomaly_status is append-only'); END;
+"""
+    )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from finops_bot.errors import ConfigError
@@ -100,6 +100,7 @@ class Scope:
     grants: tuple[Grant, ...] | None = None
     who: str = "you"  # named in refusals: "you" or "this channel"
     contact: str | None = None
+    label: str | None = None  # how it is shown, when not by its grants (a visible post)
 
     @property
     def everything(self) -> bool:
@@ -127,6 +128,11 @@ class Scope:
             return "nothing (no grant)"
         return "; or ".join(g.describe() for g in self.grants)
 
+    def shown(self) -> str:
+        """What answers and refusals call it: a visible post never names the asker's own
+        grants, only the channel's."""
+        return self.label or self.describe()
+
     def refusal(self, asked: str, reason: str | None = None, more: str = "") -> str:
         """What a person is told when a question lies outside the scope: what they asked,
         why, what is visible, and whom to ask."""
@@ -136,7 +142,7 @@ class Scope:
         if more:
             message += f" {more}"
         if not self.nothing:
-            message += f" Visible here: {self.describe()}."
+            message += f" Visible here: {self.shown()}."
         ask = self.contact or "a finops-bot admin"
         return message + f" To see more, ask {ask}."
 
@@ -225,7 +231,11 @@ def scope_for(policy: AccessPolicy, who: Identity | None, audience: Audience) ->
     channel = policy._grants("channel", [audience.channel_id] if audience.channel_id else [])
     if audience.surface == "visible":
         asker = EVERYTHING if is_admin(policy, who) else _union([*own, *_member(who, channel)])
-        return Scope(_union(channel).grants, "this channel", contact).meet(asker)
+        room = Scope(_union(channel).grants, "this channel", contact)
+        met = room.meet(asker)
+        if met.grants != room.grants and not met.nothing:  # narrowed by the asker's grants
+            return replace(met, label=f"{room.describe()}, as far as the asker may see")
+        return met
     if is_admin(policy, who):
         return Scope(None, contact=contact)
     grants = own + (_member(who, channel) if audience.surface == "ephemeral" else [])
@@ -281,7 +291,9 @@ def _union(grants: list[Grant]) -> Scope:
 
 
 def _norm(dim: str, value: str) -> str:
-    return cloud_of(value) if dim == "provider" else fold(value)
+    if dim == "provider":
+        return cloud_of(value)
+    return value.strip().lower() if dim == "owner" else fold(value)  # emails: not folded
 
 
 def _key(key: str) -> str:

@@ -158,8 +158,10 @@ def test_mentions_show_the_channels_grant_met_with_the_askers(slack):
     assert header(admin["blocks"]) == "All spend in scope (team nlp) · last month"
     bob = mention(slack, "U0BOB", TOTAL, 2)  # never his vision grant in the channel
     assert header(bob["blocks"]) == "All spend in scope (team nlp) · last month"
-    guest = mention(slack, "U0GUEST", TOTAL, 3)
-    assert "project bert-training, team nlp" in header(guest["blocks"])
+    guest = mention(slack, "U0GUEST", TOTAL, 3)  # the channel's grant met with theirs,
+    shown = header(guest["blocks"])  # named by the channel's only (never their own grant)
+    assert shown == "All spend in scope (team nlp, as far as the asker may see) · last month"
+    assert "Scope: team nlp, as far as the asker may see" in json.dumps(guest["blocks"])
     external = mention(slack, "U0EXT", TOTAL, 4)
     assert "outside what this channel may see" in json.dumps(external["blocks"])
     untagged = mention(slack, "U0ADMIN", "untagged spend last month", 5)
@@ -182,7 +184,7 @@ def test_share_posts_only_what_the_channel_may_see_and_refusals_stay_private(sla
     assert header(bob["blocks"]) == "All spend in scope (team nlp) · last month"
     guest = share(slack, "U0GUEST", TOTAL, 2)
     assert guest["response_type"] == "in_channel"
-    assert "project bert-training, team nlp" in header(guest["blocks"])
+    assert "team nlp, as far as the asker may see" in header(guest["blocks"])
     external = share(slack, "U0EXT", TOTAL, 3)  # its payload's name says U0ADMIN
     assert external["response_type"] == "ephemeral"
     assert "outside what this channel may see" in json.dumps(external)

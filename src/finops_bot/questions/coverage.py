@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from finops_bot.questions.answer import Answer
+from sqlite_utils import Database
+
+from finops_bot.providers import cloud_of
+from finops_bot.questions.answer import Answer, Fresh
 from finops_bot.questions.periods import Period
 from finops_bot.questions.words import counted
+from finops_bot.store import reads
+from finops_bot.store.reads import Where
 
 
 def replace_name(question: str, name: str, suggestion: str) -> str:
@@ -63,3 +68,38 @@ def partial_notes(period: Period, last: str | None) -> list[str]:
             "(providers publish with a delay)."
         ]
     return []
+
+
+def freshness_of(
+    db: Database, fresh: list[Fresh], where: Where, since: date, period: Period
+) -> tuple[list[Fresh], list[Fresh]]:
+    """The freshness of the providers in the answer, and those with no data yet in the
+    period (they have spend before it but their data ends before it starts)."""
+    entries = list(fresh)
+    if not where.everything:
+        present = {cloud_of(p) for p in reads.providers_of(db, where, since, period.end)}
+        entries = [f for f in entries if cloud_of(f.provider) in present]
+    through: dict[str, str] = {}
+    for f in entries:
+        through[f.provider] = max(through.get(f.provider, ""), f.data_through or "")
+    lagging = [
+        f
+        for f in entries
+        if through[f.provider] < period.start.isoformat() and f.data_through == through[f.provider]
+    ]
+    if not where.plain:  # a scope: one line per provider, no source names (a source
+        entries = _per_provider(entries)  # can be named for what lies outside it)
+        lagging = [f for f in entries if (f.data_through or "") < period.start.isoformat()]
+    return entries, lagging
+
+
+def _per_provider(entries: list[Fresh]) -> list[Fresh]:
+    """One entry per cloud (its spellings and sources together), no source names."""
+    latest: dict[str, Fresh] = {}
+    for f in entries:
+        seen = latest.get(cloud_of(f.provider))
+        name = seen.provider if seen else f.provider
+        through = max((seen.data_through or "") if seen else "", f.data_through or "")
+        loaded = max((seen.loaded_at or "") if seen else "", f.loaded_at or "")
+        latest[cloud_of(f.provider)] = Fresh(name, "billing data", through or None, loaded or None)
+    return list(latest.values())

@@ -14,13 +14,13 @@ from sqlite_utils import Database
 from finops_bot.access import Scope
 from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
-from finops_bot.providers import cloud_of, fold
+from finops_bot.providers import fold
 from finops_bot.questions import cost_answers as build
 from finops_bot.questions import scoping
 from finops_bot.questions import trend_answers as trends
 from finops_bot.questions.answer import Answer, Fresh
 from finops_bot.questions.cost_answers import DIM_LABELS, Ctx, Subject
-from finops_bot.questions.coverage import coverage, partial_notes, replace_name
+from finops_bot.questions.coverage import coverage, freshness_of, partial_notes, replace_name
 from finops_bot.questions.gpu_answers import gpu_answer
 from finops_bot.questions.names import Candidates, Match, NameIndex, NoMatch
 from finops_bot.questions.parse import ME, ParseError, Query, parse
@@ -357,22 +357,7 @@ class Engine:
         return q.previous
 
     def _freshness(self, where: Where, since: date, period: Period) -> tuple[list, list]:
-        """The freshness of the providers in the answer, and those with no data yet in the
-        period (they have spend before it but their data ends before it starts)."""
-        entries = list(self._fresh)
-        if not where.everything:
-            present = {cloud_of(p) for p in reads.providers_of(self.db, where, since, period.end)}
-            entries = [f for f in entries if cloud_of(f.provider) in present]
-        through: dict[str, str] = {}
-        for f in entries:
-            through[f.provider] = max(through.get(f.provider, ""), f.data_through or "")
-        lagging = [
-            f
-            for f in entries
-            if through[f.provider] < period.start.isoformat()
-            and f.data_through == through[f.provider]
-        ]
-        return entries, lagging
+        return freshness_of(self.db, self._fresh, where, since, period)
 
     def _unknown(self, miss: NoMatch, q: Query, base: dict, view: View) -> Answer:
         names = view.names

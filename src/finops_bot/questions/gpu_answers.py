@@ -62,8 +62,17 @@ def gpu_answer(
         freshness=[Fresh("fleet", "heartbeats", None, last)] if last else [],
     )
     if scope is not None:
-        base["scope"] = scope.describe()
+        base["scope"] = scope.shown()
     keep = scope.admits if scope is not None else None
+    if keep is not None and q.name and _partly_outside(db, q, today, now, prices, rules, keep):
+        return Answer(
+            kind="refused",
+            title="Outside what you may see"
+            if scope.who == "you"
+            else "Outside what this channel may see",
+            message=scope.refusal(question, "it also has GPUs outside that scope"),
+            **{**base, "freshness": []},
+        )
     if q.kind == "idle_gpus":
         return _idle_now(db, q, now, prices, rules, base, keep)
     return _idle_cost(db, q, today, now, prices, rules, base, keep)
@@ -114,19 +123,45 @@ def _idle_now(db, q: Query, now: datetime, prices, rules: FleetRules, base: dict
     return answer
 
 
+def _partly_outside(db, q: Query, today, now, prices, rules, keep) -> bool:
+    """A named project or owner with nodes (or idle time) outside the scope: refused, never
+    shown as a partial number."""
+    if q.kind == "idle_gpus":
+        named = [n for n in fleet(db, now, prices, rules) if _matches(n, q.name)]
+        return any(not keep(_values(n)) for n in named)
+    period, by = _window(q, today), q.by if q.by in ("owner", "project") else "project"
+    start, end = _span(period, now)
+    every = _named(idle_cost(db, start, end, prices, rules, by=by), q.name)
+    inside = _named(idle_cost(db, start, end, prices, rules, by=by, keep=keep), q.name)
+    return [(r[0], round(r[1], 6)) for r in every] != [(r[0], round(r[1], 6)) for r in inside]
+
+
+def _named(rows: list, name: str) -> list:
+    wanted = fold(name)
+    return [r for r in rows if wanted in (fold(r[0]), fold(r[0]).split("@", 1)[0])]
+
+
+def _window(q: Query, today: date) -> Period:
+    return q.period or Period(today - timedelta(days=today.weekday()), today, "this week", "week")
+
+
+def _span(period: Period, now: datetime) -> tuple[datetime, datetime]:
+    start = datetime.combine(period.start, time(0), tzinfo=UTC)
+    end = min(datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=UTC), now)
+    return start, end
+
+
 def _values(node: NodeState) -> dict[str, str | None]:
     return {"project": node.project, "owner": node.owner, "provider": node.provider}
 
 
 def _idle_cost(db, q: Query, today: date, now: datetime, prices, rules, base, keep) -> Answer:
-    period = q.period or Period(today - timedelta(days=today.weekday()), today, "this week", "week")
-    start = datetime.combine(period.start, time(0), tzinfo=UTC)
-    end = min(datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=UTC), now)
+    period = _window(q, today)
+    start, end = _span(period, now)
     by = q.by if q.by in ("owner", "project") else "project"
     rows = idle_cost(db, start, end, prices, rules, by=by, keep=keep)
     if q.name:
-        wanted = fold(q.name)
-        rows = [r for r in rows if wanted in (fold(r[0]), fold(r[0]).split("@", 1)[0])]
+        rows = _named(rows, q.name)
     shown = [Row(name or f"(no {by})", dollars, "USD") for name, dollars, _ in rows]
     title = f"Idle GPU cost · {q.name}" if q.name else f"Idle GPU cost by {by}"
     answer = Answer(

@@ -118,6 +118,8 @@ class NameIndex:
             cloud = cloud_of(name)
             return [k for f, ks in values.items() if cloud_of(f) == cloud for k in ks]
         keys = list(values.get(folded, []))
+        if dim == "owner":  # an email: case aside, john.smith@ is not john_smith@
+            keys = [k for k in keys if k.strip().lower() == name.strip().lower()]
         if dim == "account":
             keys += [k for k in self.by_label.get(dim, {}).get(folded, []) if k not in keys]
         return keys

@@ -30,6 +30,7 @@ class View:
     within: tuple[Where, ...] | None  # the scope as store filters; None: everything
     names: NameIndex  # the names inside the scope
     unknown: tuple[str, ...] = ()  # the scope's names the cache does not hold ("team x")
+    full: NameIndex | None = None  # the whole cache's names (every spelling of a subject)
 
     @property
     def limited(self) -> bool:
@@ -40,7 +41,7 @@ class View:
         return Where((), self.within)
 
     def describe(self) -> str | None:
-        return self.scope.describe() if self.limited else None
+        return self.scope.shown() if self.limited else None
 
     def subject(self, db: Database, dim: str, where: Where) -> Where:
         """A subject as this view reads it. One on a scope dimension (a project, a team, an
@@ -49,9 +50,20 @@ class View:
         within the scope."""
         if not self.limited:
             return where
-        if dim in SCOPE_DIMS and reads.outside(db, where, self.within):
+        if dim in SCOPE_DIMS and reads.outside(db, self._every_spelling(where), self.within):
             raise Refused("it also has spend outside that scope")
         return where.inside(self.within)
+
+    def _every_spelling(self, where: Where) -> Where:
+        """The subject with the spellings the scope does not see too ("Bert_Training" on
+        another team is the same project): what "partly outside" is checked on."""
+        if self.full is None:
+            return where
+        terms = {
+            dim: {k for key in keys for k in self.full.exactly(dim, key)} | set(keys)
+            for dim, keys in where.terms
+        }
+        return Where.of(terms)
 
 
 def view(
@@ -71,7 +83,7 @@ def view(
         )
         for g in scope.grants
     )
-    return View(scope, within, NameIndex(reads.names(db, within)), tuple(unknown))
+    return View(scope, within, NameIndex(reads.names(db, within)), tuple(unknown), names)
 
 
 def _keys(names: NameIndex, dim: str, values: Iterable[str], aliases, unknown) -> list[str]:

@@ -159,7 +159,13 @@ def compare_subjects_answer(ctx: Ctx, subjects: tuple[Subject, Subject], period:
     """Two subjects over one period, side by side (never added together)."""
     rows, empty = [], []
     for subject in subjects:
-        totals = reads.totals(ctx.db, subject.where, period.start, period.end, ctx.measure)
+        if subject.dim.startswith("tag:"):  # a tag value: read from the facts
+            key = subject.dim.removeprefix("tag:")
+            totals = reads.tag_totals(
+                ctx.db, key, subject.label, period.start, period.end, ctx.measure, where=ctx.all
+            )
+        else:
+            totals = reads.totals(ctx.db, subject.where, period.start, period.end, ctx.measure)
         rows += [Row(subject.title, total, c) for c, total in totals.items()]
         if not totals:  # no row in a currency it never had
             empty.append(f"{subject.title}: no spend in this period.")

@@ -194,4 +194,76 @@ def test_gpu_answers_see_only_the_scopes_nodes(engine, tmp_path):
     assert [r.key for r in cost.rows] == ["bert-training"]
     team = Scope((Grant.of({"team": ["nlp"]}),))  # nodes carry no team: none is inside
     assert fleet_engine.ask("which gpus are idle", now.date(), now, scope=team).rows == []
+    dan = Scope((Grant.of({"owner": ["dan"]}),))  # a named project with nodes outside it
+    named = fleet_engine.ask("which gpus are idle for vision-research", now.date(), now, scope=bert)
+    assert named.kind == "refused" and "GPUs outside that scope" in named.message
+    assert fleet_engine.ask("idle gpu cost for bert-training this week", now.date(), now,
+                            scope=dan).kind == "refused"  # fmt: skip
+    inside = fleet_engine.ask("idle gpu cost for bert-training this week", now.date(), now,
+                              scope=bert)  # fmt: skip
+    assert [r.key for r in inside.rows] == ["bert-training"]
     db.close()
+
+
+@pytest.fixture
+def spelt(db, rules, tmp_path):
+    """Found by a hostile probe: one project, provider and owner spelt two ways, each
+    spelling on another team; two AWS sources, one named for the other team's project; a
+    tag value on both teams."""
+    from finops_bot.ingest.importer import import_file
+    from tests.conftest import charge, write_focus
+
+    days = [f"2026-10-{d:02d}" for d in range(1, 29)]
+    nlp = [charge(d, 100.0, project="bert-training", team="nlp", owner="alice@acme.ai",
+                  tags={"project": "bert-training", "team": "nlp", "owner": "alice@acme.ai",
+                        "app": "web"}) for d in days]  # fmt: skip
+    tags = {"project": "Bert_Training", "team": "vision", "owner": "Alice@acme.ai", "app": "web"}
+    vision = [
+        {**charge(d, 1000.0, provider="Amazon Web Services", tags=tags), "BillingAccountId": "888"}
+        for d in days
+    ]
+    other = [charge(d, 5.0, project="x", team="nlp", owner="john.smith@acme.ai") for d in days]
+    import_file(db, write_focus(tmp_path / "a.csv", nlp + other), rules=rules, now=NOW)
+    import_file(db, write_focus(tmp_path / "b.csv", vision), rules=rules, now=NOW,
+                source="aws-secret-vision-project")  # fmt: skip
+    return Engine(db)
+
+
+def test_every_spelling_of_a_subject_counts_for_partly_outside(spelt):
+    for question in ("bert-training last month", "aws last month", "alice last month"):
+        answer = ask(spelt, question, NLP)
+        assert answer.kind == "refused", (question, answer.kind, answer.totals)
+    assert ask(spelt, "bert-training last month").total == pytest.approx(28 * 1100)
+
+
+def test_a_tag_value_compared_is_the_tags_spend_within_the_scope(spelt):
+    answer = ask(spelt, "tag app web vs project x last month", NLP)
+    rows = {r.key: r.cost for r in answer.rows}
+    assert rows["Tag app web"] == pytest.approx(28 * 100)  # not the scope's whole total
+    assert ask(spelt, "tag app web vs project x last month").rows[0].cost == pytest.approx(
+        28 * 1100
+    )
+
+
+def test_scoped_freshness_names_no_source(spelt):
+    answer = ask(spelt, "total spend last month", NLP)
+    shown = render_text(answer) + json.dumps(answer.to_dict())
+    assert "aws-secret-vision-project" not in shown
+    assert [f.source for f in answer.freshness] == ["billing data"]
+    every = ask(spelt, "total spend last month").freshness  # the operator sees the sources
+    assert "aws-secret-vision-project" in {f.source for f in every}
+
+
+def test_owner_scopes_match_emails_exactly():
+    from finops_bot.access import Grant
+
+    grant = Grant.of({"owner": ["John.Smith@acme.ai"]})
+    assert grant.admits({"owner": "john.smith@acme.ai"})
+    assert not grant.admits({"owner": "john_smith@acme.ai"})
+
+
+def test_a_typo_in_a_scope_is_named_in_a_note(engine):
+    typo = Scope((Grant.of({"team": ["nosuchteam"]}),))
+    answer = ask(engine, "total spend last month", typo)
+    assert "team nosuchteam (no spend of it here; check the spelling)" in " ".join(answer.notes)
+    assert answer.totals == {}

@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", parents=[common], help="what the cache holds and how fresh it is")
     p.set_defaults(run=commands.status)
+
+    from bot import anomaly_commands
+
+    anomaly_commands.add_parser(sub, common)
     return parser
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from finops_bot.access import AccessPolicy, parse_access
+from finops_bot.anomalies.rules import AnomalyRules, parse_anomaly_rules
 from finops_bot.errors import ConfigError
 from finops_bot.gpu.fleet import FleetRules, parse_fleet_rules
 from finops_bot.gpu.prices import parse_overrides
@@ -51,6 +52,7 @@ class Settings:
     fleet: FleetRules = FleetRules()
     questions: QuestionRules = QuestionRules()
     access: AccessPolicy = AccessPolicy()
+    anomalies: AnomalyRules = AnomalyRules()
 
 
 def _sources(raw: Any) -> tuple[SourceConfig, ...]:
@@ -213,6 +215,7 @@ def load_settings(
             questions, data.get("aliases"), data.get("people"), dimensions
         ),
         access=parse_access(data.get("access")),
+        anomalies=parse_anomaly_rules(data.get("anomalies")),
     )
 
 

@@ -33,6 +33,7 @@ REFORM_DAYS = 7  # a new regime needs this many days to be a baseline
 TREND_DAYS = 14  # the drift check's window
 TREND_T = 4.0  # the drift check's t-statistic
 SPARSE_ZEROS = 0.25  # a series with more zero days than this is sparse
+MIN_FACTOR = 0.2  # the lowest weekday factor (a workload stopped at weekends)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Episode:
     actual: float = 0.0
     status: str = "open"  # open, resolved, expected (feedback)
     days: list[int] = field(default_factory=list)
+    alerted: tuple[float, float] = (0.0, 0.0)  # (expected, actual) through detected_on
 
     @property
     def impact(self) -> float:
@@ -70,8 +72,13 @@ class _State:
     regime: int = 0  # the first day of the current baseline regime
     episode: Episode | None = None
     back: int = 0  # consecutive days back within thresholds
-    excluded: set[int] = field(default_factory=set)
-    profile: tuple[int, int, np.ndarray] | None = None  # (week, exclusions, factors)
+    excluded: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    changes: int = 0  # how often ``excluded`` changed (the profile is learnt again then)
+    profile: tuple[int, int, np.ndarray] | None = None  # (week, changes, factors)
+
+    def exclude(self, days, on: bool = True) -> None:
+        self.excluded[days] = on
+        self.changes += 1
 
 
 def detect(
@@ -84,7 +91,7 @@ def detect(
     is the baseline at once)."""
     v = np.asarray(values, dtype=float)
     ratios = _week_ratios(v)
-    state, found = _State(), []
+    state, found = _State(excluded=np.zeros(len(v), dtype=bool)), []
     for t in range(len(v)):
         factors = _profile(ratios, t, state)
         if state.episode is not None:
@@ -98,8 +105,9 @@ def detect(
         if _out(v[t], level * f, noise * f, ceiling, limits):
             episode = Episode(t, t, level)
             episode.add(t, level * f, v[t])
+            episode.alerted = (episode.expected, episode.actual)
             state.episode, state.back = episode, 0
-            state.excluded.add(t)
+            state.exclude(t)
             found.append(episode)
         elif (drift := _drift(v, t, factors, state, limits)) is not None:
             state.episode, state.regime = drift, drift.start
@@ -112,7 +120,7 @@ def _extend(v, t: int, factor: float, state: _State, limits: Thresholds, feedbac
     e = state.episode
     if feedback is not None and feedback(e.start):
         e.status, state.regime, state.episode = "expected", e.start, None
-        state.excluded.difference_update(e.days)
+        state.exclude(e.days, False)
         return
     expected = e.level * factor
     excess = v[t] - expected
@@ -125,11 +133,11 @@ def _extend(v, t: int, factor: float, state: _State, limits: Thresholds, feedbac
             return
         state.back = 0
         e.add(t, expected, v[t])
-        state.excluded.add(t)
+        state.exclude(t)
         if len(e.days) >= SHIFT_DAYS:  # still out: a new level (or a ramp) to learn
             e.kind = _persistent_kind(v, e)
             state.regime = e.start
-            state.excluded.difference_update(e.days)
+            state.exclude(e.days, False)
         return
     e.add(t, expected, v[t])
     if t - e.start + 1 >= REFORM_DAYS and _flat(v, t, limits):
@@ -141,12 +149,12 @@ def _persistent_kind(v, e: Episode) -> str:
     """Abrupt (the first day already carries most of the excess): a level shift; else a
     drift."""
     first = v[e.start] - e.expected / len(e.days)
-    latest = float(np.median(v[e.days[-3:]])) - e.expected / len(e.days)
+    latest = float(_median(v[e.days[-3:]])) - e.expected / len(e.days)
     return "level_shift" if latest <= 0 or first >= 0.5 * latest else "drift"
 
 
 def _flat(v, t: int, limits: Thresholds) -> bool:
-    recent, before = np.median(v[t - 2 : t + 1]), np.median(v[t - 6 : t - 2])
+    recent, before = _median(v[t - 2 : t + 1]), _median(v[t - 6 : t - 2])
     return abs(recent - before) < max(limits.min_relative / 2 * before, limits.min_daily_impact)
 
 
@@ -164,22 +172,20 @@ def _profile(ratios: np.ndarray, t: int, state: _State) -> np.ndarray:
     """Per weekday (day index mod 7) the median ratio over the last PROFILE_DAYS clean
     days, normalised to a mean of 1; flat for a weekday with fewer than 3. Learnt again
     once a week, or when the days it may use change."""
-    key = (t // 7, len(state.excluded))
+    key = (t // 7, state.changes)
     if state.profile is not None and state.profile[:2] == key:
         return state.profile[2]
     lo = max(0, t - PROFILE_DAYS)
+    days = np.arange(lo, t)
+    keep = ~state.excluded[lo:t] & ~np.isnan(ratios[lo:t])
     factors = np.ones(7)
-    window = ratios[lo:t]
     for w in range(7):
-        picked = [
-            r
-            for d, r in zip(range(lo, t), window, strict=True)
-            if d % 7 == w and d not in state.excluded and r == r
-        ]
+        picked = ratios[lo:t][keep & (days % 7 == w)]
         if len(picked) >= 3:
-            factors[w] = float(np.median(picked))
-    mean = factors.mean()
+            factors[w] = float(_median(picked))
+    mean = factors.sum() / 7
     factors = factors / mean if mean > 0 else np.ones(7)
+    factors = np.clip(factors, MIN_FACTOR, None)  # a day off is low, never zero (no ÷ 0)
     state.profile = (*key, factors)
     return factors
 
@@ -188,14 +194,14 @@ def _baseline(v, t: int, factors, state: _State, limits: Thresholds):
     """(deseasonalised level, noise, sparse ceiling or None), or None when the history is
     too short (a new series: min_history_days; a new regime: REFORM_DAYS)."""
     lo = max(state.regime, t - 3 * WINDOW)
-    days = [d for d in range(lo, t) if d not in state.excluded][-WINDOW:]
+    idx = np.flatnonzero(~state.excluded[lo:t])[-WINDOW:] + lo
     needed = limits.min_history_days if state.regime == 0 else REFORM_DAYS
-    if len(days) < needed:
+    if len(idx) < needed:
         return None
-    idx = np.array(days)
     u = v[idx] / factors[idx % 7]
-    level = float(np.median(u))
-    noise = 1.4826 * float(np.median(np.abs(u - level)))
+    level = float(_median(u))
+    noise = 1.4826 * float(_median(np.abs(u - level)))
+    noise *= (WINDOW / len(idx)) ** 0.5  # a young regime's spread is not yet known well
     sparse = float(np.mean(v[idx] == 0)) > SPARSE_ZEROS
     return level, noise, float(np.max(v[idx])) if sparse else None
 
@@ -217,11 +223,13 @@ def _drift(v, t: int, factors, state: _State, limits: Thresholds) -> Episode | N
         return None
     days = np.arange(lo, t + 1)
     u = v[days] / factors[days % 7]
-    prior = np.array([d for d in range(max(state.regime, lo - WINDOW), lo)])
-    before = float(np.median(v[prior] / factors[prior % 7]))
-    x = days - days.mean()
-    slope = float((x * (u - u.mean())).sum() / (x * x).sum())
-    fitted = u.mean() + slope * x
+    prior = np.arange(max(state.regime, lo - WINDOW), lo)
+    before = float(_median(v[prior] / factors[prior % 7]))
+    if not before > 0:  # nothing before (or not a number): no ramp to measure against
+        return None
+    x = days - (days.sum() / len(days))
+    slope = float((x * (u - (u.sum() / len(u)))).sum() / (x * x).sum())
+    fitted = (u.sum() / len(u)) + slope * x
     spread = float(np.sqrt(((u - fitted) ** 2).sum() / (len(u) - 2) / (x * x).sum()))
     excess = (fitted[-1] - before) * factors[t % 7]
     if slope < TREND_T * max(spread, 1e-12) or excess < limits.min_daily_impact:
@@ -232,4 +240,15 @@ def _drift(v, t: int, factors, state: _State, limits: Thresholds) -> Episode | N
     e = Episode(onset, t, before, "drift")
     for d in range(onset, t + 1):
         e.add(d, before * factors[d % 7], v[d])
+    e.alerted = (e.expected, e.actual)
     return e
+
+
+def _median(a) -> float:
+    """np.median without its overhead (these arrays hold a few dozen values)."""
+    ordered = np.sort(np.asarray(a, dtype=float))
+    n = len(ordered)
+    if n == 0:
+        return float("nan")
+    mid = n // 2
+    return float(ordered[mid]) if n % 2 else float((ordered[mid - 1] + ordered[mid]) / 2)

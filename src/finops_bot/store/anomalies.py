@@ -22,7 +22,7 @@ STATUSES = ("open", "acknowledged", "expected", "not_anomaly", "resolved", "with
 PERSON_STATUSES = ("acknowledged", "expected", "not_anomaly", "open")  # what people set
 KEPT = ("acknowledged", "expected", "not_anomaly")  # a re-evaluation never overrides these
 DETECTOR = "detector"
-_NUMBERS = ("expected", "actual", "impact")
+_NUMBERS = ("expected", "actual", "impact", "expected_to_date", "actual_to_date")
 _FIELDS = ("kind", "detected_on", "last_day", "part_of", "root_cause", "gpu_activity")
 
 
@@ -42,6 +42,8 @@ class StoredAnomaly:
     impact: float
     status: str
     part_of: str | None = None
+    expected_to_date: float = 0.0  # through last_day (an open episode keeps growing)
+    actual_to_date: float = 0.0
     root_cause: list[dict] = field(default_factory=list)
     gpu_activity: dict | None = None
     updated_at: str = ""
@@ -76,7 +78,7 @@ def save(
     conn = db.conn
     begin_write(conn, wait)
     try:
-        known = {r.id: r for r in _rows(db, "measure = ?", [measure])}
+        known = {r.id: r for r in _rows(db, "1", [])}
         new, updated = [], 0
         for a in found:
             old = known.get(a.id)
@@ -97,8 +99,8 @@ def save(
         gone = [
             r.id
             for r in known.values()
-            if r.dim in dims and first <= r.start <= last and r.id not in seen
-            and r.status != "withdrawn"
+            if r.dim in dims and (r.measure == measure or r.dim == "purchase")
+            and first <= r.start <= last and r.id not in seen and r.status != "withdrawn"
         ]  # fmt: skip
         for anomaly_id_ in gone:
             conn.execute(
@@ -189,15 +191,14 @@ def labels(db: Database) -> dict[str, str]:
 def _rows(db: Database, where: str, params: list) -> list[StoredAnomaly]:
     rows = db.execute(
         "SELECT id, measure, dim, key, currency, kind, start, detected_on, last_day, expected, "
-        "actual, impact, status, part_of, root_cause, gpu_activity, updated_at FROM anomalies "
-        f"WHERE {where} ORDER BY impact DESC, id",
+        "actual, impact, status, part_of, expected_to_date, actual_to_date, root_cause, "
+        f"gpu_activity, updated_at FROM anomalies WHERE {where} ORDER BY impact DESC, id",
         params,
     ).fetchall()
-    out = []
-    for r in rows:
-        a = StoredAnomaly(*r[:14], json.loads(r[14] or "[]"), json.loads(r[15] or "null"), r[16])
-        out.append(a)
-    return out
+    return [
+        StoredAnomaly(*r[:16], json.loads(r[16] or "[]"), json.loads(r[17] or "null"), r[18])
+        for r in rows
+    ]
 
 
 def _with_history(db: Database, rows: list[StoredAnomaly]) -> list[StoredAnomaly]:
@@ -225,11 +226,12 @@ def _value(a: StoredAnomaly, name: str):
 def _insert(conn, a: StoredAnomaly, at: str) -> None:
     conn.execute(
         "INSERT INTO anomalies (id, measure, dim, key, currency, kind, start, detected_on, "
-        "last_day, expected, actual, impact, status, part_of, root_cause, gpu_activity, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "last_day, expected, actual, impact, status, part_of, expected_to_date, "
+        "actual_to_date, root_cause, gpu_activity, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (a.id, a.measure, a.dim, a.key, a.currency, a.kind, a.start, a.detected_on,
-         a.last_day, a.expected, a.actual, a.impact, a.status, a.part_of,
-         json.dumps(a.root_cause), json.dumps(a.gpu_activity), at),
+         a.last_day, a.expected, a.actual, a.impact, a.status, a.part_of, a.expected_to_date,
+         a.actual_to_date, json.dumps(a.root_cause), json.dumps(a.gpu_activity), at),
     )  # fmt: skip
     _history(conn, a.id, at, a.status, DETECTOR)
 
@@ -237,10 +239,11 @@ def _insert(conn, a: StoredAnomaly, at: str) -> None:
 def _update(conn, a: StoredAnomaly, status: str, at: str) -> None:
     conn.execute(
         "UPDATE anomalies SET kind = ?, detected_on = MIN(detected_on, ?), last_day = ?, "
-        "expected = ?, actual = ?, impact = ?, status = ?, part_of = ?, root_cause = ?, "
-        "gpu_activity = ?, updated_at = ? WHERE id = ?",
+        "expected = ?, actual = ?, impact = ?, status = ?, part_of = ?, expected_to_date = ?, "
+        "actual_to_date = ?, root_cause = ?, gpu_activity = ?, updated_at = ? WHERE id = ?",
         (a.kind, a.detected_on, a.last_day, a.expected, a.actual, a.impact, status,
-         a.part_of, json.dumps(a.root_cause), json.dumps(a.gpu_activity), at, a.id),
+         a.part_of, a.expected_to_date, a.actual_to_date, json.dumps(a.root_cause),
+         json.dumps(a.gpu_activity), at, a.id),
     )  # fmt: skip
 
 

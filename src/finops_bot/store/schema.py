@@ -733,8 +733,9 @@ LEFT JOIN charge_gpu g ON g.id = c.id;
 @migrations()
 def m013_anomalies(db: Database) -> None:
     """Cost anomalies: one row per episode (id: measure, subject, currency and start, so a
-    re-evaluation updates it, never duplicates it) with its ranked root causes, and the
-    append-only history of its statuses: who changed it and when."""
+    re-evaluation updates it, never duplicates it): expected, actual and impact through the
+    day it was detected, the same to date (through last_day), its ranked root causes, and
+    the append-only history of its statuses: who changed it and when."""
     db.executescript(
         """
 CREATE TABLE anomalies (
@@ -750,6 +751,8 @@ CREATE TABLE anomalies (
   expected REAL NOT NULL,
   actual REAL NOT NULL,
   impact REAL NOT NULL,
+  expected_to_date REAL NOT NULL,
+  actual_to_date REAL NOT NULL,
   status TEXT NOT NULL,
   part_of TEXT,
   root_cause TEXT NOT NULL DEFAULT '[]',

@@ -40,6 +40,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m010_heartbeat_quarantine_and_node_binding",
         "m011_appended_deliveries",
         "m012_gpu_charges_and_tag_dimensions",
+        "m013_anomalies",
     ]
     assert not migrations.pending(second)
     first.close()

@@ -143,7 +143,7 @@ def baseline_alerts(data: Dataset, limits: Thresholds) -> list[Alert]:
 def span_end(e: Event) -> int:
     """The last day of an event's effect span (see the module docstring)."""
     return {"spike": e.start + e.length + 2, "level_shift": e.start + 14}.get(
-        e.kind, e.start + e.ramp + 28
+        e.kind, e.start + e.ramp + 14
     )
 
 

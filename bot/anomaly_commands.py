@@ -107,7 +107,7 @@ def backtest(args: argparse.Namespace) -> int:
         raise UsageError(f"--to {end} is before --from {start}")
     if args.by not in rules.dimensions and args.by not in ("region", "category"):
         raise UsageError(f"--by {args.by!r}: give one of {', '.join(rules.dimensions)}")
-    db = connect(deps.settings.db_path, read_only=True)
+    db = connect(deps.settings.db_path)  # a backtest writes nothing (an old cache is upgraded)
     report = replay.run(db, rules, start, end, args.by, deps.settings.measure)
     if args.json:
         print(json.dumps(report, indent=2))

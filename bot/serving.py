@@ -151,11 +151,15 @@ def _scheduler(args: argparse.Namespace, deps: Deps, checks):
     from bot.commands import run_sync
     from bot.importing import once
     from finops_bot.store.db import WriteWait
-    from scheduled import billing, fleet, health
+    from scheduled import anomalies, billing, fleet, health
 
     scheduler = BackgroundScheduler(timezone=UTC)
     fleet.register(scheduler, deps.settings.db_path, deps.settings.fleet.retention_days, real_now)
     health.register(scheduler, checks, real_now, first_run=real_now())
+    detector = anomalies.Detector(
+        deps.settings.db_path, deps.settings.anomalies, deps.settings.measure
+    )
+    anomalies.register(scheduler, detector, real_now, first_run=real_now())
     if not deps.settings.sources:
         return scheduler
     log = logging.getLogger("finops_bot.sync")
@@ -173,6 +177,7 @@ def _scheduler(args: argparse.Namespace, deps: Deps, checks):
                 r.source,
                 f"{r.rows} rows, {r.api_calls} API calls" if r.ok else r.error,
             )
+        anomalies.detect_now(detector, real_now())  # after each sync (no-op if unchanged)
 
     billing.register(scheduler, deps.settings.sources, sync_one, first_run=real_now())
     print(f"billing sync scheduled for {len(deps.settings.sources)} source(s)", flush=True)

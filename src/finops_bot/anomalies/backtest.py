@@ -22,7 +22,10 @@ def run(db: Database, rules: AnomalyRules, start: date, end: date, by: str, meas
     labels = stored.labels(db)
     result = find(db, rules, end, measure, dims=[by], to_date=False, labels=labels)
     first, last = start.isoformat(), end.isoformat()
-    alerts = [a for a in result.anomalies if first <= a.detected_on <= last]
+    alerts = sorted(
+        (a for a in result.anomalies if first <= a.detected_on <= last),
+        key=lambda a: (a.detected_on, a.dim, a.key),
+    )  # in the order they were raised
     events = [e for e in result.events if first <= e.start <= last]
     return {
         "schema_version": SCHEMA_VERSION,

@@ -70,6 +70,7 @@ class Episode:
 @dataclass
 class _State:
     regime: int = 0  # the first day of the current baseline regime
+    born: int = 0  # the series' first day with a charge (a new series needs history)
     episode: Episode | None = None
     back: int = 0  # consecutive days back within thresholds
     excluded: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
@@ -91,7 +92,9 @@ def detect(
     is the baseline at once)."""
     v = np.asarray(values, dtype=float)
     ratios = _week_ratios(v)
-    state, found = _State(excluded=np.zeros(len(v), dtype=bool)), []
+    charged = np.flatnonzero(v)
+    born = int(charged[0]) if len(charged) else len(v)
+    state, found = _State(regime=born, born=born, excluded=np.zeros(len(v), dtype=bool)), []
     for t in range(len(v)):
         factors = _profile(ratios, t, state)
         if state.episode is not None:
@@ -109,6 +112,8 @@ def detect(
             state.episode, state.back = episode, 0
             state.exclude(t)
             found.append(episode)
+        elif v[t] < level * f * (1 + limits.min_relative / 2):
+            continue  # today is not up: no ramp can end here (the drift check is costly)
         elif (drift := _drift(v, t, factors, state, limits)) is not None:
             state.episode, state.regime = drift, drift.start
             found.append(drift)
@@ -194,16 +199,20 @@ def _baseline(v, t: int, factors, state: _State, limits: Thresholds):
     """(deseasonalised level, noise, sparse ceiling or None), or None when the history is
     too short (a new series: min_history_days; a new regime: REFORM_DAYS)."""
     lo = max(state.regime, t - 3 * WINDOW)
-    idx = np.flatnonzero(~state.excluded[lo:t])[-WINDOW:] + lo
-    needed = limits.min_history_days if state.regime == 0 else REFORM_DAYS
+    if state.changes == 0:  # nothing excluded yet: the last WINDOW days
+        idx = np.arange(max(lo, t - WINDOW), t)
+    else:
+        idx = np.flatnonzero(~state.excluded[lo:t])[-WINDOW:] + lo
+    needed = limits.min_history_days if state.regime <= state.born else REFORM_DAYS
     if len(idx) < needed:
         return None
     u = v[idx] / factors[idx % 7]
-    level = float(_median(u))
-    noise = 1.4826 * float(_median(np.abs(u - level)))
+    level = _median(u)
+    noise = 1.4826 * _median(np.abs(u - level))
     noise *= (WINDOW / len(idx)) ** 0.5  # a young regime's spread is not yet known well
-    sparse = float(np.mean(v[idx] == 0)) > SPARSE_ZEROS
-    return level, noise, float(np.max(v[idx])) if sparse else None
+    window = v[idx]
+    sparse = np.count_nonzero(window) < (1 - SPARSE_ZEROS) * len(window)
+    return level, noise, float(window.max()) if sparse else None
 
 
 def _out(value: float, expected: float, noise: float, ceiling, limits: Thresholds) -> bool:
@@ -246,7 +255,7 @@ def _drift(v, t: int, factors, state: _State, limits: Thresholds) -> Episode | N
 
 def _median(a) -> float:
     """np.median without its overhead (these arrays hold a few dozen values)."""
-    ordered = np.sort(np.asarray(a, dtype=float))
+    ordered = np.sort(a)
     n = len(ordered)
     if n == 0:
         return float("nan")

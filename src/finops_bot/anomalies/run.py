@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from finops_bot.anomalies.detect import Episode, detect
 from finops_bot.anomalies.explain import root_causes
+from finops_bot.anomalies.gpu import gpu_activity
 from finops_bot.anomalies.rules import AnomalyRules
 from finops_bot.days import day_number
 from finops_bot.store import anomalies as stored
@@ -72,6 +73,7 @@ def find(
             for e in detect(values, limits, feedback):
                 found.append(_anomaly(e, measure, dim, key, currency, start, ident))
     _link(db, found, dims or rules.dimensions)
+    heartbeats = explain and db.execute("SELECT 1 FROM gpu_minutes LIMIT 1").fetchone()
     if explain:
         for a in found:
             if a.part_of is None:
@@ -81,6 +83,11 @@ def find(
                     a.expected_to_date if to_date else a.expected,
                     a.actual_to_date - a.expected_to_date if to_date else a.impact, start,
                 )  # fmt: skip
+                if heartbeats:
+                    a.gpu_activity = gpu_activity(
+                        db, a.root_cause, date.fromisoformat(a.start),
+                        date.fromisoformat(a.last_day if to_date else a.detected_on),
+                    )  # fmt: skip
     events = purchases(db, rules, start, end)
     return Found(found, events, (start, end), count)
 

@@ -339,7 +339,7 @@ def idle_cost(
         (start.strftime(MINUTE), end.strftime(MINUTE), rules.idle_util),
     ):
         project, owner = labels(node, project, owner)
-        values = {"project": project, "owner": owner, "provider": providers.get(node)}
+        values = {"project": project, "owner": owner, "provider": providers.get(node), "node": node}
         if keep is not None and not keep(values):
             continue
         price = node_price.get(node)

@@ -112,17 +112,26 @@ def backtest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(
-        f"Backtest {start} … {end} by {args.by}: {len(report['anomalies'])} alert(s), "
-        f"{len(report['events'])} purchase event(s), {report['seconds']} s"
-    )
+    print("\n".join(backtest_lines(report)))
+    return 0
+
+
+def backtest_lines(report: dict) -> list[str]:
+    """The backtest as text: one line per alert, in the order they were raised."""
+    lines = [
+        f"Backtest {report['from']} … {report['to']} by {report['by']}: "
+        f"{len(report['anomalies'])} alert(s), {len(report['events'])} purchase event(s), "
+        f"{report['series']} series, {report['seconds']} s"
+    ]
     for a in report["anomalies"]:
         ((dim, key),) = a["subject"].items()
-        cause = a["root_cause"][0] if a["root_cause"] else None
-        why = f"; top cause {cause['dimension']} {cause['value']}" if cause else ""
-        print(f"  {a['detected_on']} {dim} {key}: {a['kind']} +{a['impact']:,.2f} "
-              f"{a['currency']}{why}")  # fmt: skip
-    return 0
+        cause = next((c for c in a["root_cause"] if c["dimension"] == "service"), None)
+        why = f"; mostly {cause['value']} (+{cause['impact']:,.2f})" if cause else ""
+        lines.append(
+            f"  {a['detected_on']} {dim} {key}: {a['kind']}, {a['actual']:,.2f} against "
+            f"{a['expected']:,.2f} expected {a['currency']}{why}"
+        )
+    return lines
 
 
 def mark(args: argparse.Namespace) -> int:

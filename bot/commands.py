@@ -53,6 +53,7 @@ def demo(args: argparse.Namespace) -> int:
         print(f'$ {prog} ask "{question}" {flags}{db_flag}{as_of}')
         print(render_text(engine.ask(question, deps.today, deps.answer_now, scope=scope)))
         print()
+    _demo_anomalies(db, deps, prog, db_flag)
     sample = write_sample(sample_paths(deps.settings.db_path)[0], deps.today)
     print("Try next:")
     for line in next_steps(prog, db_flag, as_of, deps.settings.db_path):
@@ -62,6 +63,26 @@ def demo(args: argparse.Namespace) -> int:
         f"organisation, {sample.first_day} … {sample.last_day}.)"
     )
     return 0
+
+
+def _demo_anomalies(db, deps, prog: str, db_flag: str) -> None:
+    """Detection over the demo (stored, as serve does), and its backtest by project."""
+    from datetime import date
+
+    from bot.anomaly_commands import backtest_lines
+    from finops_bot.anomalies import backtest
+    from finops_bot.anomalies.run import find, save
+
+    rules, measure = deps.settings.anomalies, deps.settings.measure
+    first, last = (date.fromisoformat(d) for d in reads.data_span(db))
+    save(db, find(db, rules, last, measure), rules.dimensions, deps.now, measure)
+    report = backtest.run(db, rules, first, last, "project", measure)
+    print(
+        "# Anomalies: every daily usage series checked day by day, one alert per event on "
+        "its\n# narrowest subject, with its root cause (`anomalies` lists the open ones):\n"
+    )
+    print(f"$ {prog} anomalies backtest --from {first} --to {last}{db_flag}")
+    print("\n".join(backtest_lines(report)) + "\n")
 
 
 def program() -> str:

@@ -91,3 +91,31 @@ def test_marked_expected_the_new_level_is_the_baseline_at_once():
     v[80:] *= 1.6
     (e,) = detect(v, feedback=lambda start: start == 80)
     assert e.status == "expected" and e.days == [80]
+
+
+def test_real_daily_series_raise_only_their_monthly_fee_days(shared_fixtures):
+    """The Well-Architected lab's daily cost per account × product (every line item, fees
+    included): the detector flags only the 1st-of-month reserved-instance fees, which an
+    imported CUR classifies as purchases (see test_run's real CUR test), and never the
+    sharp December drop."""
+    import csv
+    from collections import defaultdict
+    from datetime import date
+
+    path = shared_fixtures / "aws" / "cur" / "wa_labs_daily_cost_by_account_product_2018Q4.csv"
+    if not path.exists():
+        pytest.skip(f"{path.name} is absent")
+    first = date(2018, 10, 1)
+    series: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(92))
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            day = (date.fromisoformat(row["usage_date"]) - first).days
+            for key in (row["line_item_usage_account_id"], row["line_item_product_code"], "*"):
+                series[key][day] += float(row["unblended_cost"])
+    flagged = {
+        (key, first.fromordinal(first.toordinal() + e.start).isoformat())
+        for key, values in series.items()
+        for e in detect(values)
+    }
+    assert {day for _, day in flagged} <= {"2018-11-01", "2018-12-01"}
+    assert ("AmazonEC2", "2018-11-01") in flagged

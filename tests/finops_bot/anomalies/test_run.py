@@ -145,3 +145,35 @@ def test_a_real_cur_raises_nothing(shared_fixtures, tmp_path):
     small = find(db, AnomalyRules(purchase_event_min=100.0), date(2018, 12, 31))
     assert {e.start for e in small.events} >= {"2018-11-01"}  # the RI fee is an event
     db.close()
+
+
+def test_the_gpus_behind_a_spike_say_whether_it_does_work(demo):
+    """Heartbeats from the spiking p5 node (its instance id joins the billing resource):
+    half its minutes busy, half idle."""
+    from tests.finops_bot.gpu.test_fleet import beat
+
+    t0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    node = "i-0c4b2d3e5f6a70001"
+    for minute in range(1, 61):
+        util = 90.0 if minute <= 30 else 0.0
+        beat(demo, minute, [util] * 8, node=node, itype="p5.48xlarge", project="llm-finetune",
+             owner="bob@acme.ai", t0=t0)  # fmt: skip
+    result = find(demo, RULES, THROUGH, dims=["project"])
+    spike = next(a for a in result.anomalies if a.key == "llm-finetune")
+    activity = spike.gpu_activity
+    assert activity["nodes"] == 1 and activity["busy_share"] == pytest.approx(0.5, abs=0.02)
+    assert activity["idle_dollars"] > 0
+    shift = next(a for a in result.anomalies if a.key == "vision-research")
+    assert shift.gpu_activity is None  # no heartbeats from its nodes
+
+
+def test_a_level_shift_marked_expected_is_the_new_baseline(demo):
+    result = find(demo, RULES, THROUGH, dims=["project"])
+    save(demo, result, ["project"], LATER, "EffectiveCost")
+    shift = next(a for a in result.anomalies if a.key == "vision-research")
+    stored.set_status(demo, shift.id, "expected", "U0CAROL", LATER, "new a3 node, planned")
+    again = find(demo, RULES, THROUGH, dims=["project"])
+    same = next(a for a in again.anomalies if a.id == shift.id)
+    assert same.status == "expected" and same.last_day == same.start  # closed at once
+    save(demo, again, ["project"], LATER, "EffectiveCost")
+    assert stored.get(demo, shift.id).status == "expected"  # a person's word is kept

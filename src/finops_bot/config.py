@@ -14,6 +14,7 @@ from typing import Any
 
 from finops_bot.access import AccessPolicy, parse_access
 from finops_bot.anomalies.rules import AnomalyRules, parse_anomaly_rules
+from finops_bot.digest.rules import DigestRules, parse_digest_rules
 from finops_bot.errors import ConfigError
 from finops_bot.gpu.fleet import FleetRules, parse_fleet_rules
 from finops_bot.gpu.prices import parse_overrides
@@ -53,6 +54,7 @@ class Settings:
     questions: QuestionRules = QuestionRules()
     access: AccessPolicy = AccessPolicy()
     anomalies: AnomalyRules = AnomalyRules()
+    digests: DigestRules = DigestRules()
 
 
 def _sources(raw: Any) -> tuple[SourceConfig, ...]:
@@ -216,6 +218,7 @@ def load_settings(
         ),
         access=parse_access(data.get("access")),
         anomalies=parse_anomaly_rules(data.get("anomalies")),
+        digests=parse_digest_rules(data.get("digests"), data.get("projects"), data.get("alerts")),
     )
 
 

@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import anomaly_commands
 
     anomaly_commands.add_parser(sub, common)
+    from bot import digest_commands
+
+    digest_commands.add_parser(sub, common)
     return parser
 
 

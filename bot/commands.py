@@ -54,6 +54,7 @@ def demo(args: argparse.Namespace) -> int:
         print(render_text(engine.ask(question, deps.today, deps.answer_now, scope=scope)))
         print()
     _demo_anomalies(db, deps, prog, db_flag)
+    _demo_digest(db, engine, deps, prog, db_flag, as_of)
     sample = write_sample(sample_paths(deps.settings.db_path)[0], deps.today)
     print("Try next:")
     for line in next_steps(prog, db_flag, as_of, deps.settings.db_path):
@@ -83,6 +84,17 @@ def _demo_anomalies(db, deps, prog: str, db_flag: str) -> None:
     )
     print(f"$ {prog} anomalies backtest --from {first} --to {last}{db_flag}")
     print("\n".join(backtest_lines(report)) + "\n")
+
+
+def _demo_digest(db, engine, deps, prog: str, db_flag: str, as_of: str) -> None:
+    from finops_bot.digest.daily import compose_daily
+    from finops_bot.render.digest import digest_text
+
+    digest = compose_daily(db, engine.view(None), "daily", deps.today, deps.answer_now,
+                           deps.settings.measure)  # fmt: skip
+    print("# The daily digest, as it would be posted (to a channel: its grant applies):\n")
+    print(f"$ {prog} digest daily{db_flag}{as_of}")
+    print(digest_text(digest) + "\n")
 
 
 def program() -> str:

@@ -1,0 +1,227 @@
+"""The daily digest, composed (pure: reads through the store's read path, within the
+audience's access view; ``today`` and ``now`` from the caller): per provider its latest
+complete billing day (named: billing lags 24–72 h) against the same weekday a week before
+and the 4-week daily average; the top movers; new anomalies with their root cause, dollars
+and GPU activity; purchases as events; the untagged share (unscoped digests only);
+freshness per source, with a warning for a source not loaded for a day; and the last 30
+days by the scope's top projects for the chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlite_utils import Database
+
+from finops_bot.providers import cloud_of
+from finops_bot.questions.scoping import View
+from finops_bot.store import anomalies as stored
+from finops_bot.store import reads
+from finops_bot.store.anomalies import StoredAnomaly
+
+NEW_DAYS = 3  # anomalies detected in the last days of data are "new"
+MOVERS = 5
+CHART_DAYS = 30
+CHART_PROJECTS = 5
+STALE_HOURS = 24
+
+
+@dataclass(frozen=True)
+class ProviderDay:
+    provider: str
+    day: str  # the latest complete billing day
+    currency: str
+    total: float
+    week_before: float | None  # the same weekday a week before
+    average_4w: float | None  # the daily average of the 4 weeks before
+
+
+@dataclass(frozen=True)
+class Mover:
+    project: str
+    currency: str
+    now: float
+    before: float  # the same weekday a week before
+
+
+@dataclass
+class DailyDigest:
+    name: str
+    as_of: date
+    measure: str
+    scope: str | None  # the access scope, described (None: everything)
+    days: list[ProviderDay] = field(default_factory=list)
+    movers: list[Mover] = field(default_factory=list)
+    anomalies: list[StoredAnomaly] = field(default_factory=list)
+    events: list[StoredAnomaly] = field(default_factory=list)
+    untagged: dict[str, float] | None = None  # currency → share of the last 7 days
+    freshness: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    chart: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # project → days
+    chart_currency: str | None = None
+    anomaly_days: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.days
+
+
+def compose_daily(
+    db: Database, view: View, name: str, today: date, now: datetime, measure: str
+) -> DailyDigest:
+    digest = DailyDigest(name, today, measure, _described(view))
+    everything = view.all
+    for provider, through in _providers(db, everything, today):
+        day = through - timedelta(days=1)  # the last loaded day may still be filling
+        where = everything.also("provider", provider[1])
+        for currency, total in reads.totals(db, where, day, day, measure).items():
+            week = reads.totals(
+                db, where, day - timedelta(days=7), day - timedelta(days=7), measure
+            )
+            month = reads.totals(
+                db, where, day - timedelta(days=28), day - timedelta(days=1), measure
+            )
+            digest.days.append(
+                ProviderDay(
+                    provider[0],
+                    day.isoformat(),
+                    currency,
+                    total,
+                    week.get(currency),
+                    month[currency] / 28 if currency in month else None,
+                )  # fmt: skip
+            )
+    if digest.empty:
+        return digest
+    last = max(date.fromisoformat(d.day) for d in digest.days)
+    digest.movers = _movers(db, view, last, measure)
+    _anomalies(db, digest, view, last)
+    if not view.limited:
+        digest.untagged = _untagged(db, last, measure)
+    _freshness(db, digest, now)
+    _chart(db, digest, view, last, measure)
+    return digest
+
+
+def _described(view: View) -> str | None:
+    """The scope as a visible post may name it: only names inside it (a digest's configured
+    names the channel's grant leaves out are not shown)."""
+    if not view.limited:
+        return None
+    if view.scope.label:
+        return view.scope.label
+    grants = []
+    for grant in view.scope.grants or ():
+        terms = [
+            f"{dim} {' or '.join(kept)}"
+            for dim, values in grant.terms
+            if (kept := [v for v in values if view.names.exactly(dim, v)])
+        ]
+        if terms:
+            grants.append(", ".join(terms))
+    return "; or ".join(grants) or "nothing (no grant)"
+
+
+def _providers(db, everything, today: date) -> list[tuple[tuple[str, list[str]], date]]:
+    """((cloud name, its stored spellings), its last charge day) per provider in the view."""
+    latest: dict[str, list] = {}
+    for f in reads.freshness(db):
+        cloud = cloud_of(f.provider)
+        entry = latest.setdefault(cloud, [f.provider, set(), ""])
+        entry[1].add(f.provider)
+        entry[2] = max(entry[2], f.data_through or "")
+    start = today - timedelta(days=40)
+    present = {cloud_of(p) for p in reads.providers_of(db, everything, start, today)}
+    return [
+        ((name, sorted(spellings)), min(date.fromisoformat(through), today))
+        for cloud, (name, spellings, through) in sorted(latest.items())
+        if through and cloud in present
+    ]
+
+
+def _movers(db, view: View, day: date, measure: str) -> list[Mover]:
+    week = day - timedelta(days=7)
+    now, then = reads.grouped_pair(db, view.all, "project", (day, day), (week, week), measure)
+    before = {(v, c): x for v, c, x in then}
+    moved = [Mover(v or "(untagged)", c, x, before.get((v, c), 0.0)) for v, c, x in now]
+    moved += [Mover(v or "(untagged)", c, 0.0, x) for (v, c), x in before.items()
+              if (v, c) not in {(m, cc) for m, cc, _ in now}]  # fmt: skip
+    if view.limited:
+        moved = [m for m in moved if m.project != "(untagged)"]
+    moved.sort(key=lambda m: -abs(m.now - m.before))
+    return moved[:MOVERS]
+
+
+def _anomalies(db, digest: DailyDigest, view: View, last: date) -> None:
+    since = (last - timedelta(days=NEW_DAYS - 1)).isoformat()
+    for a in stored.stored(db, measure=None):
+        if a.detected_on < since or a.status in ("withdrawn", "not_anomaly"):
+            continue
+        if a.kind == "purchase":
+            if not view.limited:
+                digest.events.append(a)
+        elif a.part_of is None and _visible(db, view, a):
+            digest.anomalies.append(a)
+        if a.detected_on <= last.isoformat():
+            digest.anomaly_days.append(a.start)
+    digest.anomalies.sort(key=lambda a: -a.impact)
+
+
+def _visible(db, view: View, a: StoredAnomaly) -> bool:
+    """Inside the view: a subject on a scope key wholly inside it; others only unscoped."""
+    if not view.limited:
+        return True
+    from finops_bot.access import SCOPE_DIMS
+    from finops_bot.questions.scoping import Refused
+    from finops_bot.store.reads import Where
+
+    if a.dim not in SCOPE_DIMS:
+        return False
+    try:
+        view.subject(db, a.dim, Where.of({a.dim: [a.key]}))
+    except Refused:
+        return False
+    return a.key in view.names.values(a.dim) or bool(view.names.exactly(a.dim, a.key))
+
+
+def _untagged(db, last: date, measure: str) -> dict[str, float]:
+    start = last - timedelta(days=6)
+    every = reads.totals(db, reads.Where(), start, last, measure)
+    untagged = reads.totals(db, reads.Where.of({"project": [""]}), start, last, measure)
+    return {c: untagged.get(c, 0.0) / t for c, t in every.items() if t}
+
+
+def _freshness(db, digest: DailyDigest, now: datetime) -> None:
+    for f in reads.freshness(db):
+        if digest.scope is None:  # a scoped digest names no source (see access)
+            digest.freshness.append((f.provider, f.source, f.data_through, f.loaded_at))
+        if f.loaded_at and _hours_since(f.loaded_at, now) > STALE_HOURS:
+            who = f.provider if digest.scope else f"{f.provider} ({f.source})"
+            digest.warnings.append(
+                f"{who}: not loaded for {_hours_since(f.loaded_at, now) // 24:.0f} day(s) "
+                f"(last {f.loaded_at[:16]}); check its sync"
+            )
+
+
+def _hours_since(stamp: str, now: datetime) -> float:
+    try:
+        then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=now.tzinfo)
+    return (now - then).total_seconds() / 3600
+
+
+def _chart(db, digest: DailyDigest, view: View, last: date, measure: str) -> None:
+    start = last - timedelta(days=CHART_DAYS - 1)
+    ranked = reads.grouped(db, view.all, "project", start, last, measure)
+    currency = ranked[0][1] if ranked else None
+    top = [v for v, c, _ in ranked if c == currency and v][:CHART_PROJECTS]
+    for project in top:
+        where = view.all.also("project", [project])
+        digest.chart[project] = [
+            (day, total) for day, c, total in reads.series(db, where, start, last, measure)
+            if c == currency
+        ]  # fmt: skip
+    digest.chart_currency = currency

@@ -1,0 +1,110 @@
+"""The daily digest as text and as Block Kit (one message, inside Slack's limits: a section
+that would overflow ends with "and N more" and the command that shows all). Both read the
+digest object's fields."""
+
+from __future__ import annotations
+
+from finops_bot.digest.daily import DailyDigest, ProviderDay
+from finops_bot.money import format_change, format_money
+from finops_bot.render.anomalies import KIND_WORDS
+from finops_bot.render.blocks import escape
+
+MAX_ITEMS = 8  # anomalies shown before "and N more"
+MAX_SECTION = 2900
+
+
+def _compare(d: ProviderDay) -> str:
+    parts = []
+    if d.week_before is not None:
+        parts.append(f"{format_change(d.total, d.week_before)} vs the same day last week")
+    if d.average_4w:
+        parts.append(f"{format_change(d.total, d.average_4w)} vs its 4-week average")
+    return "; ".join(parts)
+
+
+def headline(digest: DailyDigest) -> str:
+    scope = f" · {digest.scope}" if digest.scope else ""
+    return f"Daily cost digest {digest.name}{scope} · {digest.as_of}"
+
+
+def sections(digest: DailyDigest) -> list[tuple[str, list[str]]]:
+    """(heading, lines) in order: days, movers, anomalies, events, untagged, freshness."""
+    if digest.empty:
+        return [("", ["No billing data in this digest's scope yet."])]
+    days = [
+        f"{d.provider}, {d.day} (latest complete billing day): "
+        f"{format_money(d.total, d.currency)} ({_compare(d)})"
+        for d in digest.days
+    ]
+    movers = [
+        f"{m.project}: {format_money(m.now, m.currency)} vs {format_money(m.before, m.currency)} "
+        f"a week before ({format_change(m.now, m.before)})"
+        for m in digest.movers
+    ]
+    found = [_anomaly(a) for a in digest.anomalies[:MAX_ITEMS]]
+    if len(digest.anomalies) > MAX_ITEMS:
+        found.append(f"… and {len(digest.anomalies) - MAX_ITEMS} more: python -m bot anomalies")
+    out = [("Spend", days), ("Top movers (by project, same weekday a week before)", movers)]
+    out.append(("New anomalies", found or ["None in the last days of data."]))
+    if digest.events:
+        out.append(("Purchases (events, not anomalies)", [
+            f"{e.key}: {format_money(e.actual, e.currency)} on {e.start} (BilledCost)"
+            for e in digest.events
+        ]))  # fmt: skip
+    if digest.untagged:
+        out.append(("Untagged", [
+            f"{share * 100:.1f}% of the last 7 days' {c} spend has no project tag"
+            for c, share in digest.untagged.items()
+        ]))  # fmt: skip
+    fresh = [f"{p}: data through {t} ({s}, loaded {(at or '?')[:16]})"
+             for p, s, t, at in digest.freshness]  # fmt: skip
+    out.append(("Freshness", [*(f"⚠ {w}" for w in digest.warnings), *fresh]))
+    return [(h, lines) for h, lines in out if lines]
+
+
+def _anomaly(a) -> str:
+    what = KIND_WORDS.get(a.kind, a.kind)
+    cause = next((c for c in a.root_cause if c["dimension"] == "service"), None)
+    why = f"; mostly {cause['value']}" if cause else ""
+    gpu = ""
+    if a.gpu_activity:
+        g = a.gpu_activity
+        idle = format_money(g["idle_dollars"], "USD")
+        gpu = f"; GPUs {g['busy_share'] * 100:.0f}% busy, {idle} idle"
+    return (
+        f"{a.dim} {a.key}: {what} since {a.start}, {format_money(a.actual, a.currency)} against "
+        f"{format_money(a.expected, a.currency)} expected (+{format_money(a.impact, a.currency)})"
+        f"{why}{gpu} [{a.id}]"
+    )
+
+
+def digest_text(digest: DailyDigest) -> str:
+    lines = [headline(digest)]
+    for heading, body in sections(digest):
+        lines.append("")
+        if heading:
+            lines.append(heading)
+        lines.extend(f"  {line}" for line in body)
+    lines.append("")
+    lines.append(f"Measure: {digest.measure}. Currencies are never added together.")
+    return "\n".join(lines)
+
+
+def digest_blocks(digest: DailyDigest) -> list[dict]:
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline(digest)[:150]}}
+    ]
+    for heading, body in sections(digest):
+        text = (f"*{escape(heading)}*\n" if heading else "") + "\n".join(
+            f"• {escape(line)}" for line in body
+        )
+        if len(text) > MAX_SECTION:
+            text = (
+                text[: MAX_SECTION - 60].rsplit("\n", 1)[0]
+                + "\n… and more: python -m bot digest daily"
+            )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    blocks.append({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": f"Measure: {digest.measure}. Currencies are never added."}
+    ]})  # fmt: skip
+    return blocks[:50]

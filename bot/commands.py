@@ -231,7 +231,19 @@ def status(args: argparse.Namespace) -> int:
         print(line)
         if error and (not ok_at or (error_at or "") > ok_at):
             print(f"    last error {error_at}: {error}")
+    _digest_status(db, deps)
     return 0
+
+
+def _digest_status(db, deps) -> None:
+    """Digests that could not be posted in the last two days, with the fix."""
+    from datetime import timedelta
+
+    from finops_bot.store import ledger
+
+    since = (deps.now - timedelta(days=2)).isoformat(timespec="seconds")
+    for name, target, day, error in ledger.problems(db, since):
+        print(f"  digest {name} to {target} for {day} not posted: {error}")
 
 
 def run_sync(deps, names: list[str] | None = None, since=None, wait=None) -> list:

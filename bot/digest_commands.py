@@ -1,7 +1,8 @@
-"""`digest daily [--as-of D] [--channel C] [--json]`: what each configured daily digest
-would post (its scope met with its channel's access grant); with no [[digests]], one
-digest of everything, as the operator sees it. Posting, the ledger and the schedule, and
-the idle and weekly digests, are not built yet."""
+"""`digest daily [--as-of D] [--channel C] [--json] [--post [--force]]`: what each
+configured daily digest would post (its scope met with its channel's access grant); with
+no [[digests]], one digest of everything, as the operator sees it. ``--post`` posts the
+configured ones through the ledger like the scheduler (once per local date); ``--force``
+posts again, recorded. The idle and weekly digests are not built yet."""
 
 from __future__ import annotations
 
@@ -24,13 +25,40 @@ def add_parser(sub, common) -> None:
     p.add_argument("--as-of", help="as if today were YYYY-MM-DD")
     p.add_argument("--channel", help="only the digests of this channel id")
     p.add_argument("--json", action="store_true", help="[{channel, text, blocks, files}]")
+    p.add_argument("--post", action="store_true", help="post them (the ledger: once a day)")
+    p.add_argument("--force", action="store_true", help="with --post: post again, recorded")
     p.set_defaults(run=digest)
+
+
+def slack_sender(client):
+    """``send(channel, text, blocks) → ts`` over a Web API client; Slack's not_in_channel
+    says how to fix it."""
+    from slack_sdk.errors import SlackApiError
+
+    from scheduled.digests import NotInChannel
+
+    def send(channel: str, text: str, blocks: list) -> str:
+        try:
+            return client.chat_postMessage(channel=channel, text=text[:3000], blocks=blocks)["ts"]
+        except SlackApiError as exc:
+            if (exc.response or {}).get("error") in ("not_in_channel", "channel_not_found"):
+                raise NotInChannel(
+                    f"the bot is not in <#{channel}>: invite it there (/invite @finops-bot); "
+                    "the next digest posts, and `digest daily --post --force` posts this one"
+                ) from None
+            raise
+
+    return send
 
 
 def digest(args: argparse.Namespace) -> int:
     if args.kind != "daily":
         raise UsageError(f"digest {args.kind}: not built yet; `digest daily` is")
+    if args.force and not args.post:
+        raise UsageError("--force goes with --post (post again, recorded)")
     deps = build(args.db, args.config, args.as_of)
+    if args.post:
+        return _post(args, deps)
     db = connect(deps.settings.db_path)
     engine = Engine(db, deps.settings.measure, rules=deps.settings.questions)
     configured = [d for d in deps.settings.digests.digests if d.kind == "daily"]
@@ -59,3 +87,24 @@ def _scope(policy, d: Digest | None) -> Scope | None:
     if d is None:
         return None
     return d.scope.meet(channel_scope(policy, d.channel))
+
+
+def _post(args: argparse.Namespace, deps) -> int:
+    from bot.app import web_client
+    from bot.deps import slack_settings
+    from scheduled import digests
+
+    configured = [d for d in deps.settings.digests.digests if d.kind == "daily"]
+    configured = [d for d in configured if not args.channel or d.channel == args.channel]
+    if not configured:
+        raise UsageError("no daily [[digests]] to post: add one with a channel id")
+    slack = slack_settings(args.config, None, None)
+    send = slack_sender(web_client(slack, slack.bot_token))
+    for d in configured:
+        local = deps.now.astimezone(d.zone).date().isoformat()
+        ts = digests.post(deps.settings.db_path, d, local, deps.now, send,
+                          access=deps.settings.access, measure=deps.settings.measure,
+                          force=args.force)  # fmt: skip
+        what = f"posted ({ts})" if ts else "not posted: posted already today, or failed (see log)"
+        print(f"{d.name} → {d.channel} for {local}: {what}")
+    return 0

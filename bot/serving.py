@@ -70,7 +70,7 @@ def serve(args: argparse.Namespace) -> int:
     print(access_line(deps.settings.access, slack.verify_token), flush=True)
     if handler is not None:
         handler.connect()
-    scheduler = _scheduler(args, deps, checks)
+    scheduler = _scheduler(args, deps, checks, slack)
     scheduler.start()
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
@@ -143,7 +143,7 @@ def _routes(deps: Deps, slack: SlackSettings, app, answers, checks, handler):
     return router, heartbeats
 
 
-def _scheduler(args: argparse.Namespace, deps: Deps, checks):
+def _scheduler(args: argparse.Namespace, deps: Deps, checks, slack: SlackSettings | None = None):
     """Heartbeat retention and the cache's quick_check hourly; each billing source's sync
     every interval_hours (fresh settings, clock and connection each run)."""
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -160,6 +160,15 @@ def _scheduler(args: argparse.Namespace, deps: Deps, checks):
         deps.settings.db_path, deps.settings.anomalies, deps.settings.measure
     )
     anomalies.register(scheduler, detector, real_now, first_run=real_now())
+    if slack is not None and deps.settings.digests.digests:
+        from bot.app import web_client
+        from bot.digest_commands import slack_sender
+        from scheduled import digests
+
+        send = slack_sender(web_client(slack, slack.bot_token))
+        digests.register(scheduler, deps.settings.db_path, deps.settings.digests.digests, send,
+                         deps.settings.access, deps.settings.measure, real_now)  # fmt: skip
+        print(f"{len(deps.settings.digests.digests)} digest(s) scheduled", flush=True)
     if not deps.settings.sources:
         return scheduler
     log = logging.getLogger("finops_bot.sync")

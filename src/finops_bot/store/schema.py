@@ -775,3 +775,26 @@ CREATE TRIGGER anomaly_status_no_delete BEFORE DELETE ON anomaly_status
 BEGIN SELECT RAISE(ABORT, 'anomaly_status is append-only'); END;
 """
     )
+
+
+@migrations()
+def m014_digest_ledger(db: Database) -> None:
+    """The digest ledger: one row per (digest, target, local date) claimed in a transaction
+    before the post, so two processes never both post it; the message ts once posted; a
+    forced repost is a row of its own (attempt > 1)."""
+    db.executescript(
+        """
+CREATE TABLE digest_posts (
+  digest TEXT NOT NULL,
+  target TEXT NOT NULL,
+  local_date TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 1,
+  claimed_at TEXT NOT NULL,
+  posted_at TEXT,
+  ts TEXT,
+  error TEXT,
+  forced INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (digest, target, local_date, attempt)
+);
+"""
+    )

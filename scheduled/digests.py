@@ -1,0 +1,116 @@
+"""Posting the digests at their local time. A job every minute posts each digest whose
+local time has passed today and that the ledger has no post for (store.ledger): so a
+02:30 digest on a spring-forward day posts once at 03:00, on a fall-back day once, a
+missed run or a restart posts at the next minute, and two processes never both post (the
+claim is a write transaction before ``chat.postMessage``). ``now`` comes from bot/'s clock;
+``send(channel, text, blocks) → ts`` is the Slack side, injected."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from apscheduler.schedulers.base import BaseScheduler
+
+from finops_bot.access import AccessPolicy, channel_scope
+from finops_bot.digest.daily import compose_daily
+from finops_bot.digest.rules import Digest
+from finops_bot.questions import Engine
+from finops_bot.render.digest import digest_blocks, digest_text
+from finops_bot.store import connect, ledger
+
+log = logging.getLogger("finops_bot.digests")
+Send = Callable[[str, str, list], str]
+
+
+class NotInChannel(Exception):
+    """The bot is not a member of the channel (Slack's not_in_channel)."""
+
+
+def due(digests: tuple[Digest, ...], now: datetime) -> list[tuple[Digest, str]]:
+    """(digest, its local date) for each digest whose local time has passed today."""
+    out = []
+    for d in digests:
+        local = now.astimezone(d.zone)
+        if local.time().replace(second=0, microsecond=0) >= d.at:
+            out.append((d, local.date().isoformat()))
+    return out
+
+
+def post(
+    db_path: Path,
+    d: Digest,
+    local_date: str,
+    now: datetime,
+    send: Send,
+    *,
+    access: AccessPolicy,
+    measure: str,
+    force: bool = False,
+) -> str | None:
+    """Claim, compose, send, record: the message ts, or None (posted already, or failed:
+    recorded, logged)."""
+    db = connect(db_path)
+    try:
+        claim = ledger.claim(db, d.name, d.channel, local_date, now, force=force)
+        if claim is None:
+            return None
+        view = Engine(db, measure).view(d.scope.meet(channel_scope(access, d.channel)))
+        composed = compose_daily(db, view, d.name, datetime.fromisoformat(local_date).date(),
+                                 now, measure)  # fmt: skip
+        try:
+            ts = send(d.channel, digest_text(composed), digest_blocks(composed))
+        except NotInChannel as exc:
+            ledger.failed(db, claim, str(exc))
+            log.error("digest %s: %s", d.name, exc)
+            return None
+        except Exception as exc:  # noqa: BLE001 - Slack down: recorded, retried once
+            ledger.failed(db, claim, f"{type(exc).__name__}: {exc}")
+            log.exception("digest %s to %s failed", d.name, d.channel)
+            return None
+        ledger.posted(db, claim, ts, now)
+        log.info("digest %s posted to %s (%s)", d.name, d.channel, ts)
+        return ts
+    finally:
+        db.close()
+
+
+def post_due(db_path: Path, digests, now: datetime, send: Send, access, measure) -> list:
+    """The job body: every digest due now that the ledger lets through."""
+    posted = []
+    for d, local_date in due(digests, now):
+        if d.kind != "daily":  # the idle and weekly digests are not built yet
+            continue
+        try:
+            ts = post(db_path, d, local_date, now, send, access=access, measure=measure)
+        except Exception:  # noqa: BLE001 - the next minute tries again
+            log.exception("digest %s failed", d.name)
+            continue
+        if ts:
+            posted.append((d.name, ts))
+    return posted
+
+
+def register(
+    scheduler: BaseScheduler,
+    db_path: Path,
+    digests: tuple[Digest, ...],
+    send: Send,
+    access: AccessPolicy,
+    measure: str,
+    clock: Callable[[], datetime],
+) -> str:
+    job = scheduler.add_job(
+        lambda: post_due(db_path, digests, clock(), send, access, measure),
+        "interval",
+        minutes=1,
+        id="digests",
+        name="digests at their local time",
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+        next_run_time=clock(),  # at start: every digest whose time has passed today
+    )
+    return job.id

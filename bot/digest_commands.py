@@ -25,6 +25,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("--as-of", help="as if today were YYYY-MM-DD")
     p.add_argument("--channel", help="only the digests of this channel id")
     p.add_argument("--json", action="store_true", help="[{channel, text, blocks, files}]")
+    p.add_argument("--chart-dir", metavar="DIR", help="write each digest's chart (PNG) here")
     p.add_argument("--post", action="store_true", help="post them (the ledger: once a day)")
     p.add_argument("--force", action="store_true", help="with --post: post again, recorded")
     p.set_defaults(run=digest)
@@ -51,6 +52,17 @@ def slack_sender(client):
     return send
 
 
+def slack_uploader(client):
+    """``upload(png, filename, title, alt) → file id`` with files_upload_v2, no channel."""
+
+    def upload(png: bytes, filename: str, title: str, alt: str) -> str | None:
+        response = client.files_upload_v2(content=png, filename=filename, title=title,
+                                          alt_txt=alt)  # fmt: skip
+        return (response.get("file") or {}).get("id")
+
+    return upload
+
+
 def digest(args: argparse.Namespace) -> int:
     if args.kind != "daily":
         raise UsageError(f"digest {args.kind}: not built yet; `digest daily` is")
@@ -71,8 +83,14 @@ def digest(args: argparse.Namespace) -> int:
         scope = _scope(deps.settings.access, d)
         composed = compose_daily(db, engine.view(scope), d.name if d else "daily", deps.today,
                                  deps.answer_now, deps.settings.measure)  # fmt: skip
-        posts.append({"channel": d.channel if d else None, "text": digest_text(composed),
-                      "blocks": digest_blocks(composed), "files": []})  # fmt: skip
+        posts.append(
+            {
+                "channel": d.channel if d else None,
+                "text": digest_text(composed),
+                "blocks": digest_blocks(composed),
+                "files": _files(composed, args),
+            }
+        )
     if args.json:
         print(json.dumps(posts, indent=2))
     else:
@@ -80,6 +98,25 @@ def digest(args: argparse.Namespace) -> int:
             print(f"# to {post['channel'] or '(no channel: everything, as the operator)'}")
             print(post["text"] + "\n")
     return 0
+
+
+def _files(composed, args) -> list[dict]:
+    """The chart's entry (and, with --chart-dir, the PNG written there)."""
+    from pathlib import Path
+
+    from finops_bot.render.digest_chart import chart_alt, chart_filename, chart_png
+
+    if not composed.chart:
+        return []
+    entry = {"filename": chart_filename(composed), "title": f"{composed.name}: the last 30 days",
+             "alt_text": chart_alt(composed)}  # fmt: skip
+    if args.chart_dir:
+        folder = Path(args.chart_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        png = chart_png(composed)
+        (folder / entry["filename"]).write_bytes(png)
+        entry["path"] = str((folder / entry["filename"]).resolve())
+    return [entry]
 
 
 def _scope(policy, d: Digest | None) -> Scope | None:
@@ -99,12 +136,13 @@ def _post(args: argparse.Namespace, deps) -> int:
     if not configured:
         raise UsageError("no daily [[digests]] to post: add one with a channel id")
     slack = slack_settings(args.config, None, None)
-    send = slack_sender(web_client(slack, slack.bot_token))
+    client = web_client(slack, slack.bot_token)
+    send, upload = slack_sender(client), slack_uploader(client)
     for d in configured:
         local = deps.now.astimezone(d.zone).date().isoformat()
         ts = digests.post(deps.settings.db_path, d, local, deps.now, send,
                           access=deps.settings.access, measure=deps.settings.measure,
-                          force=args.force)  # fmt: skip
+                          force=args.force, upload=upload)  # fmt: skip
         what = f"posted ({ts})" if ts else "not posted: posted already today, or failed (see log)"
         print(f"{d.name} → {d.channel} for {local}: {what}")
     return 0

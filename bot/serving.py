@@ -162,12 +162,13 @@ def _scheduler(args: argparse.Namespace, deps: Deps, checks, slack: SlackSetting
     anomalies.register(scheduler, detector, real_now, first_run=real_now())
     if slack is not None and deps.settings.digests.digests:
         from bot.app import web_client
-        from bot.digest_commands import slack_sender
+        from bot.digest_commands import slack_sender, slack_uploader
         from scheduled import digests
 
-        send = slack_sender(web_client(slack, slack.bot_token))
-        digests.register(scheduler, deps.settings.db_path, deps.settings.digests.digests, send,
-                         deps.settings.access, deps.settings.measure, real_now)  # fmt: skip
+        client = web_client(slack, slack.bot_token)
+        digests.register(scheduler, deps.settings.db_path, deps.settings.digests.digests,
+                         slack_sender(client), deps.settings.access, deps.settings.measure,
+                         real_now, slack_uploader(client))  # fmt: skip
         print(f"{len(deps.settings.digests.digests)} digest(s) scheduled", flush=True)
     if not deps.settings.sources:
         return scheduler

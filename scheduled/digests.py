@@ -23,6 +23,7 @@ from finops_bot.store import connect, ledger
 
 log = logging.getLogger("finops_bot.digests")
 Send = Callable[[str, str, list], str]
+Upload = Callable[[bytes, str, str, str], str | None]  # (png, filename, title, alt) → file id
 
 
 class NotInChannel(Exception):
@@ -49,6 +50,7 @@ def post(
     access: AccessPolicy,
     measure: str,
     force: bool = False,
+    upload: Upload | None = None,
 ) -> str | None:
     """Claim, compose, send, record: the message ts, or None (posted already, or failed:
     recorded, logged)."""
@@ -60,8 +62,19 @@ def post(
         view = Engine(db, measure).view(d.scope.meet(channel_scope(access, d.channel)))
         composed = compose_daily(db, view, d.name, datetime.fromisoformat(local_date).date(),
                                  now, measure)  # fmt: skip
+        blocks = digest_blocks(composed)
+        image = _chart(composed, upload)
         try:
-            ts = send(d.channel, digest_text(composed), digest_blocks(composed))
+            if image is not None:
+                try:
+                    ts = send(d.channel, digest_text(composed), [blocks[0], image, *blocks[1:]])
+                except NotInChannel:
+                    raise
+                except Exception:  # noqa: BLE001 - Slack refused the image: go without it
+                    log.warning("digest %s: the chart was refused; posting without it", d.name)
+                    ts = send(d.channel, digest_text(composed), blocks)
+            else:
+                ts = send(d.channel, digest_text(composed), blocks)
         except NotInChannel as exc:
             ledger.failed(db, claim, str(exc))
             log.error("digest %s: %s", d.name, exc)
@@ -77,14 +90,38 @@ def post(
         db.close()
 
 
-def post_due(db_path: Path, digests, now: datetime, send: Send, access, measure) -> list:
+def _chart(composed, upload: Upload | None) -> dict | None:
+    """The chart uploaded without a channel (never shared, never public), as an image
+    block; None when there is no uploader, no chart, or the upload fails (logged)."""
+    if upload is None:
+        return None
+    from finops_bot.render.blocks import image_block
+    from finops_bot.render.digest_chart import chart_alt, chart_filename, chart_png
+
+    try:
+        png = chart_png(composed)
+        if png is None:
+            return None
+        title, alt = f"{composed.name}: the last 30 days", chart_alt(composed)
+        file_id = upload(png, chart_filename(composed), title, alt)
+    except Exception:  # noqa: BLE001 - a digest is never lost to its chart
+        log.warning("digest %s: the chart could not be made or uploaded", composed.name,
+                    exc_info=True)  # fmt: skip
+        return None
+    return image_block(file_id, title, alt) if file_id else None
+
+
+def post_due(
+    db_path: Path, digests, now: datetime, send: Send, access, measure, upload=None
+) -> list:
     """The job body: every digest due now that the ledger lets through."""
     posted = []
     for d, local_date in due(digests, now):
         if d.kind != "daily":  # the idle and weekly digests are not built yet
             continue
         try:
-            ts = post(db_path, d, local_date, now, send, access=access, measure=measure)
+            ts = post(db_path, d, local_date, now, send, access=access, measure=measure,
+                      upload=upload)  # fmt: skip
         except Exception:  # noqa: BLE001 - the next minute tries again
             log.exception("digest %s failed", d.name)
             continue
@@ -101,9 +138,10 @@ def register(
     access: AccessPolicy,
     measure: str,
     clock: Callable[[], datetime],
+    upload: Upload | None = None,
 ) -> str:
     job = scheduler.add_job(
-        lambda: post_due(db_path, digests, clock(), send, access, measure),
+        lambda: post_due(db_path, digests, clock(), send, access, measure, upload),
         "interval",
         minutes=1,
         id="digests",

@@ -162,7 +162,6 @@ def _anomalies(db, digest: DailyDigest, view: View, last: date) -> None:
                 digest.events.append(a)
         elif a.part_of is None and _visible(db, view, a):
             digest.anomalies.append(a)
-        if a.detected_on <= last.isoformat():
             digest.anomaly_days.append(a.start)
     digest.anomalies.sort(key=lambda a: -a.impact)
 

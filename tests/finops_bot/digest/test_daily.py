@@ -89,7 +89,11 @@ def test_digest_daily_json_for_a_configured_digest(tmp_path):
     )
     out = run("digest", "daily", "--as-of", AS_OF, "--json", "--config", str(config), db=db)
     (post,) = json.loads(out.stdout)
-    assert post["channel"] == "C0NLP" and post["files"] == []
+    assert post["channel"] == "C0NLP"
+    (chart,) = post["files"]
+    assert (
+        chart["filename"] == f"digest-nlp-daily-{AS_OF}.png" and "by project" in chart["alt_text"]
+    )
     assert "vision-research" not in post["text"]  # the channel's grant: team nlp only
     assert "bert-training" in post["text"]
     bad = run("digest", "daily", "--channel", "C0NOPE", "--config", str(config), db=db,

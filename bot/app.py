@@ -55,6 +55,7 @@ class SlackDeps:
 
     answers: AnswerService
     ack_budget: float = ACK_BUDGET_SECONDS
+    feedback: object | None = None  # bot.feedback.Feedback: decisions on anomalies
 
 
 def web_client(settings: SlackSettings, token: str | None = None) -> WebClient:

@@ -48,7 +48,11 @@ def serve(args: argparse.Namespace) -> int:
         people=people(slack, deps.settings.questions.people),
         access=deps.settings.access,
     )
-    app = build_app(slack, SlackDeps(answers))
+    from bot.feedback import Feedback
+
+    feedback = Feedback(deps.settings.db_path, deps.settings.access, answers.people,
+                        deps.settings.digests, real_now)  # fmt: skip
+    app = build_app(slack, SlackDeps(answers, feedback=feedback))
     handler = None
     if slack.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -3,6 +3,7 @@ import re
 from slack_bolt import App
 
 from finops_bot.render.blocks import ASK_ACTION, SHARE_ACTION, SHOW_CHART_ACTION
+from handlers.actions.anomaly_feedback import anomaly_feedback
 from handlers.actions.ask import ask_suggestion
 from handlers.actions.share import share_in_channel
 from handlers.actions.show_chart import show_chart
@@ -12,3 +13,4 @@ def register(app: App) -> None:
     app.action(SHARE_ACTION)(share_in_channel)
     app.action(SHOW_CHART_ACTION)(show_chart)
     app.action(re.compile(rf"^{ASK_ACTION}_\d+$"))(ask_suggestion)
+    app.action(re.compile(r"^finops_anomaly_(ack|expected|not)$"))(anomaly_feedback)

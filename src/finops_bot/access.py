@@ -39,7 +39,7 @@ SCOPE_KEYS = {
 SCOPE_DIMS = frozenset(SCOPE_KEYS.values())
 MODES = ("open", "scoped")
 SURFACES = ("visible", "ephemeral", "dm", "operator")
-ACCESS_KEYS = {"mode", "admins", "contact", "grants"}
+ACCESS_KEYS = {"mode", "admins", "approvers", "contact", "grants"}
 _WHO = {"channel": re.compile(r"[CGD][A-Z0-9]{2,}"), "usergroup": re.compile(r"S[A-Z0-9]{2,}")}
 _WHO["user"] = re.compile(r"[UW][A-Z0-9]{2,}")
 _ADMIN = re.compile(r"[UWS][A-Z0-9]{2,}")
@@ -165,6 +165,7 @@ class AccessPolicy:
     admins: frozenset[str] = frozenset()  # user or user-group ids
     contact: str | None = None
     rules: tuple[Rule, ...] = ()
+    approvers: frozenset[str] = frozenset()  # user or user-group ids: may act, see scoped
 
     @property
     def open(self) -> bool:
@@ -172,7 +173,7 @@ class AccessPolicy:
 
     def groups(self) -> frozenset[str]:
         """The user groups the policy names (whose members the bot must look up)."""
-        named = {a for a in self.admins if a.startswith("S")}
+        named = {a for a in (*self.admins, *self.approvers) if a.startswith("S")}
         return frozenset(named | {r.id for r in self.rules if r.kind == "usergroup"})
 
     def _grants(self, kind: str, ids: Iterable[str]) -> list[Grant]:
@@ -216,6 +217,22 @@ def is_admin(policy: AccessPolicy, who: Identity | None) -> bool:
     if who is None or who.outsider:
         return False
     return who.user_id in policy.admins or bool(who.groups & policy.admins)
+
+
+def may_act(policy: AccessPolicy, who: Identity | None, owner_email: str | None,
+            their_email: str | None) -> bool:  # fmt: skip
+    """Whether ``who`` may decide about something (an anomaly's status, later an action):
+    its owner (by email), an approver or an admin; never a guest or an outsider unless
+    they own it. Open mode lets anyone in the workspace decide, as before."""
+    if who is None:
+        return False
+    if owner_email and their_email and owner_email.strip().lower() == their_email.strip().lower():
+        return True
+    if who.outsider:
+        return False
+    if policy.open or is_admin(policy, who):
+        return True
+    return who.user_id in policy.approvers or bool(who.groups & policy.approvers)
 
 
 def scope_for(policy: AccessPolicy, who: Identity | None, audience: Audience) -> Scope:
@@ -316,13 +333,14 @@ def parse_access(raw: Any) -> AccessPolicy:
     mode = raw.get("mode", "open")
     if mode not in MODES:
         raise ConfigError(f'[access] mode: give "open" or "scoped", not {mode!r}')
-    admins = raw.get("admins", [])
-    if not isinstance(admins, list) or not all(
-        isinstance(a, str) and _ADMIN.fullmatch(a) for a in admins
-    ):
-        raise ConfigError(
-            '[access] admins: give Slack user or user-group ids, e.g. ["U0ADMIN", "S0FINOPS"]'
-        )
+    admins, approvers = raw.get("admins", []), raw.get("approvers", [])
+    for key, ids in (("admins", admins), ("approvers", approvers)):
+        if not isinstance(ids, list) or not all(
+            isinstance(a, str) and _ADMIN.fullmatch(a) for a in ids
+        ):
+            raise ConfigError(
+                f'[access] {key}: give Slack user or user-group ids, e.g. ["U0ADMIN", "S0FINOPS"]'
+            )
     contact = raw.get("contact")
     if contact is not None and (not isinstance(contact, str) or not contact.strip()):
         raise ConfigError('[access] contact: give whom to ask, e.g. "#finops-help"')
@@ -330,7 +348,9 @@ def parse_access(raw: Any) -> AccessPolicy:
     if not isinstance(grants, list):
         raise ConfigError('[access] grants: write each as [[access.grants]] with channel = "C…"')
     rules = tuple(_rule(i, g) for i, g in enumerate(grants, 1))
-    return AccessPolicy(mode, frozenset(admins), contact.strip() if contact else None, rules)
+    return AccessPolicy(
+        mode, frozenset(admins), contact.strip() if contact else None, rules, frozenset(approvers)
+    )
 
 
 def _rule(number: int, raw: Any) -> Rule:

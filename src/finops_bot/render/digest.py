@@ -90,11 +90,29 @@ def digest_text(digest: DailyDigest) -> str:
     return "\n".join(lines)
 
 
+FEEDBACK = (  # (action id, button text, the status it records)
+    ("finops_anomaly_ack", "Acknowledge", "acknowledged"),
+    ("finops_anomaly_expected", "Expected", "expected"),
+    ("finops_anomaly_not", "Not an anomaly", "not_anomaly"),
+)
+FEEDBACK_STATUS = {action: status for action, _, status in FEEDBACK}
+STATUS_WORDS = {"acknowledged": "Acknowledged", "expected": "Marked expected",
+                "not_anomaly": "Marked not an anomaly", "open": "Reopened"}  # fmt: skip
+ANOMALY_BLOCK = "anomaly:"  # block ids of an anomaly's buttons: anomaly:<id>
+
+
 def digest_blocks(digest: DailyDigest) -> list[dict]:
+    """One message: sections, and under each new anomaly its feedback buttons."""
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline(digest)[:150]}}
     ]
     for heading, body in sections(digest):
+        if heading == "New anomalies" and digest.anomalies:
+            blocks.append(_section(f"*{escape(heading)}*"))
+            for a, line in zip(digest.anomalies[:MAX_ITEMS], body, strict=False):
+                blocks += [_section(f"• {escape(line)}"), feedback_buttons(a.id)]
+            blocks += [_section(f"• {escape(line)}") for line in body[MAX_ITEMS:]]
+            continue
         text = (f"*{escape(heading)}*\n" if heading else "") + "\n".join(
             f"• {escape(line)}" for line in body
         )
@@ -103,8 +121,40 @@ def digest_blocks(digest: DailyDigest) -> list[dict]:
                 text[: MAX_SECTION - 60].rsplit("\n", 1)[0]
                 + "\n… and more: python -m bot digest daily"
             )
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+        blocks.append(_section(text))
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"Measure: {digest.measure}. Currencies are never added."}
     ]})  # fmt: skip
     return blocks[:50]
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION]}}
+
+
+def feedback_buttons(anomaly_id: str) -> dict:
+    return {
+        "type": "actions",
+        "block_id": f"{ANOMALY_BLOCK}{anomaly_id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": action,
+                "value": anomaly_id,
+                "text": {"type": "plain_text", "text": label},
+            }
+            for action, label, _ in FEEDBACK
+        ],  # fmt: skip
+    }
+
+
+def judged(blocks: list[dict], anomaly_id: str, status: str, user_id: str) -> list[dict]:
+    """The card after a decision: the anomaly's buttons replaced by who did what."""
+    line = f"{STATUS_WORDS.get(status, status)} by <@{user_id}>"
+    out = []
+    for block in blocks:
+        if block.get("block_id") == f"{ANOMALY_BLOCK}{anomaly_id}":
+            block = {"type": "context", "block_id": block["block_id"],
+                     "elements": [{"type": "mrkdwn", "text": line}]}  # fmt: skip
+        out.append(block)
+    return out

@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gpus", parents=[common], help="the GPU fleet: state, $/h, idle $")
     p.add_argument("--idle", action="store_true", help="only idle, partly idle and stalled nodes")
+    p.add_argument("--as-of", help="as at the end of YYYY-MM-DD (the demo's pinned fleet)")
     p.set_defaults(run=commands.gpus)
 
     p = sub.add_parser("status", parents=[common], help="what the cache holds and how fresh it is")

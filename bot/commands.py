@@ -26,6 +26,9 @@ def demo(args: argparse.Namespace) -> int:
     began = time.perf_counter()
     db = connect(deps.settings.db_path)
     result = load_demo(db, deps.today, deps.now, deps.rules)
+    from finops_bot.demo_fleet import load_fleet
+
+    load_fleet(db, deps.answer_now)  # a dozen GPU nodes, an hour of heartbeats to "now"
     seconds = time.perf_counter() - began
     print(
         f"Demo organisation built in {deps.settings.db_path} ({seconds:.1f} s): "
@@ -120,6 +123,9 @@ def next_steps(prog: str, db_flag: str, as_of: str, db_path: Path) -> list[str]:
         )
     ]
     lines.append(f'{prog} ask "top 5 projects last month" --json{db_flag}{as_of}')
+    lines.append(f"{prog} gpus{db_flag}{as_of}   # the demo's GPU fleet: every state")
+    lines.append(f"{prog} digest idle{db_flag}{as_of}")
+    lines.append(f"{prog} anomalies{db_flag}{as_of}")
     sample, sample_db = (shlex.quote(str(p)) for p in sample_paths(db_path))
     lines.append(f"{prog} import {sample} --db {sample_db}   # a cache of its own: the demo stays")
     lines.append(f'{prog} ask "top 5 services last month" --db {sample_db}{as_of}')
@@ -362,9 +368,9 @@ def gpus(args: argparse.Namespace) -> int:
     from finops_bot.gpu.fleet import fleet, price_bases
     from finops_bot.gpu.prices import PRICE_ORDER
 
-    deps = build(args.db, args.config)
+    deps = build(args.db, args.config, getattr(args, "as_of", None))
     db = connect(deps.settings.db_path)
-    nodes = fleet(db, deps.now, deps.prices, deps.settings.fleet, idle_only=args.idle)
+    nodes = fleet(db, deps.answer_now, deps.prices, deps.settings.fleet, idle_only=args.idle)
     if args.idle:
         nodes = [n for n in nodes if n.state not in ("busy", "silent")]
         if not nodes:
@@ -384,7 +390,11 @@ def gpus(args: argparse.Namespace) -> int:
         idle = sum(g.idle for g in n.gpus)
         money = [
             format_money(v, "USD") if v is not None else "?"
-            for v in (n.hourly, n.waste_hourly, n.idle_dollars(deps.now.replace(tzinfo=None)))
+            for v in (
+                n.hourly,
+                n.waste_hourly,
+                n.idle_dollars(deps.answer_now.replace(tzinfo=None)),
+            )
         ]
         print(
             f"{_fit(n.hostname, 13)} {_fit(n.owner or '-', 11)} {_fit(n.project or '-', 15)} "
@@ -396,8 +406,8 @@ def gpus(args: argparse.Namespace) -> int:
         print("idle+mem: idle, and a process still holds GPU memory.")
     silent = [n for n in nodes if n.state == "silent"]
     if silent:
-        nodes = "1 silent node" if len(silent) == 1 else f"{len(silent)} silent nodes"
-        print(f"{nodes} stopped reporting: they may still be billing.")
+        count = "1 silent node" if len(silent) == 1 else f"{len(silent)} silent nodes"
+        print(f"{count} stopped reporting: they may still be billing.")
     print(
         f"Idle: {deps.settings.fleet.describe()}. Prices: {price_bases(nodes) or PRICE_ORDER}"
         + (f"; no price for {', '.join(unknown)} (add it under [gpu_prices])" if unknown else "")

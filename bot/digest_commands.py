@@ -64,8 +64,8 @@ def slack_uploader(client):
 
 
 def digest(args: argparse.Namespace) -> int:
-    if args.kind != "daily":
-        raise UsageError(f"digest {args.kind}: not built yet; `digest daily` is")
+    if args.kind == "weekly":
+        raise UsageError("digest weekly: not built yet; `digest daily` and `digest idle` are")
     if args.force and not args.post:
         raise UsageError("--force goes with --post (post again, recorded)")
     deps = build(args.db, args.config, args.as_of)
@@ -73,11 +73,13 @@ def digest(args: argparse.Namespace) -> int:
         return _post(args, deps)
     db = connect(deps.settings.db_path)
     engine = Engine(db, deps.settings.measure, rules=deps.settings.questions)
-    configured = [d for d in deps.settings.digests.digests if d.kind == "daily"]
+    configured = [d for d in deps.settings.digests.digests if d.kind == args.kind]
     if args.channel:
         configured = [d for d in configured if d.channel == args.channel]
         if not configured:
-            raise UsageError(f"--channel {args.channel!r}: no daily [[digests]] posts there")
+            raise UsageError(f"--channel {args.channel!r}: no {args.kind} [[digests]] posts there")
+    if args.kind == "idle":
+        return _idle(args, deps, db, configured)
     posts = []
     for d in configured or [None]:
         scope = _scope(deps.settings.access, d)
@@ -91,13 +93,32 @@ def digest(args: argparse.Namespace) -> int:
                 "files": _files(composed, args),
             }
         )
-    if args.json:
-        print(json.dumps(posts, indent=2))
-    else:
-        for post in posts:
-            print(f"# to {post['channel'] or '(no channel: everything, as the operator)'}")
-            print(post["text"] + "\n")
+    _print(posts, args.json)
     return 0
+
+
+def _idle(args, deps, db, configured) -> int:
+    from finops_bot.digest.idle import compose_idle
+    from finops_bot.render.idle_digest import idle_blocks, idle_text
+
+    posts = []
+    for d in configured or [None]:
+        scope = _scope(deps.settings.access, d)
+        idle = compose_idle(db, scope, d.name if d else "idle", deps.answer_now, deps.prices,
+                            deps.settings.fleet)  # fmt: skip
+        posts.append({"channel": d.channel if d else None, "text": idle_text(idle),
+                      "blocks": idle_blocks(idle), "files": []})  # fmt: skip
+    _print(posts, args.json)
+    return 0
+
+
+def _print(posts: list[dict], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(posts, indent=2))
+        return
+    for post in posts:
+        print(f"# to {post['channel'] or '(no channel: everything, as the operator)'}")
+        print(post["text"] + "\n")
 
 
 def _files(composed, args) -> list[dict]:
@@ -131,10 +152,10 @@ def _post(args: argparse.Namespace, deps) -> int:
     from bot.deps import slack_settings
     from scheduled import digests
 
-    configured = [d for d in deps.settings.digests.digests if d.kind == "daily"]
+    configured = [d for d in deps.settings.digests.digests if d.kind == args.kind]
     configured = [d for d in configured if not args.channel or d.channel == args.channel]
     if not configured:
-        raise UsageError("no daily [[digests]] to post: add one with a channel id")
+        raise UsageError(f"no {args.kind} [[digests]] to post: add one with a channel id")
     slack = slack_settings(args.config, None, None)
     client = web_client(slack, slack.bot_token)
     send, upload = slack_sender(client), slack_uploader(client)

@@ -16,9 +16,11 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from finops_bot.access import AccessPolicy, channel_scope
 from finops_bot.digest.daily import compose_daily
+from finops_bot.digest.idle import compose_idle
 from finops_bot.digest.rules import Digest
 from finops_bot.questions import Engine
 from finops_bot.render.digest import digest_blocks, digest_text
+from finops_bot.render.idle_digest import idle_blocks, idle_text
 from finops_bot.store import connect, ledger
 
 log = logging.getLogger("finops_bot.digests")
@@ -59,22 +61,27 @@ def post(
         claim = ledger.claim(db, d.name, d.channel, local_date, now, force=force)
         if claim is None:
             return None
-        view = Engine(db, measure).view(d.scope.meet(channel_scope(access, d.channel)))
-        composed = compose_daily(db, view, d.name, datetime.fromisoformat(local_date).date(),
-                                 now, measure)  # fmt: skip
-        blocks = digest_blocks(composed)
-        image = _chart(composed, upload)
+        scope = d.scope.meet(channel_scope(access, d.channel))
+        if d.kind == "idle":
+            idle = compose_idle(db, scope, d.name, now)
+            text, blocks, image = idle_text(idle), idle_blocks(idle), None
+        else:
+            view = Engine(db, measure).view(scope)
+            day = datetime.fromisoformat(local_date).date()
+            composed = compose_daily(db, view, d.name, day, now, measure)
+            text, blocks = digest_text(composed), digest_blocks(composed)
+            image = _chart(composed, upload)
         try:
             if image is not None:
                 try:
-                    ts = send(d.channel, digest_text(composed), [blocks[0], image, *blocks[1:]])
+                    ts = send(d.channel, text, [blocks[0], image, *blocks[1:]])
                 except NotInChannel:
                     raise
                 except Exception:  # noqa: BLE001 - Slack refused the image: go without it
                     log.warning("digest %s: the chart was refused; posting without it", d.name)
-                    ts = send(d.channel, digest_text(composed), blocks)
+                    ts = send(d.channel, text, blocks)
             else:
-                ts = send(d.channel, digest_text(composed), blocks)
+                ts = send(d.channel, text, blocks)
         except NotInChannel as exc:
             ledger.failed(db, claim, str(exc))
             log.error("digest %s: %s", d.name, exc)
@@ -117,7 +124,7 @@ def post_due(
     """The job body: every digest due now that the ledger lets through."""
     posted = []
     for d, local_date in due(digests, now):
-        if d.kind != "daily":  # the idle and weekly digests are not built yet
+        if d.kind == "weekly":  # the weekly digest is not built yet
             continue
         try:
             ts = post(db_path, d, local_date, now, send, access=access, measure=measure,

@@ -3,8 +3,8 @@ They read its fields (unit, freshness source, what it summed), never its kind.
 
 JSON contract (schema_version 1, stable; fields are only ever added): see the README,
 "JSON contract". Kinds: cost, total, top, breakdown, compare, untagged, pricing,
-candidates, idle_gpus, idle_cost, series, compare_subjects, names, help, not_understood,
-unknown_name, empty, error, refused.
+candidates, idle_gpus, idle_cost, series, compare_subjects, names, why, anomalies, help,
+not_understood, unknown_name, empty, error, refused.
 """
 
 from __future__ import annotations
@@ -119,6 +119,8 @@ class Answer:
     granularity: str | None = None  # series: day, week or month (rows keyed by bucket start)
     quantity: float | None = None  # unit gpu_hours: the total hours (no currency)
     scope: str | None = None  # the access scope that limited it, described; None: not limited
+    changes: bool = False  # rows are signed changes (why: against ``previous``; anomalies:
+    # each one's impact), shown with their sign; not in the JSON (``kind`` says so)
 
     @property
     def currency(self) -> str | None:

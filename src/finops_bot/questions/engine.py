@@ -18,6 +18,7 @@ from finops_bot.providers import fold
 from finops_bot.questions import cost_answers as build
 from finops_bot.questions import scoping
 from finops_bot.questions import trend_answers as trends
+from finops_bot.questions import why_answers as why
 from finops_bot.questions.answer import Answer, Fresh
 from finops_bot.questions.cost_answers import DIM_LABELS, Ctx, Subject
 from finops_bot.questions.coverage import coverage, freshness_of, partial_notes, replace_name
@@ -202,7 +203,7 @@ class Engine:
         if isinstance(subject, tuple):
             answer = trends.compare_subjects_answer(ctx, subject, period)
             return self._finish(answer, ctx.all, period)
-        return self._answer(ctx, q, subject, period, today)
+        return self._answer(ctx, q, subject, period, today, view)
 
     def _refused(self, view: View, base: dict, reason: str) -> Answer:
         """Outside the access scope: what they asked, why, and whom to ask; no cost query."""
@@ -230,7 +231,10 @@ class Engine:
             answer = trends.names_answer(ctx, q, period)
         return self._finish(answer, ctx.all, period)
 
-    def _answer(self, ctx: Ctx, q: Query, subject: Subject, period: Period, today: date):
+    def _answer(self, ctx: Ctx, q: Query, subject: Subject, period: Period, today: date, view):
+        if q.kind == "anomalies":  # read from the stored detection results
+            answer = why.anomalies_answer(ctx, view, subject, period)
+            return self._finish(answer, subject.where, period)
         before = self._previous(q, period, today)
         fresh, lagging = self._freshness(subject.where, before.start, period)
         keep = {f.provider for f in fresh} - {f.provider for f in lagging}
@@ -245,7 +249,9 @@ class Engine:
             lagging = []
         last = max((f.data_through for f in fresh if f not in lagging), default=None)
         ctx.notes += partial_notes(period, last)
-        if any(d and d.startswith("tag:") for d in (subject.dim, q.top_dim, q.by)):
+        if q.kind == "why":  # tags too: it says what it cannot decompose
+            answer = why.why_answer(ctx, q, view, subject, period, before, last)
+        elif any(d and d.startswith("tag:") for d in (subject.dim, q.top_dim, q.by)):
             answer = trends.tag_answer(ctx, q, subject, period, before)
         elif q.kind == "top":
             answer = build.top_answer(ctx, q, subject, period)
@@ -326,6 +332,8 @@ class Engine:
     def _period(self, q: Query, today: date, data_through: str | None) -> tuple[Period, list]:
         if q.period:
             return q.period, []
+        if q.kind in why.KINDS:  # the last 7 days (of data)
+            return why.latest_week(today, data_through)
         if q.kind == "series":
             last = min(date.fromisoformat(data_through), today) if data_through else today
             start = last - timedelta(days=LATEST_DAYS - 1)

@@ -2,15 +2,16 @@
 
 The question is cleaned (mentions, quotes, filler such as "hey", "'s"), its measure and
 period are taken out (period words may carry a typo), then the first form that matches
-decides the kind: GPU idle questions, series, movers, superlatives and top N, names,
-untagged, pricing mix, breakdowns, comparisons of periods or of two subjects, then a cost.
+decides the kind: GPU idle questions, why a cost moved, anomalies, series, movers,
+superlatives and top N, names, untagged, pricing mix, breakdowns, comparisons of periods or
+of two subjects, then a cost.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from finops_bot.questions.periods import Period, PeriodError, find_period
@@ -29,28 +30,10 @@ MEASURE_PHRASES = [
     (re.compile(r"\bgpu[- ]?hours?\b|(?:^|(?<=\s))(?!\d+ )(?P<of>\S+ )hours\b"), "GPUHours"),
 ]
 COST_WORDS = re.compile(r"\b(?:cost|costs|spend|spent|spending|bill|billing|money|total|burn)")
-BEFORE_WORDS = set(
-    [
-        "the",
-        "a",
-        "month",
-        "week",
-        "day",
-        "year",
-        "quarter",
-        "before",
-        "previous",
-        "prior",
-        "one",
-        "period",
-        "same",
-        "days",
-        "of",
-        "last",
-        "it",
-        "that",
-    ]
-)
+BEFORE_WORDS = {
+    "the", "a", "month", "week", "day", "year", "quarter", "before", "previous", "prior",
+    "one", "period", "same", "days", "of", "last", "it", "that"
+}  # fmt: skip
 HELP_WORDS = {"help", "examples", "example", "usage", "commands", "hi", "hello", "hey", "?"}
 ME = "@me"  # the asker, as a subject name
 
@@ -58,7 +41,7 @@ ME = "@me"  # the asker, as a subject name
 @dataclass(frozen=True)
 class Query:
     kind: str  # cost total top breakdown compare compare_subjects untagged pricing series
-    # movers names idle_gpus idle_cost help
+    # movers names idle_gpus idle_cost why anomalies help
     period: Period | None = None
     period_given: bool = False
     dim: str | None = None  # the subject's dimension, when the user named one
@@ -66,7 +49,7 @@ class Query:
     measure: str | None = None  # None = the configured default
     top_n: int | None = None
     top_dim: str | None = None
-    by: str | None = None  # breakdown dimension
+    by: str | None = None  # breakdown dimension; movers and why: "up" or "down" (as asked)
     previous: Period | None = None  # explicit comparison period
     notes: tuple[str, ...] = field(default_factory=tuple)
     granularity: str | None = None  # series: day, week, month (None: chosen by length)
@@ -185,10 +168,11 @@ def parse(
     common = dict(
         period=period, period_given=period is not None, measure=measure, notes=tuple(notes)
     )
-    for form in (_gpu_idle, _series, _movers, _top, _names, _untagged, _pricing, _breakdown):
+    forms = (_gpu_idle, _why, _anomalies, _series, _movers, _top, _names, _untagged)
+    for form in (*forms, _pricing, _breakdown):
         q = form(text, dims, common)
         if q is not None:
-            return q
+            return _why_periods(q, previous) if q.kind == "why" else q
     return _rest(question, text, dims, common, compare, previous)
 
 
@@ -212,6 +196,9 @@ def _measure(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+_OVER = {"wow": "week", "mom": "month", "dod": "day", "yoy": "year", "qoq": "quarter"}
+
+
 def _periodic_words(text: str) -> str:
     """'week over week', 'mom' → a comparison of this period with the one before."""
     pricing_mix = re.compile(
@@ -221,16 +208,7 @@ def _periodic_words(text: str) -> str:
     text = pricing_mix.sub(" pricingmix ", text)
     over = re.search(r"\b(week|month|day|year|quarter) over \1\b|\b(wow|mom|dod|yoy|qoq)\b", text)
     if over:
-        unit = (
-            over[1]
-            or {
-                "wow": "week",
-                "mom": "month",
-                "dod": "day",
-                "yoy": "year",
-                "qoq": "quarter",
-            }[over[2]]
-        )
+        unit = over[1] or _OVER[over[2]]
         first = "today" if unit == "day" else f"this {unit}"
         text = text[: over.start()] + f" compare {first} " + text[over.end() :]
     return text
@@ -298,6 +276,79 @@ def _gpu_idle(text: str, dims: dict, common: dict) -> Query | None:
     )
     dim, name = _subject(rest, dims)
     return Query(kind="idle_gpus", dim=dim if dim in ("owner", "project") else None, name=name)
+
+
+_WHY = re.compile(
+    r"\bwhy\b|\bhow come\b|\bexplain\b|\bwhat changed (?:for|in|with|on|about)\b"
+    r"|\bwhat (?:drove|drives|caused|causes|explains|pushed|led to|is behind|was behind)\b"
+)
+_DOWN = re.compile(
+    r"(?<!\S)(?:down|drop(?:ped|s)?|f[ae]ll|fallen|falling|decrease[ds]?|decreasing|lower"
+    r"|shr[aiu]nk|cheaper|less|sav(?:e|ed|ings?))(?!\S)"
+)
+_UP = re.compile(
+    r"(?<!\S)(?:up|increase[ds]?|increasing|rise|rose|risen|rising|jump(?:ed|s)?|spike[ds]?"
+    r"|gr[eo]w|grown|growing|growth|high|higher|more|surged?|doubled|expensive)(?!\S)"
+)
+# the words of a "why" question around its subject ("why did X go up", "what drove the
+# increase in X"); taken out word by word, so a name with one of them inside stays whole
+_WHY_WORDS = {
+    "why", "how", "come", "explain", "explains", "explained", "what", "drove", "drives",
+    "drive", "driving", "caused", "causes", "cause", "pushed", "led", "lead", "leads",
+    "behind", "changed", "change", "changes", "did", "does", "do", "is", "are", "was", "were",
+    "has", "have", "had", "been", "the", "a", "an", "our", "in", "of", "for", "on", "with",
+    "about", "so", "much", "go", "goes", "going", "gone", "went", "get", "got", "cost",
+    "costs", "spend", "spending", "spent", "bill", "billing", "usage", "expense", "expenses",
+    "up", "down", "increase", "increased", "increases", "increasing", "rise", "rose", "risen",
+    "rising", "jump", "jumped", "jumps", "spike", "spiked", "spikes", "grow", "grew", "grown",
+    "growing", "growth", "higher", "high", "more", "surge", "surged", "doubled", "drop",
+    "dropped", "drops", "fall", "fell", "fallen", "falling", "decrease", "decreased",
+    "decreases", "decreasing", "lower", "less", "shrink", "shrank", "shrunk", "cheaper",
+    "save", "saved", "savings", "there", "that", "it", "to"
+}  # fmt: skip
+_ANOMALY = re.compile(r"\banomal(?:y|ies|ous)\b|(?<!\S)spikes(?!\S)|\bunusual\b")
+_ANOMALY_WORDS = {
+    "anomaly", "anomalies", "anomalous", "spikes", "spike", "unusual", "any", "are", "is",
+    "there", "were", "was", "show", "list", "me", "all", "open", "the", "for", "of", "in",
+    "on", "with", "cost", "costs", "spend", "spending", "detected", "found", "have", "has",
+    "we", "had", "do", "did", "what", "which", "see", "recent", "current", "new", "about"
+}  # fmt: skip
+
+
+def _without(text: str, words: set[str]) -> str:
+    return " ".join(w for w in text.split() if w.strip(",.:;") not in words)
+
+
+def _why(text: str, dims: dict, common: dict) -> Query | None:
+    """ "why did X go up", "what drove the increase in X", "what changed for X": the change
+    against the period before, decomposed (no subject: all spend)."""
+    if not _WHY.search(text):
+        return None
+    dim, name = _subject(_without(text, _WHY_WORDS), dims)
+    if re.fullmatch(r"gpus?|gpu (?:spend|cost)s?|gpu instances?", name or ""):
+        dim, name = "gpu", "*"
+    if name and re.fullmatch(r"(?:everything|total|all|overall|cloud|we|us)", name):
+        dim, name = None, None
+    direction = "down" if _DOWN.search(text) else "up" if _UP.search(text) else None
+    return Query(kind="why", dim=dim, name=name, by=direction, **common)
+
+
+def _why_periods(q: Query, previous: Period | None) -> Query:
+    """ "this month vs last month": the later period is the one explained, always."""
+    period = q.period
+    if previous and period and previous.start > period.start:
+        return replace(q, period=previous, previous=period)
+    return replace(q, previous=previous)
+
+
+def _anomalies(text: str, dims: dict, common: dict) -> Query | None:
+    """ "anomalies this week", "any anomalies", "anomalies for team nlp": stored ones."""
+    if not _ANOMALY.search(text):
+        return None
+    dim, name = _subject(_without(text, _ANOMALY_WORDS), dims)
+    if name and re.fullmatch(r"(?:everything|total|all|overall|cloud)", name):
+        dim, name = None, None
+    return Query(kind="anomalies", dim=dim, name=name, **common)
 
 
 _GRAIN = {"daily": "day", "weekly": "week", "monthly": "month", "day": "day", "week": "week"}

@@ -19,8 +19,12 @@ EXAMPLES = [
     "cost of service ec2 between 2026-11-01 and 2026-11-15",
     "provider aws by region last month",
     "which GPUs are idle",
+    "why did costs go up last week",
+    "anomalies this month",
 ]
 SHAPES = [
+    (r"\bwhy\b|\bdr[io]ve|\bcaus|\bexplain", "why did {project} go up last week"),
+    (r"anomal|\bspikes?\b|\bunusual\b|\bweird\b", "anomalies this month"),
     (r"\bby\b|\bper\b|break ?down|\bsplit\b", "{project} by service last 30 days"),
     (
         r"compar|\bvs\b|versus|\bthan\b|\bgr[eo]w|increase|\bchange|\bup\b|\bdown\b",
@@ -77,7 +81,9 @@ def help_text() -> str:
         'X", "X trend", "X by any other dimension", compare … vs …, "aws vs gcp", "list '
         'projects", untagged spend, spot vs on-demand, GPU spend ("gpu spend last week", '
         '"cost of h100s", "a100 hours this month"), "which GPUs are idle", "idle GPU cost '
-        'for X this week", "my spend" in Slack, and "billed cost of …" for the invoiced '
+        'for X this week", "why did X go up last week" (what changed, by service, account, '
+        'region, resource and pricing), "anomalies this week" (as detection stored them), '
+        '"my spend" in Slack, and "billed cost of …" for the invoiced '
         "measure (the default is EffectiveCost: amortised, credits included)."
     )
 
@@ -96,6 +102,8 @@ def examples(names: NameIndex, placeholders: bool = True) -> list[str]:
         f"{project} by service last 30 days",
         f"compare {project} this week vs last week",
         "what grew the most this week",
+        f"why did {project} go up last week",
+        "anomalies this month",
         f"how much did {owner} spend last month",
         f"team {team} this quarter",
         "untagged spend this month",

@@ -35,8 +35,10 @@ def rate(answer: Answer) -> str:
 
 
 def amount(answer: Answer, value: float, currency: str) -> str:
-    """A row's or a total's number in the answer's unit: money (per hour), or GPU-hours."""
-    return format_value(value, currency, answer.unit) + rate(answer)
+    """A row's or a total's number in the answer's unit: money (per hour), or GPU-hours;
+    signed where the rows are changes."""
+    sign = "+" if answer.changes and round(value, 2) > 0 else ""
+    return sign + format_value(value, currency, answer.unit) + rate(answer)
 
 
 def row_value(answer: Answer, row) -> float:

@@ -121,7 +121,7 @@ def backtest_lines(report: dict) -> list[str]:
     lines = [
         f"Backtest {report['from']} … {report['to']} by {report['by']}: "
         f"{len(report['anomalies'])} alert(s), {len(report['events'])} purchase event(s), "
-        f"{report['series']} series, {report['seconds']} s"
+        f"{report['series']} series"
     ]
     for a in report["anomalies"]:
         ((dim, key),) = a["subject"].items()

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from bot.people import People
 from finops_bot.access import AccessPolicy, Identity, may_act
+from finops_bot.digest.owners import owner_of
 from finops_bot.digest.rules import DigestRules
 from finops_bot.store import anomalies as stored
-from finops_bot.store import connect, reads
+from finops_bot.store import connect
 from finops_bot.store.anomalies import StoredAnomaly
-from finops_bot.store.reads import Where
 
 log = logging.getLogger("finops_bot.access")
 
@@ -61,16 +61,4 @@ class Feedback:
             db.close()
 
     def owner_of(self, db, a: StoredAnomaly) -> str | None:
-        """The subject's owner: the owner itself, [projects] routing, else the owner tag
-        that carries most of the subject's spend over the episode."""
-        if a.dim == "owner":
-            return a.key
-        if a.dim == "project" and self.routing.owner_of(a.key):
-            return self.routing.owner_of(a.key)
-        if a.dim not in ("project", "team", "account", "service"):
-            return None
-        start = date.fromisoformat(a.start)
-        end = max(date.fromisoformat(a.last_day), start) + timedelta(days=0)
-        rows = reads.grouped(db, Where.of({a.dim: [a.key]}), "owner", start, end, a.measure)
-        owners = [value for value, _, total in rows if value and total > 0]
-        return owners[0] if owners else None
+        return owner_of(db, self.routing, a)

@@ -74,7 +74,7 @@ def serve(args: argparse.Namespace) -> int:
     print(access_line(deps.settings.access, slack.verify_token), flush=True)
     if handler is not None:
         handler.connect()
-    scheduler = _scheduler(args, deps, checks, slack)
+    scheduler = _scheduler(args, deps, checks, slack, answers.people)
     scheduler.start()
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
@@ -147,7 +147,7 @@ def _routes(deps: Deps, slack: SlackSettings, app, answers, checks, handler):
     return router, heartbeats
 
 
-def _scheduler(args: argparse.Namespace, deps: Deps, checks, slack: SlackSettings | None = None):
+def _scheduler(args: argparse.Namespace, deps: Deps, checks, slack=None, people=None):
     """Heartbeat retention and the cache's quick_check hourly; each billing source's sync
     every interval_hours (fresh settings, clock and connection each run)."""
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -174,6 +174,16 @@ def _scheduler(args: argparse.Namespace, deps: Deps, checks, slack: SlackSetting
                          slack_sender(client), deps.settings.access, deps.settings.measure,
                          real_now, slack_uploader(client))  # fmt: skip
         print(f"{len(deps.settings.digests.digests)} digest(s) scheduled", flush=True)
+    if slack is not None and deps.settings.digests.alerts.channel:
+        from bot.app import web_client
+        from bot.digest_commands import slack_sender
+        from scheduled import alerts
+
+        sender = slack_sender(web_client(slack, slack.bot_token))
+        user_of = people.user_of if people else (lambda email: None)
+        alerts.register(scheduler, lambda: alerts.check(
+            deps.settings.db_path, deps.settings.digests, real_now(), sender, user_of,
+            deps.prices, deps.settings.fleet))  # fmt: skip
     if not deps.settings.sources:
         return scheduler
     log = logging.getLogger("finops_bot.sync")

@@ -311,6 +311,6 @@ def previous_period(p: Period, today: date) -> Period:
         return Period(start, last, f"the {p.kind} before", p.kind)
     length = timedelta(days=p.days)
     label = {"today": "yesterday", "yesterday": "the day before"}.get(
-        p.kind, f"the {p.days} days before"
+        p.kind, "the day before" if p.days == 1 else f"the {p.days} days before"
     )
     return Period(p.start - length, p.end - length, label, p.kind)

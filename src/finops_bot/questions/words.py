@@ -171,6 +171,9 @@ _PERIOD_WORDS = {
 }
 
 
+_SORTED_PERIOD_WORDS = tuple(sorted(_PERIOD_WORDS))
+
+
 def _distance(a: str, b: str, limit: int) -> int:
     """Damerau–Levenshtein distance (adjacent swaps count once), stopping past ``limit``."""
     if abs(len(a) - len(b)) > limit:
@@ -196,7 +199,8 @@ def typo_fixes(words: list[str]) -> dict[int, str]:
         if len(word) < 3 or word in _PERIOD_WORDS or not word.isalpha():
             continue
         limit = 2 if len(word) >= 6 else 1
-        best = min(_PERIOD_WORDS, key=lambda w: _distance(word, w, limit))
+        # sorted: a tie is broken the same way in every process (a set's order is not)
+        best = min(_SORTED_PERIOD_WORDS, key=lambda w: _distance(word, w, limit))
         if _distance(word, best, limit) <= limit:
             fixes[i] = best
     return fixes

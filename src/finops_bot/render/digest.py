@@ -8,6 +8,7 @@ from finops_bot.digest.daily import DailyDigest, ProviderDay
 from finops_bot.money import format_change, format_money
 from finops_bot.render.anomalies import KIND_WORDS
 from finops_bot.render.blocks import escape
+from finops_bot.render.sections import header_block, section_block, sections_text
 
 MAX_ITEMS = 8  # anomalies shown before "and N more"
 MAX_SECTION = 2900
@@ -79,14 +80,8 @@ def _anomaly(a) -> str:
 
 
 def digest_text(digest: DailyDigest) -> str:
-    lines = [headline(digest)]
-    for heading, body in sections(digest):
-        lines.append("")
-        if heading:
-            lines.append(heading)
-        lines.extend(f"  {line}" for line in body)
-    lines.append("")
-    lines.append(f"Measure: {digest.measure}. Currencies are never added together.")
+    lines = sections_text(headline(digest), sections(digest))
+    lines += ["", f"Measure: {digest.measure}. Currencies are never added together."]
     return "\n".join(lines)
 
 
@@ -103,9 +98,7 @@ ANOMALY_BLOCK = "anomaly:"  # block ids of an anomaly's buttons: anomaly:<id>
 
 def digest_blocks(digest: DailyDigest) -> list[dict]:
     """One message: sections, and under each new anomaly its feedback buttons."""
-    blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": headline(digest)[:150]}}
-    ]
+    blocks: list[dict] = [header_block(headline(digest))]
     for heading, body in sections(digest):
         if heading == "New anomalies" and digest.anomalies:
             blocks.append(_section(f"*{escape(heading)}*"))
@@ -113,15 +106,7 @@ def digest_blocks(digest: DailyDigest) -> list[dict]:
                 blocks += [_section(f"• {escape(line)}"), feedback_buttons(a.id)]
             blocks += [_section(f"• {escape(line)}") for line in body[MAX_ITEMS:]]
             continue
-        text = (f"*{escape(heading)}*\n" if heading else "") + "\n".join(
-            f"• {escape(line)}" for line in body
-        )
-        if len(text) > MAX_SECTION:
-            text = (
-                text[: MAX_SECTION - 60].rsplit("\n", 1)[0]
-                + "\n… and more: python -m bot digest daily"
-            )
-        blocks.append(_section(text))
+        blocks.append(section_block(heading, body, "python -m bot digest daily"))
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"Measure: {digest.measure}. Currencies are never added."}
     ]})  # fmt: skip

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from finops_bot.digest.idle import IdleDigest, IdleNode
 from finops_bot.money import format_money
-from finops_bot.render.blocks import escape
+from finops_bot.render.sections import header_block, section_block, sections_text
 
 MAX_NODES = 6
-MAX_SECTION = 2900
 
 
 def _usd(value: float | None) -> str:
@@ -53,22 +52,10 @@ def sections(digest: IdleDigest) -> list[tuple[str, list[str]]]:
 
 
 def idle_text(digest: IdleDigest) -> str:
-    lines = [headline(digest)]
-    for heading, body in sections(digest):
-        lines.append("")
-        if heading:
-            lines.append(heading)
-        lines.extend(f"  {line}" for line in body)
-    return "\n".join(lines)
+    return "\n".join(sections_text(headline(digest), sections(digest)))
 
 
 def idle_blocks(digest: IdleDigest) -> list[dict]:
-    blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": headline(digest)[:150]}}
-    ]
-    for heading, body in sections(digest):
-        text = (f"*{escape(heading)}*\n" if heading else "") + "\n".join(
-            f"• {escape(line)}" for line in body
-        )
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION]}})
+    blocks = [header_block(headline(digest))]
+    blocks += [section_block(h, body, "python -m bot gpus --idle") for h, body in sections(digest)]
     return blocks[:50]

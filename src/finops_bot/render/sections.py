@@ -1,0 +1,32 @@
+"""A message made of (heading, lines) sections, as text and as Block Kit sections: what the
+digests share."""
+
+from __future__ import annotations
+
+from finops_bot.render.blocks import escape
+
+MAX_SECTION = 2900
+
+
+def sections_text(headline: str, sections: list[tuple[str, list[str]]]) -> list[str]:
+    lines = [headline]
+    for heading, body in sections:
+        lines.append("")
+        if heading:
+            lines.append(heading)
+        lines.extend(f"  {line}" for line in body)
+    return lines
+
+
+def header_block(text: str) -> dict:
+    return {"type": "header", "text": {"type": "plain_text", "text": text[:150]}}
+
+
+def section_block(heading: str, body: list[str], more: str) -> dict:
+    """One section; past Slack's limit it ends with "and more" and ``more`` (a command)."""
+    text = (f"*{escape(heading)}*\n" if heading else "") + "\n".join(
+        f"• {escape(line)}" for line in body
+    )
+    if len(text) > MAX_SECTION:
+        text = text[: MAX_SECTION - 80].rsplit("\n", 1)[0] + f"\n… and more: {more}"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from bot.deps import build, parse_as_of
 from finops_bot.anomalies import backtest as replay
+from finops_bot.anomalies.rules import ALLOWED_DIMENSIONS
 from finops_bot.anomalies.run import find, save
 from finops_bot.errors import UsageError
 from finops_bot.render.anomalies import SCHEMA_VERSION, anomaly_dict, anomaly_lines
@@ -57,7 +58,11 @@ def anomalies(args: argparse.Namespace) -> int:
     as_of = parse_as_of(args.as_of) if args.as_of else None
     _, last = reads.data_span(db)
     if last is None:
-        print("No billing data yet: python -m bot demo, or python -m bot import FILE.")
+        if args.json:
+            print(json.dumps({"schema_version": SCHEMA_VERSION, "data_through": None,
+                              "anomalies": [], "recent": [], "events": []}, indent=2))  # fmt: skip
+        else:
+            print("No billing data yet: python -m bot demo, or python -m bot import FILE.")
         return 0
     through = min(date.fromisoformat(last), (as_of or deps.today) - timedelta(days=1))
     result = find(db, rules, through, measure)
@@ -102,11 +107,16 @@ def backtest(args: argparse.Namespace) -> int:
             else rules.min_daily_impact,
             min_relative=args.min_relative if args.min_relative is not None else rules.min_relative,
         )
+    for flag, value in (("--min-daily-impact", args.min_daily_impact),
+                        ("--min-relative", args.min_relative)):  # fmt: skip
+        if value is not None and not (value >= 0 and value != float("inf")):
+            raise UsageError(f"{flag} {value!r}: give a number ≥ 0")
     start, end = parse_as_of(args.start, "--from"), parse_as_of(args.end, "--to")
     if end < start:
         raise UsageError(f"--to {end} is before --from {start}")
-    if args.by not in rules.dimensions and args.by not in ("region", "category"):
-        raise UsageError(f"--by {args.by!r}: give one of {', '.join(rules.dimensions)}")
+    allowed = sorted({*rules.dimensions, *ALLOWED_DIMENSIONS})
+    if args.by not in allowed:
+        raise UsageError(f"--by {args.by!r}: give one of {', '.join(allowed)}")
     db = connect(deps.settings.db_path)  # a backtest writes nothing (an old cache is upgraded)
     report = replay.run(db, rules, start, end, args.by, deps.settings.measure)
     if args.json:

@@ -87,9 +87,12 @@ def parse_as_of(value: str | None, flag: str = "--as-of") -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"{flag} {value!r}: give a date as YYYY-MM-DD") from None
+    if not 1900 <= day.year <= 2999:
+        raise UsageError(f"{flag} {value!r}: give a date from 1900 to 2999")
+    return day
 
 
 def build(db: str | None, config: str | None, as_of: str | None = None) -> Deps:

@@ -133,9 +133,14 @@ def _files(composed, args) -> list[dict]:
              "alt_text": chart_alt(composed)}  # fmt: skip
     if args.chart_dir:
         folder = Path(args.chart_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        png = chart_png(composed)
-        (folder / entry["filename"]).write_bytes(png)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / entry["filename"]).write_bytes(chart_png(composed))
+        except OSError as exc:
+            raise UsageError(
+                f"--chart-dir {args.chart_dir!r}: cannot write the chart there "
+                f"({exc.strerror or exc}); give a folder you may write"
+            ) from None
         entry["path"] = str((folder / entry["filename"]).resolve())
     return [entry]
 

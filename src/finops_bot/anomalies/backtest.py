@@ -20,7 +20,7 @@ def run(db: Database, rules: AnomalyRules, start: date, end: date, by: str, meas
     """The backtest contract: {schema_version, from, to, by, anomalies, events, feedback}."""
     began = time.perf_counter()
     labels = stored.labels(db)
-    result = find(db, rules, end, measure, dims=[by], to_date=False, labels=labels)
+    result = find(db, rules, end, measure, dims=[by], to_date=False, labels=labels, since=start)
     first, last = start.isoformat(), end.isoformat()
     alerts = sorted(
         (a for a in result.anomalies if first <= a.detected_on <= last),

@@ -48,6 +48,7 @@ def find(
     explain: bool = True,
     labels: dict[str, str] | None = None,
     to_date: bool = True,
+    since: date | None = None,
 ) -> Found:
     """Every episode in the data through ``through`` (inclusive). ``labels``: id → a
     person's status (an episode marked expected makes its new level the baseline).
@@ -56,8 +57,11 @@ def find(
     first, last = reads.data_span(db)
     if first is None:
         return Found([], [], (through, through), 0)
-    start = max(date.fromisoformat(first), through - timedelta(days=HISTORY_DAYS))
-    end = min(date.fromisoformat(last), through)
+    end = min(date.fromisoformat(last), through)  # a day past the data: the data's last
+    reach = end - timedelta(days=HISTORY_DAYS)
+    if since is not None:  # a backtest from ``since``: its history before it too
+        reach = min(reach, since - timedelta(days=HISTORY_DAYS))
+    start = max(date.fromisoformat(first), reach)
     if end < start:
         return Found([], [], (start, start), 0)
     labels = labels if labels is not None else stored.labels(db)
@@ -206,6 +210,7 @@ def purchases(db: Database, rules: AnomalyRules, start: date, end: date) -> list
                     actual=round(value, 6),
                     impact=round(value, 6),
                     status="open",
-                )  # fmt: skip
+                    actual_to_date=round(value, 6),
+                )
             )
     return out

@@ -70,6 +70,11 @@ def compose_daily(
     db: Database, view: View, name: str, today: date, now: datetime, measure: str
 ) -> DailyDigest:
     digest = DailyDigest(name, today, measure, _described(view))
+    if view.unknown:
+        digest.warnings.append(
+            f"The scope names what the billing data does not hold: {', '.join(view.unknown)} "
+            "(check the spelling)"
+        )
     everything = view.all
     for provider, through in _providers(db, everything, today):
         day = through - timedelta(days=1)  # the last loaded day may still be filling
@@ -119,7 +124,7 @@ def _described(view: View) -> str | None:
         ]
         if terms:
             grants.append(", ".join(terms))
-    return "; or ".join(grants) or "nothing (no grant)"
+    return "; or ".join(grants) or "nothing the billing data holds"
 
 
 def _providers(db, everything, today: date) -> list[tuple[tuple[str, list[str]], date]]:
@@ -154,15 +159,20 @@ def _movers(db, view: View, day: date, measure: str) -> list[Mover]:
 
 def _anomalies(db, digest: DailyDigest, view: View, last: date) -> None:
     since = (last - timedelta(days=NEW_DAYS - 1)).isoformat()
+    window = (last - timedelta(days=CHART_DAYS - 1)).isoformat()
     for a in stored.stored(db, measure=None):
-        if a.detected_on < since or a.status in ("withdrawn", "not_anomaly"):
+        if a.status in ("withdrawn", "not_anomaly") or a.detected_on > last.isoformat():
+            continue  # (detected after the digest's day: not known then)
+        alerted = a.kind != "purchase" and a.part_of is None and a.start >= window
+        if alerted and _visible(db, view, a):
+            digest.anomaly_days.append(a.start)  # marked on the chart
+        if a.detected_on < since:
             continue
         if a.kind == "purchase":
             if not view.limited:
                 digest.events.append(a)
         elif a.part_of is None and _visible(db, view, a):
             digest.anomalies.append(a)
-            digest.anomaly_days.append(a.start)
     digest.anomalies.sort(key=lambda a: -a.impact)
 
 

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from finops_bot.access import Scope
 from finops_bot.gpu.fleet import FleetRules, fleet, idle_cost
 from finops_bot.gpu.prices import PriceBook
+from finops_bot.questions.gpu_answers import node_filter
 
 WASTE = ("idle", "idle, memory held", "partly idle", "stalled", "silent")
 LEADERS = 5
@@ -59,7 +60,7 @@ def compose_idle(
     rules: FleetRules | None = None,
 ) -> IdleDigest:
     rules = rules or FleetRules()
-    keep = scope.admits if scope is not None and not scope.everything else None
+    keep = node_filter(db, scope)
     digest = IdleDigest(name, now, scope.shown() if keep else None)
     grouped: dict[str, list[IdleNode]] = defaultdict(list)
     for n in fleet(db, now, prices, rules):

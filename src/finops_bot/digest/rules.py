@@ -14,6 +14,7 @@ from finops_bot.access import SCOPE_KEYS, Grant, Scope
 from finops_bot.errors import ConfigError
 
 KINDS = ("daily", "idle", "weekly")
+NOT_BUILT = ("weekly",)
 DIGEST_KEYS = {"name", "kind", "channel", "at", "timezone", *SCOPE_KEYS}
 ALERT_KEYS = {"anomaly_over", "idle_gpu_dollars_over", "channel"}
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
@@ -80,6 +81,8 @@ def _digest(number: int, raw: Any) -> Digest:
     kind = raw.get("kind", "daily")
     if kind not in KINDS:
         raise ConfigError(f"{where}: kind: give one of {', '.join(KINDS)}, not {kind!r}")
+    if kind in NOT_BUILT:
+        raise ConfigError(f'{where}: kind = "{kind}" is not built yet; use "daily" or "idle"')
     channel = raw.get("channel")
     if not isinstance(channel, str) or not _CHANNEL.fullmatch(channel):
         raise ConfigError(

@@ -15,6 +15,7 @@ from finops_bot.providers import fold
 from finops_bot.questions.answer import Answer, Fresh, Row
 from finops_bot.questions.parse import Query
 from finops_bot.questions.periods import Period
+from finops_bot.store import reads
 
 WASTE_STATES = ("idle", "idle, memory held", "partly idle", "stalled")
 BASIS = "node list price ÷ its GPUs (" + PRICE_ORDER + ")"
@@ -63,7 +64,7 @@ def gpu_answer(
     )
     if scope is not None:
         base["scope"] = scope.shown()
-    keep = scope.admits if scope is not None else None
+    keep = node_filter(db, scope)
     if keep is not None and q.name and _partly_outside(db, q, today, now, prices, rules, keep):
         return Answer(
             kind="refused",
@@ -149,6 +150,19 @@ def _span(period: Period, now: datetime) -> tuple[datetime, datetime]:
     start = datetime.combine(period.start, time(0), tzinfo=UTC)
     end = min(datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=UTC), now)
     return start, end
+
+
+def node_filter(db: Database, scope: Scope | None):
+    """Which nodes a scope admits, from their project, owner and provider labels, and the
+    team their project's charges carry (a node's labels name no team); None: every node."""
+    if scope is None or scope.everything:
+        return None
+    teams = reads.project_teams(db)
+
+    def keep(values) -> bool:
+        return scope.admits({**values, "team": teams.get(values.get("project") or "")})
+
+    return keep
 
 
 def _values(node: NodeState) -> dict[str, str | None]:

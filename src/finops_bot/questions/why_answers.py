@@ -280,7 +280,7 @@ def related_alerts(
     found = [
         a
         for a in stored(ctx.db, measure=ctx.measure, since=start, until=end)
-        if a.status not in HIDDEN
+        if a.status not in HIDDEN and a.detected_on <= end.isoformat()  # known by then
     ]
     by_id = {a.id: a for a in found}
     alerts: dict[str, StoredAnomaly] = {}

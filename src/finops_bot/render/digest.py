@@ -25,7 +25,8 @@ def _compare(d: ProviderDay) -> str:
 
 def headline(digest: DailyDigest) -> str:
     scope = f" · {digest.scope}" if digest.scope else ""
-    return f"Daily cost digest {digest.name}{scope} · {digest.as_of}"
+    name = "" if digest.name == "daily" else f" {digest.name}"
+    return f"Daily cost digest{name}{scope} · {digest.as_of}"
 
 
 def sections(digest: DailyDigest) -> list[tuple[str, list[str]]]:

@@ -56,7 +56,7 @@ def chart_png(digest: DailyDigest) -> bytes | None:
             day = date.fromisoformat(marked)
             if days[0] <= day <= days[-1]:
                 ax.axvline(day, color="#b5485d", linestyle="--", linewidth=1.2, zorder=3)
-        ax.set_title(f"{digest.name}: daily {digest.measure}, last {CHART_DAYS} days",
+        ax.set_title(f"Daily {digest.measure}, last {CHART_DAYS} days, by project",
                      loc="left", fontsize=11, color=_TEXT)  # fmt: skip
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, currency, None)))
         ax.grid(axis="y", color=_GRID, zorder=0)

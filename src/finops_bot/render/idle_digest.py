@@ -30,7 +30,8 @@ def node_line(n: IdleNode, digest: IdleDigest) -> str:
 
 def headline(digest: IdleDigest) -> str:
     scope = f" · {digest.scope}" if digest.scope else ""
-    return f"Idle GPUs {digest.name}{scope} · {digest.now:%Y-%m-%d %H:%M} UTC"
+    name = "" if digest.name == "idle" else f" {digest.name}"
+    return f"Idle GPUs{name}{scope} · {digest.now:%Y-%m-%d %H:%M} UTC"
 
 
 def sections(digest: IdleDigest) -> list[tuple[str, list[str]]]:

@@ -506,3 +506,16 @@ def loaded(db: Database) -> tuple[str | None, int]:
 def cache_version(db: Database) -> tuple:
     """Changes whenever a load lands: what a name index is cached against."""
     return db.execute("SELECT COUNT(*), MAX(loaded_at), MAX(rowid) FROM sources").fetchone()
+
+
+def project_teams(db: Database) -> dict[str, str]:
+    """Project → the team most of its dimension combinations carry: what a GPU node (whose
+    labels name a project, not a team) belongs to for a team's access scope."""
+    rows = db.execute(
+        "SELECT project, team, COUNT(*) AS n FROM charge_keys WHERE project != '' "
+        "AND team != '' GROUP BY project, team ORDER BY project, n DESC, team"
+    ).fetchall()
+    teams: dict[str, str] = {}
+    for project, team, _ in rows:
+        teams.setdefault(project, team)
+    return teams

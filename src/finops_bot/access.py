@@ -28,6 +28,7 @@ from typing import Any
 
 from finops_bot.errors import ConfigError
 from finops_bot.providers import cloud_of, fold
+from finops_bot.tables import check_table, key_name
 
 SCOPE_KEYS = {
     "projects": "project",
@@ -313,23 +314,11 @@ def _norm(dim: str, value: str) -> str:
     return value.strip().lower() if dim == "owner" else fold(value)  # emails: not folded
 
 
-def _key(key: str) -> str:
-    """A key as a person wrote it, or quoted when it is no simple word (one line always)."""
-    return key if re.fullmatch(r"[\w.-]{1,40}", key) else repr(key[:40])
-
-
 def parse_access(raw: Any) -> AccessPolicy:
     """``[access]`` → the policy, validated once; a bad key or value is named in one line."""
     if raw is None:
         return AccessPolicy()
-    if not isinstance(raw, dict):
-        raise ConfigError('[access] must be a table, e.g. mode = "scoped"')
-    unknown = set(raw) - ACCESS_KEYS
-    if unknown:
-        raise ConfigError(
-            f"[access] {_key(sorted(unknown)[0])}: unknown key; use "
-            f"{', '.join(sorted(ACCESS_KEYS))}"
-        )
+    check_table(raw, "[access]", ACCESS_KEYS, 'mode = "scoped"')
     mode = raw.get("mode", "open")
     if mode not in MODES:
         raise ConfigError(f'[access] mode: give "open" or "scoped", not {mode!r}')
@@ -369,7 +358,7 @@ def _rule(number: int, raw: Any) -> Rule:
     unknown = set(raw) - {kind} - set(SCOPE_KEYS)
     if unknown:
         raise ConfigError(
-            f"{where}: {_key(sorted(unknown)[0])}: unknown key; scope keys are "
+            f"{where}: {key_name(sorted(unknown)[0])}: unknown key; scope keys are "
             f"{', '.join(SCOPE_KEYS)} (none = everything)"
         )
     terms: dict[str, list[str]] = {}

@@ -9,6 +9,7 @@ from typing import Any
 from finops_bot.anomalies.detect import Thresholds
 from finops_bot.errors import ConfigError
 from finops_bot.providers import fold
+from finops_bot.tables import check_table, key_name
 
 DIMENSIONS = ("project", "team", "owner", "service", "account", "provider")
 ALLOWED_DIMENSIONS = (*DIMENSIONS, "region", "category")
@@ -41,13 +42,7 @@ class AnomalyRules:
 def parse_anomaly_rules(raw: Any) -> AnomalyRules:
     if raw is None:
         return AnomalyRules()
-    if not isinstance(raw, dict):
-        raise ConfigError("[anomalies] must be a table, e.g. min_daily_impact = 50")
-    unknown = set(raw) - KEYS
-    if unknown:
-        raise ConfigError(
-            f"[anomalies] {sorted(unknown)[0]!r}: unknown key; use {', '.join(sorted(KEYS))}"
-        )
+    check_table(raw, "[anomalies]", KEYS, "min_daily_impact = 50")
     base = AnomalyRules()
     values = {k: _number(f"[anomalies] {k}", k, raw[k]) for k in NUMBERS if k in raw}
     dims = raw.get("dimensions", list(DIMENSIONS))
@@ -90,7 +85,7 @@ def _override(number: int, raw: Any, limits: Thresholds) -> tuple[str, str, Thre
     unknown = set(raw) - {subject[0]} - (NUMBERS - {"purchase_event_min"})
     if unknown:
         raise ConfigError(
-            f"{where}: {sorted(unknown)[0]!r}: unknown key; use min_daily_impact, "
+            f"{where}: {key_name(sorted(unknown)[0])}: unknown key; use min_daily_impact, "
             "min_relative or min_history_days"
         )
     numbers = {k: _number(f"{where} {k}", k, raw[k]) for k in raw if k in NUMBERS}

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from finops_bot.access import SCOPE_KEYS, Grant, Scope
 from finops_bot.errors import ConfigError
+from finops_bot.tables import check_table
 
 KINDS = ("daily", "idle", "weekly")
 NOT_BUILT = ("weekly",)
@@ -67,13 +68,7 @@ def parse_digest_rules(digests: Any, projects: Any, alerts: Any) -> DigestRules:
 
 def _digest(number: int, raw: Any) -> Digest:
     where = f"[[digests]] #{number}"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be a table with name, kind, channel and at")
-    unknown = set(raw) - DIGEST_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{where}: {sorted(unknown)[0]!r}: unknown key; use {', '.join(sorted(DIGEST_KEYS))}"
-        )
+    check_table(raw, f"{where}:", DIGEST_KEYS, 'name = "nlp-daily", channel = "C0NLP"')
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(f'{where}: name: give a short name such as "nlp-daily", not {name!r}')
@@ -137,13 +132,7 @@ def _owners(raw: Any) -> tuple[tuple[str, str], ...]:
 def _alerts(raw: Any) -> Alerts:
     if raw is None:
         return Alerts()
-    if not isinstance(raw, dict):
-        raise ConfigError("[alerts] must be a table, e.g. anomaly_over = 1000")
-    unknown = set(raw) - ALERT_KEYS
-    if unknown:
-        raise ConfigError(
-            f"[alerts] {sorted(unknown)[0]!r}: unknown key; use {', '.join(sorted(ALERT_KEYS))}"
-        )
+    check_table(raw, "[alerts]", ALERT_KEYS, "anomaly_over = 1000")
     numbers = {}
     for key in ("anomaly_over", "idle_gpu_dollars_over"):
         value = raw.get(key)

@@ -28,14 +28,14 @@ def test_the_defaults_and_an_override():
     ("raw", "named"),
     [
         ("x", "[anomalies] must be a table"),
-        ({"min_impact": 5}, "[anomalies] 'min_impact': unknown key"),
+        ({"min_impact": 5}, "[anomalies] min_impact: unknown key"),
         ({"min_daily_impact": -1}, "[anomalies] min_daily_impact: give a number ≥ 0"),
         ({"min_relative": 20}, "[anomalies] min_relative: give a fraction such as 0.2"),
         ({"min_history_days": 3}, "[anomalies] min_history_days: give a number of days"),
         ({"dimensions": ["projects"]}, "[anomalies] dimensions: give a list of"),
         ({"overrides": {"project": "x"}}, "[anomalies] overrides: write each as"),
         ({"overrides": [{"min_relative": 0.5}]}, "[[anomalies.overrides]] #1: name one subject"),
-        ({"overrides": [{"project": "x", "purchase_event_min": 5}]}, "#1: 'purchase_event_min'"),
+        ({"overrides": [{"project": "x", "purchase_event_min": 5}]}, "#1: purchase_event_min"),
     ],
 )
 def test_a_bad_key_or_value_is_named_in_one_line(raw, named):

@@ -51,7 +51,7 @@ def test_the_issue_example_parses(tmp_path):
         ([{"name": "x", "channel": "C0X", "timezone": "Mars/Base"}], None, None, "timezone"),
         ([{"name": "x", "channel": "C0X", "at": "9am"}], None, None, "at: give a local time"),
         ([{"name": "x", "channel": "C0X", "kind": "hourly"}], None, None, "kind: give one of"),
-        ([{"name": "x", "channel": "C0X", "team": ["a"]}], None, None, "'team': unknown key"),
+        ([{"name": "x", "channel": "C0X", "team": ["a"]}], None, None, "team: unknown key"),
         ([{"name": "x", "channel": "C0X"}] * 2, None, None, "is used twice"),
         ([], {"p": {"owner": "alice"}}, None, '[projects."p"]: owner: give an email'),
         ([], None, {"anomaly_over": 5}, "[alerts] channel: say where urgent alerts go"),

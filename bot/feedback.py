@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.people import People
@@ -15,7 +15,7 @@ from finops_bot.access import AccessPolicy, Identity, may_act
 from finops_bot.digest.owners import owner_of
 from finops_bot.digest.rules import DigestRules
 from finops_bot.store import anomalies as stored
-from finops_bot.store import connect
+from finops_bot.store import connect, ledger
 from finops_bot.store.anomalies import StoredAnomaly
 
 log = logging.getLogger("finops_bot.access")
@@ -62,3 +62,16 @@ class Feedback:
 
     def owner_of(self, db, a: StoredAnomaly) -> str | None:
         return owner_of(db, self.routing, a)
+
+    def mute_digests(self, user_id: str, days: int) -> str:
+        """`/finops mute digests 7d` (0 days: unmute), for the signed user only."""
+        now = self.clock()
+        db = connect(self.db_path)
+        try:
+            ledger.mute(db, user_id, now + timedelta(days=days), now)
+        finally:
+            db.close()
+        if days <= 0:
+            return "Your digest DMs are on again."
+        until = (now + timedelta(days=days)).strftime("%Y-%m-%d %H:%M UTC")
+        return f"Your digest DMs are muted until {until}. `/finops unmute digests` undoes it."

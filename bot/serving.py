@@ -170,9 +170,12 @@ def _scheduler(args: argparse.Namespace, deps: Deps, checks, slack=None, people=
         from scheduled import digests
 
         client = web_client(slack, slack.bot_token)
+        owners = digests.Owners(
+            deps.settings.digests, people.user_of if people else (lambda email: None)
+        )
         digests.register(scheduler, deps.settings.db_path, deps.settings.digests.digests,
                          slack_sender(client), deps.settings.access, deps.settings.measure,
-                         real_now, slack_uploader(client))  # fmt: skip
+                         real_now, slack_uploader(client), owners)  # fmt: skip
         print(f"{len(deps.settings.digests.digests)} digest(s) scheduled", flush=True)
     if slack is not None and deps.settings.digests.alerts.channel:
         from bot.app import web_client

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -17,10 +18,12 @@ from apscheduler.schedulers.base import BaseScheduler
 from finops_bot.access import AccessPolicy, channel_scope
 from finops_bot.digest.daily import compose_daily
 from finops_bot.digest.idle import compose_idle
-from finops_bot.digest.rules import Digest
+from finops_bot.digest.owners import owner_of
+from finops_bot.digest.rules import Digest, DigestRules
 from finops_bot.questions import Engine
-from finops_bot.render.digest import digest_blocks, digest_text
-from finops_bot.render.idle_digest import idle_blocks, idle_text
+from finops_bot.render.blocks import escape
+from finops_bot.render.digest import anomaly_line, digest_blocks, digest_text
+from finops_bot.render.idle_digest import idle_blocks, idle_text, node_line
 from finops_bot.store import connect, ledger
 
 log = logging.getLogger("finops_bot.digests")
@@ -53,9 +56,10 @@ def post(
     measure: str,
     force: bool = False,
     upload: Upload | None = None,
+    owners: Owners | None = None,
 ) -> str | None:
     """Claim, compose, send, record: the message ts, or None (posted already, or failed:
-    recorded, logged)."""
+    recorded, logged). ``owners``: DM each owner their own items, once a day."""
     db = connect(db_path)
     try:
         claim = ledger.claim(db, d.name, d.channel, local_date, now, force=force)
@@ -64,13 +68,22 @@ def post(
         scope = d.scope.meet(channel_scope(access, d.channel))
         if d.kind == "idle":
             idle = compose_idle(db, scope, d.name, now)
+            items = {o: [node_line(n, idle) for n in nodes] for o, nodes in idle.owners.items()}
             text, blocks, image = idle_text(idle), idle_blocks(idle), None
         else:
             view = Engine(db, measure).view(scope)
             day = datetime.fromisoformat(local_date).date()
             composed = compose_daily(db, view, d.name, day, now, measure)
+            items = _anomaly_items(db, composed, owners)
             text, blocks = digest_text(composed), digest_blocks(composed)
             image = _chart(composed, upload)
+        if owners is not None:
+            unknown = sorted(o for o in items if o != "(no owner)" and not owners.user_of(o))
+            if unknown:  # named, not dropped
+                line = f"Owners Slack does not know (not sent a DM): {', '.join(unknown)}"
+                text += f"\n\n{line}"
+                blocks = [*blocks, {"type": "context", "elements": [
+                    {"type": "mrkdwn", "text": escape(line)[:2900]}]}]  # fmt: skip
         try:
             if image is not None:
                 try:
@@ -92,9 +105,54 @@ def post(
             return None
         ledger.posted(db, claim, ts, now)
         log.info("digest %s posted to %s (%s)", d.name, d.channel, ts)
+        if owners is not None:
+            _dm_owners(db, d, local_date, now, send, owners, items)
         return ts
     finally:
         db.close()
+
+
+@dataclass(frozen=True)
+class Owners:
+    """Who owns what (routing) and their Slack user ids (an email → an id, or None)."""
+
+    routing: DigestRules
+    user_of: Callable[[str], str | None]
+
+
+def _anomaly_items(db, composed, owners: Owners | None) -> dict[str, list[str]]:
+    if owners is None:
+        return {}
+    items: dict[str, list[str]] = {}
+    for a in composed.anomalies:
+        owner = owner_of(db, owners.routing, a) or "(no owner)"
+        items.setdefault(owner, []).append(anomaly_line(a))
+    return items
+
+
+def _dm_owners(db, d: Digest, local_date: str, now: datetime, send, owners, items) -> None:
+    """Each owner with items gets only theirs, at most once per digest a day, unless muted."""
+    for owner, lines in items.items():
+        user = owners.user_of(owner) if owner != "(no owner)" else None
+        if not user or ledger.muted(db, user, now):
+            continue
+        claim = ledger.claim(db, f"{d.name}:dm", user, local_date, now)
+        if claim is None:
+            continue
+        text = (
+            f"Your items in the {d.name} digest ({local_date}):\n"
+            + "\n".join(f"• {line}" for line in lines)
+            + "\n(/finops mute digests 7d to pause these)"
+        )
+        try:
+            ledger.posted(db, claim, send(user, text, [_section(text)]), now)
+        except Exception as exc:  # noqa: BLE001 - the channel has it; a DM is a courtesy
+            ledger.failed(db, claim, f"{type(exc).__name__}: {exc}")
+            log.warning("digest %s DM to %s failed", d.name, user, exc_info=True)
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": escape(text)[:2900]}}
 
 
 def _chart(composed, upload: Upload | None) -> dict | None:
@@ -119,8 +177,9 @@ def _chart(composed, upload: Upload | None) -> dict | None:
 
 
 def post_due(
-    db_path: Path, digests, now: datetime, send: Send, access, measure, upload=None
-) -> list:
+    db_path: Path, digests, now: datetime, send: Send, access, measure, upload=None,
+    owners: Owners | None = None,
+) -> list:  # fmt: skip
     """The job body: every digest due now that the ledger lets through."""
     posted = []
     for d, local_date in due(digests, now):
@@ -128,7 +187,7 @@ def post_due(
             continue
         try:
             ts = post(db_path, d, local_date, now, send, access=access, measure=measure,
-                      upload=upload)  # fmt: skip
+                      upload=upload, owners=owners)  # fmt: skip
         except Exception:  # noqa: BLE001 - the next minute tries again
             log.exception("digest %s failed", d.name)
             continue
@@ -146,9 +205,10 @@ def register(
     measure: str,
     clock: Callable[[], datetime],
     upload: Upload | None = None,
+    owners: Owners | None = None,
 ) -> str:
     job = scheduler.add_job(
-        lambda: post_due(db_path, digests, clock(), send, access, measure, upload),
+        lambda: post_due(db_path, digests, clock(), send, access, measure, upload, owners),
         "interval",
         minutes=1,
         id="digests",

@@ -3,11 +3,21 @@ takes longer than the ack budget is acked at once and finished through respond()
 
 from __future__ import annotations
 
+import re
+
 from handlers.reply import answer_soon, audience
+
+MUTE = re.compile(r"^(un)?mute\s+digests?(?:\s+(\d{1,3})\s*d(?:ays?)?)?$", re.I)
 
 
 def finops_command(ack, command, context, respond) -> None:
     question = (command.get("text") or "").strip() or "help"
+    mute = MUTE.match(question)
+    feedback = getattr(context["finops"], "feedback", None)
+    if mute and feedback is not None and context.get("user_id"):
+        days = 0 if mute[1] else int(mute[2] or 7)
+        ack(response_type="ephemeral", text=feedback.mute_digests(context["user_id"], days))
+        return
     answer_soon(
         context["finops"],
         question,

@@ -135,3 +135,21 @@ def test_admins_and_approvers_decide(slack):
                                                                              "U0ADMIN"]  # fmt: skip
     assert stored.labels(db)[anomaly] == "expected"  # fed to the detector
     db.close()
+
+
+def test_an_owner_mutes_their_digest_dms_from_slack(slack):
+    from urllib.parse import urlencode
+
+    from finops_bot.store import ledger
+    from tests.handlers.test_slack_scenarios import slash_fields
+
+    fields = {**slash_fields("mute digests 7d", slack.fake.url), "user_id": "U0BOB"}
+    status, body = slack.post(urlencode(fields))
+    assert status == 200 and body["response_type"] == "ephemeral"
+    assert body["text"].startswith("Your digest DMs are muted until 2026-11-29")
+    db = connect(slack.path)
+    assert ledger.muted(db, "U0BOB", NOW) and not ledger.muted(db, "U0EVE", NOW)
+    fields["text"] = "unmute digests"
+    assert slack.post(urlencode(fields))[1]["text"] == "Your digest DMs are on again."
+    assert not ledger.muted(db, "U0BOB", NOW)
+    db.close()

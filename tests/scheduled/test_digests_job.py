@@ -150,3 +150,30 @@ def test_a_failed_claim_is_retried_once_after_ten_minutes_and_not_in_channel_kep
     ).fetchall()
     assert rows == [(1, 0, 0), (2, 0, 1), (3, 1, 1)]
     db.close()
+
+
+def test_owners_get_only_their_items_once_a_day_unless_muted(cache):
+    from finops_bot.anomalies.rules import AnomalyRules
+    from finops_bot.anomalies.run import find, save
+
+    db = connect(cache)
+    save(db, find(db, AnomalyRules(), datetime(2026, 11, 2).date()), AnomalyRules().dimensions,
+         datetime(2026, 11, 3, tzinfo=UTC), "EffectiveCost")  # fmt: skip
+    routing = parse_digest_rules(
+        None, {"llm-finetune": {"owner": "bob@acme.ai"}, "vision-research": {"owner": "x@y.z"}},
+        None,
+    )  # fmt: skip
+    owners = digests.Owners(routing, {"bob@acme.ai": "U0BOB"}.get)
+    (spec,) = rules(("madrid", "09:00", "Europe/Madrid"))
+    send = Recorder()
+    kw = {"access": OPEN, "measure": "EffectiveCost", "owners": owners}
+    at = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+    assert digests.post(cache, spec, "2026-11-03", at, send, **kw)
+    (dm,) = [t for c, t in send.sent if c == "U0BOB"]
+    assert "llm-finetune" in dm and "vision-research" not in dm
+    digests.post(cache, spec, "2026-11-03", at, send, force=True, **kw)
+    assert [c for c, _ in send.sent].count("U0BOB") == 1  # at most one a day
+    ledger.mute(db, "U0BOB", datetime(2026, 11, 10, tzinfo=UTC), at)
+    digests.post(cache, spec, "2026-11-04", datetime(2026, 11, 4, 9, tzinfo=UTC), send, **kw)
+    assert [c for c, _ in send.sent].count("U0BOB") == 1  # muted
+    db.close()

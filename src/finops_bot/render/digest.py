@@ -43,7 +43,7 @@ def sections(digest: DailyDigest) -> list[tuple[str, list[str]]]:
         f"a week before ({format_change(m.now, m.before)})"
         for m in digest.movers
     ]
-    found = [_anomaly(a) for a in digest.anomalies[:MAX_ITEMS]]
+    found = [anomaly_line(a) for a in digest.anomalies[:MAX_ITEMS]]
     if len(digest.anomalies) > MAX_ITEMS:
         found.append(f"… and {len(digest.anomalies) - MAX_ITEMS} more: python -m bot anomalies")
     out = [("Spend", days), ("Top movers (by project, same weekday a week before)", movers)]
@@ -64,7 +64,7 @@ def sections(digest: DailyDigest) -> list[tuple[str, list[str]]]:
     return [(h, lines) for h, lines in out if lines]
 
 
-def _anomaly(a) -> str:
+def anomaly_line(a) -> str:
     what = KIND_WORDS.get(a.kind, a.kind)
     cause = next((c for c in a.root_cause if c["dimension"] == "service"), None)
     why = f"; mostly {cause['value']}" if cause else ""

@@ -98,3 +98,18 @@ def has_row(db: Database, digest: str, target: str, local_date: str) -> bool:
         (digest, target, local_date),
     ).fetchone()
     return row is not None
+
+
+def mute(db: Database, user_id: str, until: datetime, now: datetime) -> None:
+    """Mute a person's digest DMs until ``until`` (``until`` ≤ now: unmute)."""
+    with db.conn:
+        db.execute(
+            "INSERT INTO digest_mutes (user_id, until, set_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(user_id) DO UPDATE SET until = excluded.until, set_at = excluded.set_at",
+            (user_id, until.isoformat(timespec="seconds"), now.isoformat(timespec="seconds")),
+        )
+
+
+def muted(db: Database, user_id: str, now: datetime) -> bool:
+    row = db.execute("SELECT until FROM digest_mutes WHERE user_id = ?", (user_id,)).fetchone()
+    return row is not None and row[0] > now.isoformat(timespec="seconds")

@@ -798,3 +798,17 @@ CREATE TABLE digest_posts (
 );
 """
     )
+
+
+@migrations()
+def m015_digest_mutes(db: Database) -> None:
+    """Owners who muted their digest DMs (`/finops mute digests 7d`), until when."""
+    db.executescript(
+        """
+CREATE TABLE digest_mutes (
+  user_id TEXT PRIMARY KEY,
+  until TEXT NOT NULL,
+  set_at TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+    )

@@ -42,6 +42,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m012_gpu_charges_and_tag_dimensions",
         "m013_anomalies",
         "m014_digest_ledger",
+        "m015_digest_mutes",
     ]
     assert not migrations.pending(second)
     first.close()

@@ -1,8 +1,8 @@
-"""`digest daily [--as-of D] [--channel C] [--json] [--post [--force]]`: what each
-configured daily digest would post (its scope met with its channel's access grant); with
+"""`digest daily|idle|weekly [--as-of D] [--channel C] [--json] [--post [--force]]`: what
+each configured digest would post (its scope met with its channel's access grant); with
 no [[digests]], one digest of everything, as the operator sees it. ``--post`` posts the
 configured ones through the ledger like the scheduler (once per local date); ``--force``
-posts again, recorded. The idle and weekly digests are not built yet."""
+posts again, recorded."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import json
 
 from bot.deps import build
 from finops_bot.access import Scope, channel_scope
-from finops_bot.digest.daily import compose_daily
+from finops_bot.digest.daily import compose_daily, compose_weekly
 from finops_bot.digest.rules import Digest
 from finops_bot.errors import UsageError
 from finops_bot.questions import Engine
@@ -64,8 +64,6 @@ def slack_uploader(client):
 
 
 def digest(args: argparse.Namespace) -> int:
-    if args.kind == "weekly":
-        raise UsageError("digest weekly: not built yet; `digest daily` and `digest idle` are")
     if args.force and not args.post:
         raise UsageError("--force goes with --post (post again, recorded)")
     deps = build(args.db, args.config, args.as_of)
@@ -83,8 +81,9 @@ def digest(args: argparse.Namespace) -> int:
     posts = []
     for d in configured or [None]:
         scope = _scope(deps.settings.access, d)
-        composed = compose_daily(db, engine.view(scope), d.name if d else "daily", deps.today,
-                                 deps.answer_now, deps.settings.measure)  # fmt: skip
+        compose = compose_weekly if args.kind == "weekly" else compose_daily
+        composed = compose(db, engine.view(scope), d.name if d else args.kind, deps.today,
+                           deps.answer_now, deps.settings.measure)  # fmt: skip
         posts.append(
             {
                 "channel": d.channel if d else None,

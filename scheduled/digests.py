@@ -16,7 +16,7 @@ from pathlib import Path
 from apscheduler.schedulers.base import BaseScheduler
 
 from finops_bot.access import AccessPolicy, channel_scope
-from finops_bot.digest.daily import compose_daily
+from finops_bot.digest.daily import compose_daily, compose_weekly
 from finops_bot.digest.idle import compose_idle
 from finops_bot.digest.owners import owner_of
 from finops_bot.digest.rules import Digest, DigestRules
@@ -36,10 +36,13 @@ class NotInChannel(Exception):
 
 
 def due(digests: tuple[Digest, ...], now: datetime) -> list[tuple[Digest, str]]:
-    """(digest, its local date) for each digest whose local time has passed today."""
+    """(digest, its local date) for each digest whose local time has passed today (a
+    weekly digest: on Mondays)."""
     out = []
     for d in digests:
         local = now.astimezone(d.zone)
+        if d.kind == "weekly" and local.weekday() != 0:
+            continue
         if local.time().replace(second=0, microsecond=0) >= d.at:
             out.append((d, local.date().isoformat()))
     return out
@@ -73,7 +76,8 @@ def post(
         else:
             view = Engine(db, measure).view(scope)
             day = datetime.fromisoformat(local_date).date()
-            composed = compose_daily(db, view, d.name, day, now, measure)
+            compose = compose_weekly if d.kind == "weekly" else compose_daily
+            composed = compose(db, view, d.name, day, now, measure)
             items = _anomaly_items(db, composed, owners)
             text, blocks = digest_text(composed), digest_blocks(composed)
             image = _chart(composed, upload)
@@ -183,8 +187,6 @@ def post_due(
     """The job body: every digest due now that the ledger lets through."""
     posted = []
     for d, local_date in due(digests, now):
-        if d.kind == "weekly":  # the weekly digest is not built yet
-            continue
         try:
             ts = post(db_path, d, local_date, now, send, access=access, measure=measure,
                       upload=upload, owners=owners)  # fmt: skip

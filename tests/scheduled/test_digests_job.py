@@ -177,3 +177,17 @@ def test_owners_get_only_their_items_once_a_day_unless_muted(cache):
     digests.post(cache, spec, "2026-11-04", datetime(2026, 11, 4, 9, tzinfo=UTC), send, **kw)
     assert [c for c, _ in send.sent].count("U0BOB") == 1  # muted
     db.close()
+
+
+def test_a_weekly_digest_posts_on_mondays_only(cache):
+    specs = parse_digest_rules(
+        [{"name": "wk", "kind": "weekly", "channel": "C0NLP", "at": "09:00"}], None, None
+    ).digests
+    send = Recorder()
+    sunday = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    assert digests.post_due(cache, specs, sunday, send, OPEN, "EffectiveCost") == []
+    monday = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert [n for n, _ in digests.post_due(cache, specs, monday, send, OPEN, "EffectiveCost")] == [
+        "wk"
+    ]
+    assert "Weekly cost digest wk" in send.sent[0][1]

@@ -60,6 +60,7 @@ class DailyDigest:
     chart: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # project → days
     chart_currency: str | None = None
     anomaly_days: list[str] = field(default_factory=list)
+    span: int = 1  # days per figure: 1 (daily) or 7 (weekly)
 
     @property
     def empty(self) -> bool:
@@ -69,37 +70,45 @@ class DailyDigest:
 def compose_daily(
     db: Database, view: View, name: str, today: date, now: datetime, measure: str
 ) -> DailyDigest:
-    digest = DailyDigest(name, today, measure, _described(view))
+    return compose(db, view, name, today, now, measure, span=1)
+
+
+def compose_weekly(
+    db: Database, view: View, name: str, today: date, now: datetime, measure: str
+) -> DailyDigest:
+    """The same digest over the latest complete 7 days, against the 7 before and the
+    weekly average of the 4 weeks before; anomalies detected in those 7 days."""
+    return compose(db, view, name, today, now, measure, span=7)
+
+
+def compose(
+    db: Database, view: View, name: str, today: date, now: datetime, measure: str, span: int
+) -> DailyDigest:
+    digest = DailyDigest(name, today, measure, _described(view), span=span)
     if view.unknown:
         digest.warnings.append(
             f"The scope names what the billing data does not hold: {', '.join(view.unknown)} "
             "(check the spelling)"
         )
-    everything = view.all
+    everything, length = view.all, timedelta(days=span)
     for provider, through in _providers(db, everything, today):
-        day = through - timedelta(days=1)  # the last loaded day may still be filling
+        last = through - timedelta(days=1)  # the last loaded day may still be filling
+        first = last - length + timedelta(days=1)
         where = everything.also("provider", provider[1])
-        for currency, total in reads.totals(db, where, day, day, measure).items():
-            week = reads.totals(
-                db, where, day - timedelta(days=7), day - timedelta(days=7), measure
-            )
-            month = reads.totals(
-                db, where, day - timedelta(days=28), day - timedelta(days=1), measure
-            )
+        for currency, total in reads.totals(db, where, first, last, measure).items():
+            week = reads.totals(db, where, first - timedelta(days=7), last - timedelta(days=7),
+                                measure)  # fmt: skip
+            month = reads.totals(db, where, first - timedelta(days=28), first - timedelta(days=1),
+                                 measure)  # fmt: skip
+            label = last.isoformat() if span == 1 else f"{first} … {last}"
+            average = month[currency] / 28 * span if currency in month else None
             digest.days.append(
-                ProviderDay(
-                    provider[0],
-                    day.isoformat(),
-                    currency,
-                    total,
-                    week.get(currency),
-                    month[currency] / 28 if currency in month else None,
-                )  # fmt: skip
+                ProviderDay(provider[0], label, currency, total, week.get(currency), average)
             )
     if digest.empty:
         return digest
-    last = max(date.fromisoformat(d.day) for d in digest.days)
-    digest.movers = _movers(db, view, last, measure)
+    last = max(date.fromisoformat(d.day[-10:]) for d in digest.days)
+    digest.movers = _movers(db, view, last, measure, span)
     _anomalies(db, digest, view, last)
     if not view.limited:
         digest.untagged = _untagged(db, last, measure)
@@ -144,9 +153,11 @@ def _providers(db, everything, today: date) -> list[tuple[tuple[str, list[str]],
     ]
 
 
-def _movers(db, view: View, day: date, measure: str) -> list[Mover]:
-    week = day - timedelta(days=7)
-    now, then = reads.grouped_pair(db, view.all, "project", (day, day), (week, week), measure)
+def _movers(db, view: View, day: date, measure: str, span: int = 1) -> list[Mover]:
+    first, back = day - timedelta(days=span - 1), timedelta(days=7)
+    now, then = reads.grouped_pair(
+        db, view.all, "project", (first, day), (first - back, day - back), measure
+    )
     before = {(v, c): x for v, c, x in then}
     moved = [Mover(v or "(untagged)", c, x, before.get((v, c), 0.0)) for v, c, x in now]
     moved += [Mover(v or "(untagged)", c, 0.0, x) for (v, c), x in before.items()
@@ -158,7 +169,7 @@ def _movers(db, view: View, day: date, measure: str) -> list[Mover]:
 
 
 def _anomalies(db, digest: DailyDigest, view: View, last: date) -> None:
-    since = (last - timedelta(days=NEW_DAYS - 1)).isoformat()
+    since = (last - timedelta(days=max(NEW_DAYS, digest.span) - 1)).isoformat()
     window = (last - timedelta(days=CHART_DAYS - 1)).isoformat()
     for a in stored.stored(db, measure=None):
         if a.status in ("withdrawn", "not_anomaly") or a.detected_on > last.isoformat():

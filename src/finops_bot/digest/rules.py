@@ -15,7 +15,7 @@ from finops_bot.errors import ConfigError
 from finops_bot.tables import check_table
 
 KINDS = ("daily", "idle", "weekly")
-NOT_BUILT = ("weekly",)
+NOT_BUILT: tuple[str, ...] = ()
 DIGEST_KEYS = {"name", "kind", "channel", "at", "timezone", *SCOPE_KEYS}
 ALERT_KEYS = {"anomaly_over", "idle_gpu_dollars_over", "channel"}
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")

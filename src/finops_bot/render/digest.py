@@ -14,28 +14,33 @@ MAX_ITEMS = 8  # anomalies shown before "and N more"
 MAX_SECTION = 2900
 
 
-def _compare(d: ProviderDay) -> str:
+def _compare(d: ProviderDay, weekly: bool) -> str:
     parts = []
     if d.week_before is not None:
-        parts.append(f"{format_change(d.total, d.week_before)} vs the same day last week")
+        before = "the week before" if weekly else "the same day last week"
+        parts.append(f"{format_change(d.total, d.week_before)} vs {before}")
     if d.average_4w:
-        parts.append(f"{format_change(d.total, d.average_4w)} vs its 4-week average")
+        average = "the 4 weeks' weekly average" if weekly else "its 4-week average"
+        parts.append(f"{format_change(d.total, d.average_4w)} vs {average}")
     return "; ".join(parts)
 
 
 def headline(digest: DailyDigest) -> str:
     scope = f" · {digest.scope}" if digest.scope else ""
-    name = "" if digest.name == "daily" else f" {digest.name}"
-    return f"Daily cost digest{name}{scope} · {digest.as_of}"
+    kind = "Weekly" if digest.span == 7 else "Daily"
+    name = "" if digest.name in ("daily", "weekly") else f" {digest.name}"
+    return f"{kind} cost digest{name}{scope} · {digest.as_of}"
 
 
 def sections(digest: DailyDigest) -> list[tuple[str, list[str]]]:
     """(heading, lines) in order: days, movers, anomalies, events, untagged, freshness."""
     if digest.empty:
         return [("", ["No billing data in this digest's scope yet."])]
+    weekly = digest.span == 7
+    span = "latest complete 7 billing days" if weekly else "latest complete billing day"
     days = [
-        f"{d.provider}, {d.day} (latest complete billing day): "
-        f"{format_money(d.total, d.currency)} ({_compare(d)})"
+        f"{d.provider}, {d.day} ({span}): "
+        f"{format_money(d.total, d.currency)} ({_compare(d, weekly)})"
         for d in digest.days
     ]
     movers = [
@@ -46,7 +51,8 @@ def sections(digest: DailyDigest) -> list[tuple[str, list[str]]]:
     found = [anomaly_line(a) for a in digest.anomalies[:MAX_ITEMS]]
     if len(digest.anomalies) > MAX_ITEMS:
         found.append(f"… and {len(digest.anomalies) - MAX_ITEMS} more: python -m bot anomalies")
-    out = [("Spend", days), ("Top movers (by project, same weekday a week before)", movers)]
+    moved = "the week before" if weekly else "same weekday a week before"
+    out = [("Spend", days), (f"Top movers (by project, {moved})", movers)]
     out.append(("New anomalies", found or ["None in the last days of data."]))
     if digest.events:
         out.append(("Purchases (events, not anomalies)", [

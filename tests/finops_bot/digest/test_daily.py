@@ -99,3 +99,20 @@ def test_digest_daily_json_for_a_configured_digest(tmp_path):
     bad = run("digest", "daily", "--channel", "C0NOPE", "--config", str(config), db=db,
               check=False)  # fmt: skip
     assert bad.returncode == 2 and "no daily [[digests]] posts there" in bad.stderr
+
+
+def test_the_weekly_digest_is_the_latest_complete_week_to_the_cent(demo):
+    from finops_bot.digest.daily import compose_weekly
+
+    digest = compose_weekly(demo, Engine(demo).view(None), "weekly", date(2026, 11, 4), LATER,
+                            "EffectiveCost")  # fmt: skip
+    for d in digest.days:
+        assert d.day == "2026-10-28 … 2026-11-03"
+        week = sum(sql_day(demo, d.provider, date(2026, 10, 28) + timedelta(days=i))
+                   for i in range(7))  # fmt: skip
+        before = sum(sql_day(demo, d.provider, date(2026, 10, 21) + timedelta(days=i))
+                     for i in range(7))  # fmt: skip
+        assert round(d.total, 2) == round(week, 2)
+        assert round(d.week_before, 2) == round(before, 2)
+    assert "Weekly cost digest" in digest_text(digest)
+    assert [a.key for a in digest.anomalies] == ["llm-finetune"]  # detected in the week

@@ -103,7 +103,8 @@ def _idle(args, deps, db, configured) -> int:
     posts = []
     for d in configured or [None]:
         scope = _scope(deps.settings.access, d)
-        idle = compose_idle(db, scope, d.name if d else "idle", deps.answer_now, deps.prices,
+        now = deps.fleet_now(db)
+        idle = compose_idle(db, scope, d.name if d else "idle", now, deps.prices,
                             deps.settings.fleet)  # fmt: skip
         posts.append({"channel": d.channel if d else None, "text": idle_text(idle),
                       "blocks": idle_blocks(idle), "files": []})  # fmt: skip

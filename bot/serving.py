@@ -186,7 +186,7 @@ def _scheduler(args: argparse.Namespace, deps: Deps, checks, slack=None, people=
         user_of = people.user_of if people else (lambda email: None)
         alerts.register(scheduler, lambda: alerts.check(
             deps.settings.db_path, deps.settings.digests, real_now(), sender, user_of,
-            deps.prices, deps.settings.fleet))  # fmt: skip
+            deps.prices, deps.settings.fleet, deps.settings.access))  # fmt: skip
     if not deps.settings.sources:
         return scheduler
     log = logging.getLogger("finops_bot.sync")

@@ -15,11 +15,13 @@ from pathlib import Path
 
 from apscheduler.schedulers.base import BaseScheduler
 
+from finops_bot.access import AccessPolicy, channel_scope
 from finops_bot.digest.owners import owner_of
 from finops_bot.digest.rules import Alerts, DigestRules
 from finops_bot.gpu.fleet import FleetRules, fleet
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.money import format_money
+from finops_bot.questions.gpu_answers import node_filter
 from finops_bot.render.anomalies import KIND_WORDS
 from finops_bot.render.blocks import escape
 from finops_bot.store import anomalies as stored
@@ -43,7 +45,7 @@ def _anomaly_alerts(db, alerts: Alerts, routing) -> list[tuple[str, str, str | N
                 f"{format_money(a.expected, a.currency)} expected "
                 f"(+{format_money(a.impact, a.currency)}{why}) [{a.id}]"
             )
-            out.append((f"anomaly:{a.id}", text, owner_of(db, routing, a)))
+            out.append((f"anomaly:{a.id}", text, owner_of(db, routing, a), {a.dim: a.key}))
     return out
 
 
@@ -60,7 +62,8 @@ def _idle_alerts(db, alerts, now: datetime, prices, rules) -> list[tuple]:
             f"since {n.since:%H:%M} UTC: {format_money(dollars, 'USD')} so far, "
             f"{format_money(n.waste_hourly or 0.0, 'USD')}/h now"
         )
-        out.append((f"idle:{n.node}:{n.since:%Y-%m-%dT%H:%M}", text, n.owner))
+        values = {"project": n.project, "owner": n.owner, "provider": n.provider}
+        out.append((f"idle:{n.node}:{n.since:%Y-%m-%dT%H:%M}", text, n.owner, values))
     return out
 
 
@@ -72,20 +75,25 @@ def check(
     user_of: Callable[[str], str | None],
     prices: PriceBook | None = None,
     rules: FleetRules | None = None,
+    access: AccessPolicy | None = None,
 ) -> list[str]:
-    """The job body: post what crossed a threshold and was not posted yet. → keys posted."""
+    """The job body: post what crossed a threshold and was not posted yet, and what the
+    alerts channel's access grant lets it see. → keys posted."""
     alerts = routing.alerts
     if not alerts.channel:
         return []
+    scope = channel_scope(access, alerts.channel) if access is not None else None
     db = connect(db_path)
     posted = []
     try:
         found = []
         if alerts.anomaly_over is not None:
-            found += _anomaly_alerts(db, alerts, routing)
+            found += [f for f in _anomaly_alerts(db, alerts, routing) if _visible(scope, f)]
         if alerts.idle_gpu_dollars_over is not None:
-            found += _idle_alerts(db, alerts, now, prices, rules or FleetRules())
-        for key, text, owner in found:
+            keep = node_filter(db, scope)
+            found += [f for f in _idle_alerts(db, alerts, now, prices, rules or FleetRules())
+                      if keep is None or keep(f[3])]  # fmt: skip
+        for key, text, owner, _ in found:
             claim = ledger.claim(db, "alert", alerts.channel, key, now)
             if claim is None:
                 continue
@@ -109,6 +117,11 @@ def check(
     finally:
         db.close()
     return posted
+
+
+def _visible(scope, found) -> bool:
+    """An anomaly alert in a scoped channel: its subject must lie inside the grant."""
+    return scope is None or scope.everything or scope.admits(found[3])
 
 
 def _section(text: str) -> dict:

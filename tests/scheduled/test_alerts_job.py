@@ -56,3 +56,14 @@ def test_an_unknown_owner_is_named(demo_file, tmp_path):  # noqa: F811
     alerts.check(path, ROUTING, NOW, send, lambda email: None)
     assert all(c == "C0OPS" for c, _ in send.sent)
     assert any("owner bob@acme.ai (not found in Slack)" in t for _, t in send.sent)
+
+
+def test_a_scoped_alerts_channel_gets_only_what_its_grant_covers(demo_file, tmp_path):  # noqa: F811
+    from finops_bot.access import parse_access
+
+    path = cache_at(demo_file, tmp_path)
+    grant = {"channel": "C0OPS", "projects": ["bert-training"]}
+    policy = parse_access({"mode": "scoped", "grants": [grant]})
+    send = Recorder()
+    alerts.check(path, ROUTING, NOW, send, {"bob@acme.ai": "U0BOB"}.get, access=policy)
+    assert send.sent == []  # llm-finetune's spike and stalled node are outside the grant

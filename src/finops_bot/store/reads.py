@@ -519,3 +519,14 @@ def project_teams(db: Database) -> dict[str, str]:
     for project, team, _ in rows:
         teams.setdefault(project, team)
     return teams
+
+
+def demo_fleet_end(db: Database) -> str | None:
+    """When only the demo's fleet reports (its batch ids start with ``demo-``), the time its
+    heartbeats end (ISO): the demo's pinned now. None once a real agent has reported."""
+    row = db.execute(
+        "SELECT MAX(received_at), SUM(batch_id NOT LIKE 'demo-%') FROM heartbeat_batches"
+    ).fetchone()
+    if row is None or row[0] is None or row[1]:
+        return None
+    return row[0]

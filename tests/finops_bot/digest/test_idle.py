@@ -72,3 +72,24 @@ def test_the_cli_shows_the_demo_fleet_at_its_pinned_now(tmp_path):
     assert (
         "Weekly cost digest · 2026-11-22" in weekly and "latest complete 7 billing days" in weekly
     )
+
+
+def test_the_demo_fleet_is_seen_at_the_moment_it_was_built(tmp_path):
+    """Without --as-of the demo's fleet ends at the real now; later commands still see it
+    then (its pinned now), not an hour later when every node would be silent."""
+    from datetime import timedelta
+
+    from bot.deps import Deps
+    from finops_bot.config import Settings
+
+    db = connect(tmp_path / "f.db")
+    load_fleet(db, NOW)
+    later = Deps(Settings(), NOW + timedelta(hours=2), NOW.date(), NOW + timedelta(hours=2))
+    assert later.fleet_now(db) == NOW
+    states = {n.state for n in fleet(db, later.fleet_now(db))}
+    assert "idle" in states and "busy" in states
+    from tests.finops_bot.gpu.test_fleet import beat
+
+    beat(db, 1, [90.0] * 8, node="i-real", t0=NOW + timedelta(hours=1))  # a real agent
+    assert later.fleet_now(db) == later.answer_now  # the fleet is no longer only the demo's
+    db.close()

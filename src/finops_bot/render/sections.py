@@ -23,10 +23,14 @@ def header_block(text: str) -> dict:
 
 
 def section_block(heading: str, body: list[str], more: str) -> dict:
-    """One section; past Slack's limit it ends with "and more" and ``more`` (a command)."""
-    text = (f"*{escape(heading)}*\n" if heading else "") + "\n".join(
-        f"• {escape(line)}" for line in body
-    )
-    if len(text) > MAX_SECTION:
-        text = text[: MAX_SECTION - 80].rsplit("\n", 1)[0] + f"\n… and more: {more}"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    """One section; past Slack's limit it ends with "… and N more" and ``more`` (the
+    command that shows all)."""
+    head = f"*{escape(heading)}*\n" if heading else ""
+    lines = [f"• {escape(line)}" for line in body]
+    shown = list(lines)
+    while shown and len(head + "\n".join(shown)) > MAX_SECTION - 80:
+        shown.pop()
+    text = head + "\n".join(shown)
+    if len(shown) < len(lines):
+        text += f"\n… and {len(lines) - len(shown)} more: {more}"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION]}}

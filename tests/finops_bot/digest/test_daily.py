@@ -116,3 +116,15 @@ def test_the_weekly_digest_is_the_latest_complete_week_to_the_cent(demo):
         assert round(d.week_before, 2) == round(before, 2)
     assert "Weekly cost digest" in digest_text(digest)
     assert [a.key for a in digest.anomalies] == ["llm-finetune"]  # detected in the week
+
+
+def test_a_long_section_ends_with_and_n_more_and_the_command():
+    from finops_bot.render.sections import section_block
+
+    block = section_block("Top", [f"project p-{i:03d}: " + "x" * 80 for i in range(100)],
+                          "python -m bot digest daily")  # fmt: skip
+    text = block["text"]["text"]
+    assert len(text) <= 3000 and text.endswith("more: python -m bot digest daily")
+    shown = text.count("• ")
+    assert f"… and {100 - shown} more" in text
+    Block.parse(block).validate_json()

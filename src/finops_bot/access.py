@@ -361,6 +361,12 @@ def _rule(number: int, raw: Any) -> Rule:
             f"{where}: {key_name(sorted(unknown)[0])}: unknown key; scope keys are "
             f"{', '.join(SCOPE_KEYS)} (none = everything)"
         )
+    return Rule(kind, ident, Grant.of(scope_terms(where, raw)))
+
+
+def scope_terms(where: str, raw: dict) -> dict[str, list[str]]:
+    """The scope keys of a table (a grant, a digest) → dimension → names; the one grammar
+    every table that scopes something shares. A bad value is named in one line."""
     terms: dict[str, list[str]] = {}
     for key, dim in SCOPE_KEYS.items():
         if key not in raw:
@@ -373,4 +379,4 @@ def _rule(number: int, raw: Any) -> Rule:
         ):
             raise ConfigError(f'{where}: {key}: give a list of names, e.g. {key} = ["…"]')
         terms[dim] = [v.strip() for v in values]
-    return Rule(kind, ident, Grant.of(terms))
+    return terms

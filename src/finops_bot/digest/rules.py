@@ -10,7 +10,7 @@ from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from finops_bot.access import SCOPE_KEYS, Grant, Scope
+from finops_bot.access import SCOPE_KEYS, Grant, Scope, scope_terms
 from finops_bot.errors import ConfigError
 from finops_bot.tables import check_table
 
@@ -97,17 +97,7 @@ def _digest(number: int, raw: Any) -> Digest:
         raise ConfigError(
             f'{where}: timezone: give an IANA zone such as "Europe/Madrid", not {zone!r}'
         ) from None
-    terms = {}
-    for key, dim in SCOPE_KEYS.items():
-        if key in raw:
-            values = raw[key]
-            if (
-                not isinstance(values, list)
-                or not values
-                or not all(isinstance(v, str) and v.strip() for v in values)
-            ):
-                raise ConfigError(f'{where}: {key}: give a list of names, e.g. {key} = ["…"]')
-            terms[dim] = [v.strip() for v in values]
+    terms = scope_terms(where, raw)
     scope = Scope((Grant.of(terms),), "this channel") if terms else Scope(None, "this channel")
     return Digest(name, kind, channel, time(int(match[1]), int(match[2])), zone, scope)
 

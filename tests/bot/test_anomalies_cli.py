@@ -79,3 +79,23 @@ def test_bad_arguments_are_one_line(tmp_path):
     assert mark.returncode == 2 and "no anomaly 'an_nope'" in mark.stderr
     empty = run("anomalies", db=tmp_path / "empty.db")
     assert "No billing data yet" in empty.stdout
+
+
+def test_hostile_but_well_formed_arguments_are_one_line(tmp_path):
+    db = tmp_path / "demo.db"
+    run("demo", "--as-of", AS_OF, db=db)
+    for args in (
+        ("anomalies", "--as-of", "0001-01-01"),
+        ("anomalies", "backtest", "--from", "0001-01-01", "--to", "9999-12-31"),
+        ("digest", "idle", "--as-of", "9999-12-31"),
+        ("anomalies", "backtest", "--from", "2026-07-01", "--to", "2026-11-21",
+         "--min-relative", "nan"),
+        ("anomalies", "backtest", "--from", "2026-07-01", "--to", "2026-11-21",
+         "--min-daily-impact", "1e400"),
+    ):  # fmt: skip
+        out = run(*args, db=db, check=False)
+        assert out.returncode == 2, (args, out.stderr)
+        assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1, out.stderr
+    far = json.loads(run("anomalies", "backtest", "--from", "2026-06-25", "--to", "2028-01-01",
+                         "--json", db=db).stdout)  # fmt: skip
+    assert len(far["anomalies"]) == 2  # past the data's end: its last day, not nothing

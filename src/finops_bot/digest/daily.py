@@ -175,33 +175,16 @@ def _anomalies(db, digest: DailyDigest, view: View, last: date) -> None:
         if a.status in ("withdrawn", "not_anomaly") or a.detected_on > last.isoformat():
             continue  # (detected after the digest's day: not known then)
         alerted = a.kind != "purchase" and a.part_of is None and a.start >= window
-        if alerted and _visible(db, view, a):
+        if alerted and view.sees(db, a.dim, a.key):
             digest.anomaly_days.append(a.start)  # marked on the chart
         if a.detected_on < since:
             continue
         if a.kind == "purchase":
             if not view.limited:
                 digest.events.append(a)
-        elif a.part_of is None and _visible(db, view, a):
+        elif a.part_of is None and view.sees(db, a.dim, a.key):
             digest.anomalies.append(a)
     digest.anomalies.sort(key=lambda a: -a.impact)
-
-
-def _visible(db, view: View, a: StoredAnomaly) -> bool:
-    """Inside the view: a subject on a scope key wholly inside it; others only unscoped."""
-    if not view.limited:
-        return True
-    from finops_bot.access import SCOPE_DIMS
-    from finops_bot.questions.scoping import Refused
-    from finops_bot.store.reads import Where
-
-    if a.dim not in SCOPE_DIMS:
-        return False
-    try:
-        view.subject(db, a.dim, Where.of({a.dim: [a.key]}))
-    except Refused:
-        return False
-    return a.key in view.names.values(a.dim) or bool(view.names.exactly(a.dim, a.key))
 
 
 def _untagged(db, last: date, measure: str) -> dict[str, float]:

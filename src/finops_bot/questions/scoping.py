@@ -54,6 +54,20 @@ class View:
             raise Refused("it also has spend outside that scope")
         return where.inside(self.within)
 
+    def sees(self, db: Database, dim: str, key: str) -> bool:
+        """Whether the view may see something about one subject (an anomaly): everything
+        when not limited; under a scope, a subject on a scope key wholly inside it (as a
+        question about it would be), never one on another dimension."""
+        if not self.limited:
+            return True
+        if dim not in SCOPE_DIMS:
+            return False
+        try:
+            self.subject(db, dim, Where.of({dim: [key]}))
+        except Refused:
+            return False
+        return True
+
     def _every_spelling(self, where: Where) -> Where:
         """The subject with the spellings the scope does not see too ("Bert_Training" on
         another team is the same project): what "partly outside" is checked on."""

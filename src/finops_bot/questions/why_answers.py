@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from finops_bot.access import SCOPE_DIMS
 from finops_bot.anomalies.explain import contributions
 from finops_bot.money import format_money
 from finops_bot.questions.answer import Answer, Comparison, Row
@@ -30,7 +29,7 @@ from finops_bot.questions.cost_answers import (
 from finops_bot.questions.names import rank_key
 from finops_bot.questions.parse import Query
 from finops_bot.questions.periods import Period
-from finops_bot.questions.scoping import Refused, View
+from finops_bot.questions.scoping import View
 from finops_bot.questions.words import counted
 from finops_bot.store import reads
 from finops_bot.store.anomalies import StoredAnomaly, stored
@@ -288,7 +287,7 @@ def related_alerts(
         alert = by_id.get(a.part_of) if a.part_of else a
         if alert is None or alert.part_of or alert.kind == "purchase" or alert.id in alerts:
             continue
-        if _concerns(ctx, subject, a) and visible(ctx, view, alert):
+        if _concerns(ctx, subject, a) and view.sees(ctx.db, alert.dim, alert.key):
             alerts[alert.id] = alert
     return sorted(alerts.values(), key=lambda a: (-a.impact, a.id))
 
@@ -301,20 +300,6 @@ def _concerns(ctx: Ctx, subject: Subject, a: StoredAnomaly) -> bool:
         return rank_key(a.dim, a.key) in keys
     inside = (Where(subject.where.terms),)
     return not reads.outside(ctx.db, Where.of({a.dim: [a.key]}), inside)
-
-
-def visible(ctx: Ctx, view: View, a: StoredAnomaly) -> bool:
-    """Whether the view may see an anomaly: every one when not limited; under a scope, one
-    on a scope dimension wholly inside it (as a question about that subject would be)."""
-    if not view.limited:
-        return True
-    if a.dim not in SCOPE_DIMS:
-        return False
-    try:
-        view.subject(ctx.db, a.dim, Where.of({a.dim: [a.key]}))
-    except Refused:
-        return False
-    return True
 
 
 def anomalies_answer(ctx: Ctx, view: View, subject: Subject, period: Period) -> Answer:

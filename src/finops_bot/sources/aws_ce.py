@@ -27,7 +27,6 @@ from finops_bot import adaptors
 from finops_bot.sources.base import SourceConfig, SourceError, SyncWindow, focus_columns
 
 log = logging.getLogger("finops_bot.sources.aws_ce")
-PERMISSIONS = ("ce:GetCostAndUsage",)
 USD_PER_REQUEST = 0.01
 # RECORD_TYPE values that are usage (CE's own spellings; RI-covered usage is "Usage")
 USAGE_RECORD_TYPES = ["Usage", "Savings Plan Covered Usage", "Savings Plan Negation"]
@@ -49,7 +48,7 @@ def charge_category(record_type: str) -> str:
 
 class AwsCostExplorer:
     kind = "aws_cost_explorer"
-    permissions = PERMISSIONS
+    permissions: tuple[str, ...] = ("ce:GetCostAndUsage",)  # AWS IAM actions
 
     def __init__(self, name: str, session_factory: Callable[[], Any], tag_key: str = "project"):
         self.name = name

@@ -24,7 +24,6 @@ from finops_bot.ingest.importer import file_columns
 from finops_bot.sources.base import SourceConfig, SourceError, SyncWindow
 
 log = logging.getLogger("finops_bot.sources.s3")
-PERMISSIONS = ("s3:ListBucket", "s3:GetObject")
 DATA_SUFFIXES = (".parquet", ".csv.gz", ".csv", ".gz")
 
 
@@ -36,7 +35,9 @@ def month_markers(month: date) -> tuple[str, ...]:
 
 class AwsS3Export:
     kind = "aws_s3_export"
-    permissions = PERMISSIONS
+    # AWS IAM actions: ListObjectsV2 (s3:ListBucket); GetObject and download_fileobj's
+    # HeadObject (s3:GetObject)
+    permissions: tuple[str, ...] = ("s3:ListBucket", "s3:GetObject")
     window_granularity = "month"  # sync hands whole billing months
 
     def __init__(

@@ -9,7 +9,8 @@ ChargeCategory. Those carry no project: the API cannot group them by tag as well
 Pages are followed through ``nextLink``. Throttling (429) is retried by azure-core's retry
 policy, extended to honour Cost Management's ``x-ms-ratelimit-microsoft.costmanagement-*-
 retry-after`` headers. Credentials come from azure-identity (DefaultAzureCredential)
-through an injected factory. Needs the Cost Management Reader role on the scope.
+through an injected factory. Needs Microsoft.CostManagement/query/action and query/read
+on the scope, which the Cost Management Reader role holds.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from finops_bot import adaptors
 from finops_bot.sources.base import SourceConfig, SourceError, SyncWindow, focus_columns
 
 log = logging.getLogger("finops_bot.sources.azure")
-ROLE = "Cost Management Reader"
+ROLE_HINT = "Cost Management Reader"  # the built-in role that holds `permissions`
 RATE_LIMIT_HEADERS = (
     "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after",
     "x-ms-ratelimit-microsoft.costmanagement-entity-retry-after",
@@ -85,7 +86,14 @@ def service_of(resource_id: str) -> str:
 
 class AzureCostManagement:
     kind = "azure_cost_management"
-    role = ROLE
+    # Azure RBAC actions for the Query API (POST {scope}/providers/Microsoft.CostManagement/
+    # query, and its nextLink pages): the activity log names it query/action, yet Cost
+    # Management Reader (Microsoft.CostManagement/*/read) is enough, so both are declared;
+    # both only read
+    permissions: tuple[str, ...] = (
+        "Microsoft.CostManagement/query/action",
+        "Microsoft.CostManagement/query/read",
+    )
 
     def __init__(
         self, name: str, client_factory: Callable[[], Any], scope: str, tag_key: str = "project"
@@ -180,7 +188,7 @@ class AzureCostManagement:
             if exc.status_code in (401, 403):
                 raise SourceError(
                     f"{self.name}: access denied on {self.scope}; grant the "
-                    f"{ROLE} role on that scope"
+                    f"{ROLE_HINT} role on that scope"
                 ) from None
             raise SourceError(
                 f"{self.name}: the Cost Management API answered {exc.status_code}: {exc.reason}"

@@ -5,8 +5,9 @@ Late-arriving rows rewrite earlier days (export_time moves), so the sync goes da
 a cheap query reads each day's latest export_time, and only days whose export_time changed
 since the last sync are aggregated again. Queries are parameterised and filter on
 _PARTITIONTIME, so BigQuery scans only the partitions that can hold those days. Needs
-roles/bigquery.dataViewer on the export dataset and roles/bigquery.jobUser on the project
-that runs the queries.
+bigquery.tables.get and bigquery.tables.getData on the export table, and bigquery.jobs.create
+on the project that runs the queries: the predefined roles roles/bigquery.dataViewer on the
+export dataset and roles/bigquery.jobUser on the query project hold them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from finops_bot import adaptors
 from finops_bot.sources.base import SourceConfig, SyncWindow, focus_columns
 from finops_bot.sources.gcp_errors import google_errors
 
-ROLES = ("roles/bigquery.dataViewer (export dataset)", "roles/bigquery.jobUser (query project)")
+GRANT = "roles/bigquery.dataViewer (export dataset) and roles/bigquery.jobUser (query project)"
 TABLE = re.compile(r"^[A-Za-z0-9_.\-]+\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")
 CHARGE = {
     "regular": "Usage",
@@ -78,7 +79,13 @@ def pricing_of(sku_description: str) -> str:
 
 class GcpBigQueryExport:
     kind = "gcp_bigquery_export"
-    roles = ROLES
+    # GCP IAM permissions: jobs.insert of the query (its own results need nothing more), and
+    # the export table's metadata and rows
+    permissions: tuple[str, ...] = (
+        "bigquery.jobs.create",
+        "bigquery.tables.get",
+        "bigquery.tables.getData",
+    )
     window_granularity = "day"
 
     def __init__(
@@ -120,7 +127,7 @@ class GcpBigQueryExport:
         with google_errors(
             self.name,
             "BigQuery",
-            denied=f"on {self.table} grant " + " and ".join(ROLES),
+            denied=f"on {self.table} grant {GRANT}",
             not_found=f"table {self.table} not found; check the billing export's dataset and "
             "table name",
         ):

@@ -1,7 +1,9 @@
 """GCP Cloud Billing API: billing accounts and their projects, and the Cloud Catalog's
 Compute Engine GPU SKU prices (on-demand, Spot/preemptible, commitments) into a dated price
 table that the GPU and Spot features read. Metadata, not charges: `sync` refreshes it.
-Needs roles/billing.viewer on the billing account (the catalog itself is public)."""
+Needs billing.accounts.get (billingAccounts.list returns the accounts the caller may view)
+and billing.resourceAssociations.list (their projects) on the billing account: the predefined
+roles/billing.viewer holds them. The catalog is public (any authenticated caller)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ def _timestamp(value: Any) -> str | None:
 
 class GcpCloudBilling:
     kind = "gcp_cloud_billing"
+    # GCP IAM permissions: billingAccounts.list and billingAccounts.projects.list (the
+    # Cloud Catalog's services.skus.list needs none)
+    permissions: tuple[str, ...] = ("billing.accounts.get", "billing.resourceAssociations.list")
 
     def __init__(
         self,

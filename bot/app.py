@@ -10,7 +10,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
@@ -23,6 +25,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 import handlers
 from bot.answers import AnswerService
+from bot.clock import real_now
 from finops_bot.config import SlackSettings
 
 log = logging.getLogger("finops_bot.slack")
@@ -56,6 +59,8 @@ class SlackDeps:
     answers: AnswerService
     ack_budget: float = ACK_BUDGET_SECONDS
     feedback: object | None = None  # bot.feedback.Feedback: decisions on anomalies
+    remediation: object | None = None  # bot.remediation.Remediation: proposal cards' clicks
+    clock: Callable[[], datetime] = real_now  # the one clock, passed down to listeners
 
 
 def web_client(settings: SlackSettings, token: str | None = None) -> WebClient:

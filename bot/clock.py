@@ -19,3 +19,16 @@ def as_of(day: date | None, real: datetime) -> tuple[date, datetime]:
     if day is None or day >= real.date():
         return day or real.date(), real
     return day, datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def fleet_now(db, real: datetime) -> datetime:
+    """The time the GPU fleet is evaluated at: ``real``, except for the demo's own fleet,
+    which is seen at the moment it was built (it would go silent otherwise)."""
+    from finops_bot.store import reads
+
+    pinned = reads.demo_fleet_end(db)
+    if pinned is None:
+        return real
+    end = datetime.fromisoformat(pinned)
+    end = end if end.tzinfo else end.replace(tzinfo=real.tzinfo)
+    return min(real, end)

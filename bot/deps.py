@@ -20,16 +20,10 @@ class Deps:
     answer_now: datetime  # the time answers are given at (see bot.clock)
 
     def fleet_now(self, db) -> datetime:
-        """The time the GPU fleet is evaluated at: answer_now, except for the demo's own
-        fleet, which is seen at the moment it was built (it would go silent otherwise)."""
-        from finops_bot.store import reads
+        """The time the GPU fleet is evaluated at (bot.clock.fleet_now)."""
+        from bot.clock import fleet_now
 
-        pinned = reads.demo_fleet_end(db)
-        if pinned is None:
-            return self.answer_now
-        end = datetime.fromisoformat(pinned)
-        end = end if end.tzinfo else end.replace(tzinfo=self.answer_now.tzinfo)
-        return min(self.answer_now, end)
+        return fleet_now(db, self.answer_now)
 
     @property
     def rules(self) -> TagRules:

@@ -236,6 +236,41 @@ def may_act(policy: AccessPolicy, who: Identity | None, owner_email: str | None,
     return who.user_id in policy.approvers or bool(who.groups & policy.approvers)
 
 
+def _named(ids: frozenset[str], who: Identity, email: str | None) -> bool:
+    return (who.user_id in ids or bool(who.groups & ids)
+            or bool(email and email.strip().lower() in ids))  # fmt: skip
+
+
+def may_remediate(policy: AccessPolicy, who: Identity | None, their_email: str | None,
+                  owner: str | None, approvers: frozenset[str], require_approver: bool,
+                  values: Mapping[str, str | None]) -> tuple[str | None, str]:  # fmt: skip
+    """Who may act on a cloud resource, and as what: ``("owner" | "approver" | "admin",
+    "")`` or ``(None, why not)``. ``owner`` is the resource's owner tag read from the cloud at
+    click time (an email or a Slack user id), never an agent label or a billing tag.
+    Owners act on their own resources unless the project requires an approver; approvers
+    (these ids, groups or emails, and [access] approvers) and admins act on any resource
+    their scope admits (``values``: project, owner, provider, account). Open mode does not
+    widen this: a destructive action is never for everyone."""
+    if who is None:
+        return None, "your Slack identity could not be checked"
+    mine = bool(owner) and owner.strip().lower() in {
+        who.user_id.lower(), (their_email or "").strip().lower()}  # fmt: skip
+    if mine and not require_approver:
+        return "owner", ""
+    if not who.outsider:
+        role = "admin" if is_admin(policy, who) else None
+        if role is None and _named(approvers | policy.approvers, who, their_email):
+            role = "approver"
+        if role:
+            scope = scope_for(policy, who, Audience("dm"))
+            if scope.admits(values) or role == "admin" or policy.open:
+                return role, ""
+            return None, f"the resource is outside what you may see ({scope.describe()})"
+    if mine:
+        return None, "this project requires an approver to act; your own click is not enough"
+    return None, "only the resource's owner (its owner tag in the cloud) or an approver may act"
+
+
 def scope_for(policy: AccessPolicy, who: Identity | None, audience: Audience) -> Scope:
     """The scope an answer for ``audience``, asked by ``who``, may show."""
     contact = policy.contact

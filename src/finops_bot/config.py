@@ -19,6 +19,7 @@ from finops_bot.errors import ConfigError
 from finops_bot.gpu.fleet import FleetRules, parse_fleet_rules
 from finops_bot.gpu.prices import parse_overrides
 from finops_bot.questions.rules import QuestionRules, parse_question_rules
+from finops_bot.remediation.rules import RemediationRules, parse_remediation
 from finops_bot.sources.base import SourceConfig
 from finops_bot.store.schema import DIM_COLUMNS, KEY_COLUMNS
 
@@ -55,6 +56,7 @@ class Settings:
     access: AccessPolicy = AccessPolicy()
     anomalies: AnomalyRules = AnomalyRules()
     digests: DigestRules = DigestRules()
+    remediation: RemediationRules = RemediationRules()
 
 
 def _sources(raw: Any) -> tuple[SourceConfig, ...]:
@@ -219,6 +221,7 @@ def load_settings(
         access=parse_access(data.get("access")),
         anomalies=parse_anomaly_rules(data.get("anomalies")),
         digests=parse_digest_rules(data.get("digests"), data.get("projects"), data.get("alerts")),
+        remediation=parse_remediation(data.get("remediation")),
     )
 
 

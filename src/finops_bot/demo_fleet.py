@@ -42,6 +42,21 @@ NODES = (
 )  # fmt: skip
 
 
+ACCOUNTS = {
+    "aws": "123456789012",
+    "gcp": "acme-vision",
+    "azure": "00000000-0000-4000-8000-00000000a5a1",
+}
+
+
+def place(provider: str, name: str) -> tuple[str, str]:
+    """(account, region as remediation targets it: AWS region, GCP zone, Azure resource
+    group) of a demo instance."""
+    region = next(n[3] for n in NODES if n[0] == name)
+    where = {"aws": region, "gcp": f"{region}-a", "azure": "rg-speech"}[provider]
+    return ACCOUNTS[provider], where
+
+
 def _gpus(behaviour: str, count: int, minute: int) -> list[dict]:
     out = []
     for i in range(count):
@@ -76,6 +91,8 @@ def _batch(node: tuple, minute: int, end: datetime) -> dict:
             "instance_id": name,
             "instance_type": itype,
             "region": region,
+            "zone": f"{region}-a" if provider == "gcp" else None,
+            "account": ACCOUNTS[provider],
             "spot": "spot" in name,
         },  # fmt: skip
         "labels": {"project": project, "owner": owner},

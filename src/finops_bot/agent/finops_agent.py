@@ -74,6 +74,11 @@ def aws_identity(base: str) -> dict | None:
         return None
     zone = get("placement/availability-zone") or ""
     lifecycle = get("instance-life-cycle") or "on-demand"
+    document = _http(f"{base}/latest/dynamic/instance-identity/document", headers=headers)
+    try:
+        account = json.loads(document or "{}").get("accountId")
+    except (ValueError, AttributeError):
+        account = None
     return {
         "provider": "aws",
         "instance_id": instance,
@@ -81,6 +86,7 @@ def aws_identity(base: str) -> dict | None:
         "region": get("placement/region") or zone[:-1] or None,
         "zone": zone or None,
         "spot": lifecycle.strip() == "spot",
+        "account": account,
     }
 
 
@@ -98,6 +104,7 @@ def gcp_identity(base: str) -> dict | None:
     spot = (get("scheduling/provisioning-model") or "").upper() == "SPOT" or (
         get("scheduling/preemptible") or ""
     ).upper() == "TRUE"
+    project = _http(f"{base}/computeMetadata/v1/project/project-id", headers=headers)
     return {
         "provider": "gcp",
         "instance_id": instance,
@@ -105,6 +112,7 @@ def gcp_identity(base: str) -> dict | None:
         "region": zone.rsplit("-", 1)[0] if zone else None,
         "zone": zone or None,
         "spot": spot,
+        "account": project or None,
     }
 
 
@@ -123,6 +131,7 @@ def azure_identity(base: str) -> dict | None:
         "region": compute.get("location"),
         "zone": compute.get("zone") or None,
         "spot": (compute.get("priority") or "").lower() == "spot",
+        "account": compute.get("subscriptionId") or None,
     }
 
 

@@ -155,6 +155,7 @@ def _node(payload: dict) -> dict:
     for key, limit in (("instance_id", 512), ("instance_type", 128), ("region", 128)):
         out[key] = _str(node, key, f"node.{key}", limit)
     out["zone"] = _str(node, "zone", "node.zone", 128)
+    out["account"] = _str(node, "account", "node.account", 128)
     return out
 
 

@@ -116,6 +116,8 @@ class NodeState:
     processes: int = 0
     price_basis: str | None = None  # where the price came from: config, catalog, bundled
     progress_since: datetime | None = None  # the counter has held its value since
+    place: tuple[str | None, ...] = (None, None, None, None)  # instance id, region, zone, account
+    memory_mb: float = 0.0  # GPU memory held by processes, over the node's GPUs
 
     @property
     def idle_hourly(self) -> float | None:
@@ -163,7 +165,8 @@ def fleet(
     sql = (
         "SELECT node, gpu, hostname, provider, instance_type, region, spot, project, owner, "
         "progress, gpu_index, name, util_mean, processes, process_mem_mb, window_end, "
-        "busy_minute, first_minute, progress_minute FROM gpu_latest"  # in key order: no sort
+        "busy_minute, first_minute, progress_minute, instance_id, zone, account "
+        "FROM gpu_latest"  # in key order: no sort
     )
     params: tuple = ()
     if idle_only:  # a superset of the idle and stalled GPUs' nodes; the rules below decide
@@ -222,11 +225,13 @@ def _node_state(node, gpu_rows, prices, now_naive: datetime, rules: FleetRules) 
         progress=progress,
         price_basis=price.basis,
         progress_since=max(_minute(r[18]) for r in gpu_rows if r[18]) if progress else None,
+        place=(gpu_rows[0][19], region, gpu_rows[0][20], gpu_rows[0][21]),
     )
     for row in gpu_rows:
         gpu, index, name, util, processes, process_mem = (row[1], *row[10:15])
         busy, first = row[16], row[17]
         state.processes += processes or 0
+        state.memory_mb += process_mem or 0.0
         if busy:
             idle_since = _minute(busy) + timedelta(minutes=1)
         else:

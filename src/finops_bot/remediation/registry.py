@@ -42,8 +42,14 @@ class Target:
     spot: bool | None = None
 
     def to_dict(self) -> dict:
-        return {"cloud": self.cloud, "account": self.account, "region": self.region,
-                "id": self.id, "type": self.type, "spot": self.spot}  # fmt: skip
+        return {
+            "cloud": self.cloud,
+            "account": self.account,
+            "region": self.region,
+            "id": self.id,
+            "type": self.type,
+            "spot": self.spot,
+        }
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,13 @@ class Observed:
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
     def summary(self) -> dict:
-        return {"state": self.state, "type": self.type, "launched": self.launched,
-                "tags": dict(sorted(self.tags.items())), "fingerprint": self.fingerprint()}  # fmt: skip
+        return {
+            "state": self.state,
+            "type": self.type,
+            "launched": self.launched,
+            "tags": dict(sorted(self.tags.items())),
+            "fingerprint": self.fingerprint(),
+        }
 
 
 @dataclass(frozen=True)

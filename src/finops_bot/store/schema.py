@@ -812,3 +812,70 @@ CREATE TABLE digest_mutes (
 ) WITHOUT ROWID;
 """
     )
+
+
+@migrations()
+def m016_remediation(db: Database) -> None:
+    """Remediation: proposals (one open per resource and action: a partial unique index, so
+    two sweeps in two processes propose once; states move only by conditional updates),
+    the append-only audit of every transition and click, and the cloud account a node
+    reports (the heartbeat's node.account: AWS account, GCP project, Azure subscription)."""
+    db.executescript(
+        """
+ALTER TABLE gpu_latest ADD COLUMN account TEXT;
+CREATE TABLE proposals (
+  id TEXT PRIMARY KEY,
+  cloud TEXT NOT NULL,
+  account TEXT NOT NULL,
+  region TEXT NOT NULL,
+  resource_id TEXT NOT NULL,
+  instance_type TEXT,
+  spot INTEGER,
+  node TEXT NOT NULL,
+  action TEXT NOT NULL,
+  state TEXT NOT NULL,
+  owner TEXT,
+  project TEXT,
+  evidence TEXT NOT NULL DEFAULT '{}',
+  saving_per_hour REAL,
+  keeps_billing_per_hour REAL,
+  currency TEXT NOT NULL DEFAULT 'USD',
+  fingerprint TEXT,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  decided_by TEXT,
+  decided_at TEXT,
+  snoozed_until TEXT,
+  result TEXT NOT NULL DEFAULT '{}',
+  card_channel TEXT,
+  card_ts TEXT
+);
+CREATE UNIQUE INDEX proposals_open ON proposals(cloud, account, resource_id, action)
+  WHERE state IN ('proposed', 'approved', 'executing', 'planned');
+CREATE INDEX proposals_state ON proposals(state, expires_at);
+CREATE INDEX proposals_resource ON proposals(resource_id);
+CREATE TABLE remediation_audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  proposal_id TEXT,
+  resource TEXT,
+  actor_user_id TEXT,
+  actor_email TEXT,
+  event TEXT NOT NULL,
+  action TEXT,
+  mode TEXT,
+  before TEXT,
+  after TEXT,
+  cloud_request_id TEXT,
+  error TEXT
+);
+CREATE INDEX remediation_audit_proposal ON remediation_audit(proposal_id);
+CREATE INDEX remediation_audit_at ON remediation_audit(at);
+CREATE TRIGGER remediation_audit_append_only BEFORE UPDATE ON remediation_audit
+BEGIN SELECT RAISE(ABORT, 'remediation_audit is append-only'); END;
+CREATE TRIGGER remediation_audit_no_delete BEFORE DELETE ON remediation_audit
+BEGIN SELECT RAISE(ABORT, 'remediation_audit is append-only'); END;
+"""
+    )

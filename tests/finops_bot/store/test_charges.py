@@ -43,6 +43,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m013_anomalies",
         "m014_digest_ledger",
         "m015_digest_mutes",
+        "m016_remediation",
     ]
     assert not migrations.pending(second)
     first.close()

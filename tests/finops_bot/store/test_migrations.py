@@ -89,7 +89,9 @@ def _bad_heartbeat_rows(db) -> None:
     latest = ["i-bad", "g0", "host"] + [None] * 10 + [0, None, "ok"] + [None] * 10
     latest += ["1-01-01T00:01:00+00:00", "2026-11-22T06:05:00+00:00"]
     latest += [None, "1-01-01T00:01", "1-01-01T00:01"]  # the timers (m007)
-    db.execute(f"INSERT INTO gpu_latest VALUES ({','.join('?' * 31)})", latest)
+    columns = len(db.execute("PRAGMA table_info(gpu_latest)").fetchall())
+    latest += [None] * (columns - len(latest))  # the account (m016), when migrated that far
+    db.execute(f"INSERT INTO gpu_latest VALUES ({','.join('?' * columns)})", latest)
     for minute in ("1-01-01T00:01", "9999-12-31T23:59", "2026-11-22T06:01"):
         db.execute(
             "INSERT INTO gpu_minutes (node, gpu, minute, util_max) VALUES ('i-bad', 'g0', ?, 0)",

@@ -1,0 +1,445 @@
+"""The one runner: every click on a proposal comes here, and here alone it is decided
+whether it may act (access.may_remediate, from the owner tag read in the cloud now),
+whether it acts at all (the kill switch, expiry, the card's nonce, the hourly limit),
+whether the resource is still the one proposed (its fingerprint), and whether it runs for
+real or only probes (dry-run: the actions never know). One conditional update moves a
+proposal to approved, so a double click or a second process gets "already approved by
+…" and nothing runs twice. Every click and every transition is audited."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlite_utils import Database
+
+from finops_bot.access import AccessPolicy, Identity, may_remediate
+from finops_bot.errors import FinopsError
+from finops_bot.remediation.registry import Observed, Outcome, Target
+from finops_bot.remediation.rules import RemediationRules
+from finops_bot.remediation.sweep import target_of_proposal
+from finops_bot.store import proposals as store
+from finops_bot.store.proposals import StoredProposal, stamp
+
+log = logging.getLogger("finops_bot.remediation")
+SNOOZE_HOURS = 4
+MAX_KEEP_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who clicked, as the bot resolved the signed Slack user id."""
+
+    user_id: str
+    email: str | None
+    identity: Identity | None
+
+
+@dataclass(frozen=True)
+class Result:
+    done: bool  # the click changed something
+    message: str  # for the person who clicked
+    proposal: StoredProposal | None = None  # as it is now: the card to redraw
+    notify_owner: str | None = None  # the owner's DM, when someone else acted
+
+
+class Refused(Exception):
+    """A click that may not act; the message says why and what to do."""
+
+
+class Runner:
+    def __init__(self, rules: RemediationRules, access: AccessPolicy, clouds):
+        self.rules, self.access, self.clouds = rules, access, clouds
+
+    @property
+    def mode(self) -> str:
+        return "dry-run" if self.rules.dry_run else "real"
+
+    # -- clicks -------------------------------------------------------------------------
+    def stop(
+        self, db: Database, proposal_id: str, nonce: str, actor: Actor, now: datetime
+    ) -> Result:
+        try:
+            p, target, observed, role = self._checked(db, proposal_id, nonce, actor, now, "stop")
+            approved = {
+                "decided_by": actor.user_id,
+                "decided_at": stamp(now),
+                "nonce": store.new_nonce(),
+            }
+            if not store.move(
+                db,
+                p.id,
+                ("proposed",),
+                "approved",
+                now,
+                expect_nonce=nonce,
+                unexpired=True,
+                **approved,
+            ):
+                raise Refused(self._why_not(db, p.id, nonce, now))
+        except Refused as why:
+            return self._refused(db, proposal_id, actor, now, "stop", str(why))
+        self._audit(db, now, "approved", p, actor, before=self._fp(p), after={"role": role})
+        p = store.get(db, p.id)
+        result = self._execute(db, p, target, observed, actor, now)
+        return self._with_owner_note(result, p, actor, role, "stop")
+
+    def snooze(
+        self,
+        db: Database,
+        proposal_id: str,
+        nonce: str,
+        actor: Actor,
+        now: datetime,
+        until: datetime | None = None,
+    ) -> Result:
+        """[Snooze 4h] (no ``until``) or [Keep until…]: a row the sweep respects and, when
+        not in dry-run, the keep-until tag on the resource."""
+        until = until or now + timedelta(hours=SNOOZE_HOURS)
+        try:
+            if until <= now or until > now + timedelta(days=MAX_KEEP_DAYS):
+                raise Refused(f"pick a date after today and within {MAX_KEEP_DAYS} days")
+            p, target, observed, role = self._checked(
+                db, proposal_id, nonce, actor, now, "snooze", states=("proposed", "planned")
+            )
+            if not store.move(
+                db,
+                p.id,
+                ("proposed", "planned"),
+                "snoozed",
+                now,
+                expect_nonce=nonce,
+                decided_by=actor.user_id,
+                decided_at=stamp(now),
+                snoozed_until=stamp(until),
+                nonce=store.new_nonce(),
+            ):
+                raise Refused(self._why_not(db, p.id, nonce, now, ("proposed", "planned")))
+        except Refused as why:
+            return self._refused(db, proposal_id, actor, now, "snooze", str(why))
+        tagged = self._keep_tag(db, p, target, observed, actor, now, until)
+        self._audit(
+            db,
+            now,
+            "snoozed",
+            p,
+            actor,
+            action="snooze",
+            after={"until": stamp(until), "tag": tagged},
+        )
+        p = store.get(db, p.id)
+        when = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        note = "" if tagged == "written" else f" (the {self._tag_note(tagged)})"
+        result = Result(True, f"Snoozed until {when}: no proposal for it before then{note}.", p)
+        return self._with_owner_note(result, p, actor, role, "snooze")
+
+    def start(
+        self, db: Database, proposal_id: str, nonce: str, actor: Actor, now: datetime
+    ) -> Result:
+        """[Start again] after a stop: the instance comes back as it was."""
+        try:
+            p, target, observed, role = self._checked(
+                db, proposal_id, nonce, actor, now, "start", states=("succeeded",)
+            )
+            if not store.move(
+                db,
+                p.id,
+                ("succeeded",),
+                "restarted",
+                now,
+                expect_nonce=nonce,
+                nonce=store.new_nonce(),
+            ):
+                raise Refused(self._why_not(db, p.id, nonce, now, ("succeeded",)))
+        except Refused as why:
+            return self._refused(db, proposal_id, actor, now, "start", str(why))
+        outcome = self._call(db, p, "start", target, observed, actor, now)
+        if not outcome.ok:
+            store.move(db, p.id, ("restarted",), "succeeded", now)
+        p = store.get(db, p.id)
+        if not outcome.ok:
+            return Result(False, f"The start failed: {outcome.error}. Nothing else changed.", p)
+        return Result(True, f"Started {p.resource_id} again.", p)
+
+    # -- checks -------------------------------------------------------------------------
+    def _checked(self, db, proposal_id, nonce, actor, now, action, states=("proposed",)) -> tuple:
+        if not self.rules.active:
+            raise Refused("remediation is switched off ([remediation] enabled = false)")
+        p = store.get(db, proposal_id)
+        if p is None:
+            raise Refused("that proposal is not known here (another cache, or removed)")
+        self._audit(db, now, "clicked", p, actor, action=action)
+        if (
+            p.state not in states
+            or p.nonce != nonce
+            or (action != "start" and p.expires_at <= stamp(now))
+        ):
+            raise Refused(self._why_not(db, p.id, nonce, now, states))
+        target = target_of_proposal(p)
+        observed = self._read(target)
+        owner = observed.tags.get(self.rules.owner_tag) if observed.found else None
+        values = {"project": p.project, "owner": p.owner, "provider": p.cloud, "account": p.account}
+        need = self.rules.project(p.project).require_approver and action == "stop"
+        role, why = may_remediate(
+            self.access,
+            actor.identity,
+            actor.email,
+            owner,
+            self.rules.approvers_for(p.project),
+            need,
+            values,
+        )
+        if role is None:
+            who = f" ({owner})" if owner else " (it has no owner tag)"
+            raise Refused(f"{why}{who}; ask {self.access.contact or 'an approver'}")
+        return p, target, observed, role
+
+    def _why_not(
+        self,
+        db: Database,
+        proposal_id: str,
+        nonce: str,
+        now: datetime,
+        allowed: tuple[str, ...] = ("proposed",),
+    ) -> str:
+        p = store.get(db, proposal_id)
+        if p is None:
+            return "that proposal is not known here"
+        at = (p.decided_at or p.updated_at)[11:16]
+        by = f"<@{p.decided_by}>" if p.decided_by else "the bot"
+        said = {
+            "approved": f"already approved by {by} at {at} UTC",
+            "executing": f"already being carried out (approved by {by} at {at} UTC)",
+            "succeeded": f"already done by {by} at {at} UTC",
+            "planned": f"already planned (dry run) by {by} at {at} UTC",
+            "snoozed": f"snoozed by {by} until {(p.snoozed_until or '')[:16]} UTC",
+            "expired": f"this proposal expired at {p.expires_at[:16]} UTC",
+            "superseded": "superseded: the instance changed since it was proposed",
+            "failed": "it failed earlier; a new proposal comes with the next sweep",
+            "restarted": f"already started again by {by} at {at} UTC",
+        }
+        if p.state in said and p.state not in allowed:
+            return said[p.state]
+        if p.expires_at <= stamp(now):
+            return f"this proposal expired at {p.expires_at[:16]} UTC"
+        if p.nonce != nonce:
+            return "this card is out of date; use the newest card"
+        return said.get(p.state, f"it is {p.state}")
+
+    def _read(self, target: Target) -> Observed:
+        try:
+            return self.clouds.reader(target.cloud).read(target)
+        except FinopsError as exc:
+            raise Refused(f"the cloud could not be read ({exc})") from None
+
+    # -- execution ------------------------------------------------------------------------
+    def _execute(self, db, p: StoredProposal, target, observed, actor, now) -> Result:
+        diff = changed(p, observed)
+        if diff:
+            store.move(db, p.id, ("approved",), "superseded", now, result={"reason": diff})
+            self._audit(
+                db,
+                now,
+                "superseded",
+                p,
+                actor,
+                before=self._fp(p),
+                after=observed.summary(),
+                error=diff,
+            )
+            return Result(
+                False, f"Not stopped: {diff}. The proposal is superseded.", store.get(db, p.id)
+            )
+        action = self.clouds.action(p.cloud, p.action)
+        refusal = action.refusal(target, observed)
+        plan = plan_of(p, observed)
+        if self.rules.dry_run:
+            probe = action.probe(target, observed) if refusal is None else None
+            result = {
+                "plan": plan,
+                "refusal": refusal,
+                "dry_run": True,
+                "probe": {"allowed": probe.allowed, "detail": probe.detail} if probe else None,
+            }
+            store.move(db, p.id, ("approved",), "planned", now, result=result)
+            self._audit(db, now, "planned", p, actor, after=result, error=refusal)
+            return Result(
+                True, "Dry run: nothing was executed. The plan is on the card.", store.get(db, p.id)
+            )
+        if refusal:
+            store.move(db, p.id, ("approved",), "failed", now, result={"refusal": refusal})
+            self._audit(db, now, "failed", p, actor, error=f"refused: {refusal}")
+            return Result(False, f"Not stopped: {refusal}.", store.get(db, p.id))
+        hour_ago = now - timedelta(hours=1)
+        if (
+            store.executions_since(db, p.cloud, p.account, hour_ago)
+            >= self.rules.max_actions_per_hour
+        ):
+            store.move(db, p.id, ("approved",), "proposed", now, decided_by=None, decided_at=None)
+            why = (
+                f"the limit of {self.rules.max_actions_per_hour} actions an hour in "
+                f"{p.cloud} account {p.account or '(default)'} is reached; try again later"
+            )
+            self._audit(db, now, "refused", p, actor, error=why)
+            return Result(False, f"Not stopped: {why}.", store.get(db, p.id))
+        store.move(db, p.id, ("approved",), "executing", now, result={"plan": plan})
+        outcome = self._call(db, p, p.action, target, observed, actor, now)
+        state = "succeeded" if outcome.ok else "failed"
+        store.move(db, p.id, ("executing",), state, now, result=_result(plan, outcome))
+        q = store.get(db, p.id)
+        if outcome.ok:
+            return Result(True, f"Stopped {p.resource_id} ({outcome.detail}).", q)
+        return Result(False, f"The stop failed: {outcome.error}", q)
+
+    def _call(self, db, p, name: str, target, observed, actor, now, **params) -> Outcome:
+        """A real cloud call, audited before ("executing") and after."""
+        self._audit(db, now, "executing", p, actor, action=name, before=observed.summary())
+        try:
+            outcome = self.clouds.action(p.cloud, name).run(
+                target, observed, f"{p.id}-{name}", **params
+            )
+        except FinopsError as exc:
+            outcome = Outcome(False, error=str(exc))
+        except Exception as exc:  # an SDK's surprise must not leave the row executing
+            log.exception("remediation %s on %s failed", name, p.resource_id)
+            outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}")
+        event = "succeeded" if outcome.ok else "failed"
+        self._audit(
+            db,
+            now,
+            event,
+            p,
+            actor,
+            action=name,
+            cloud_request_id=outcome.request_id,
+            after={"state": outcome.state, "detail": outcome.detail},
+            error=outcome.error,
+        )
+        return outcome
+
+    def _keep_tag(self, db, p, target, observed, actor, now, until: datetime) -> str:
+        if self.rules.dry_run:
+            return "dry-run"
+        outcome = self._call(
+            db, p, "keep", target, observed, actor, now, until=int(until.timestamp())
+        )
+        return "written" if outcome.ok else f"failed: {outcome.error}"
+
+    @staticmethod
+    def _tag_note(tagged: str) -> str:
+        if tagged == "dry-run":
+            return "keep-until tag is not written in dry-run"
+        return f"keep-until tag could not be written: {tagged[8:]}"
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def _refused(self, db, proposal_id, actor, now, action, why: str) -> Result:
+        p = store.get(db, proposal_id)
+        self._audit(
+            db,
+            now,
+            "refused",
+            p,
+            actor,
+            action=action,
+            error=why,
+            resource=None if p else proposal_id,
+        )
+        log.info("remediation: %s refused for %s: %s", action, actor.user_id, why)
+        return Result(False, f"{why[0].upper()}{why[1:]}. Nothing was changed.", None)
+
+    def _audit(self, db, now, event, p, actor: Actor | None, **fields) -> None:
+        fields.setdefault("mode", self.mode)
+        if actor is not None:
+            fields.setdefault("actor_user_id", actor.user_id)
+            fields.setdefault("actor_email", actor.email)
+        store.audit(db, now, event, p, **fields)
+
+    @staticmethod
+    def _fp(p: StoredProposal) -> dict:
+        return {"state": p.state, "fingerprint": p.fingerprint}
+
+    @staticmethod
+    def _with_owner_note(result: Result, p, actor: Actor, role: str, action: str) -> Result:
+        if not result.done or role == "owner" or not p or not p.owner:
+            return result
+        verb = {"stop": "acted on", "snooze": "snoozed"}[action]
+        note = (
+            f"<@{actor.user_id}> {verb} your instance {p.resource_id} "
+            f"({p.instance_type or '?'}): {result.message}"
+        )
+        return Result(result.done, result.message, result.proposal, note)
+
+    # -- housekeeping -----------------------------------------------------------------------
+    def expire(self, db: Database, now: datetime) -> list[StoredProposal]:
+        """Proposals past their expiry: their buttons go; nothing happens without a click."""
+        out = []
+        for p in store.due_to_expire(db, now):
+            if store.move(db, p.id, ("proposed", "planned"), "expired", now):
+                self._audit(db, now, "expired", p, None, actor_user_id="bot")
+                out.append(store.get(db, p.id))
+        return out
+
+    def recover(self, db: Database, now: datetime) -> list[StoredProposal]:
+        """At start: proposals a previous process left ``executing`` are read from the cloud
+        and completed (the stop took) or marked failed."""
+        out = []
+        for p in store.listed(db, ("executing",)):
+            try:
+                observed = self._read(target_of_proposal(p))
+                done = observed.found and observed.state in ("stopped", "stopping")
+                why = (
+                    None if done else f"interrupted by a restart; the instance is {observed.state}"
+                )
+            except Refused as exc:
+                done, why = False, f"interrupted by a restart; {exc}"
+            state = "succeeded" if done else "failed"
+            if store.move(
+                db,
+                p.id,
+                ("executing",),
+                state,
+                now,
+                result={**p.result, "recovered": True, "error": why},
+            ):
+                self._audit(db, now, f"recovered {state}", p, None, actor_user_id="bot", error=why)
+                out.append(store.get(db, p.id))
+        return out
+
+
+def changed(p: StoredProposal, observed: Observed) -> str | None:
+    """What changed since the proposal (its state, type, launch time, tags), in words."""
+    if p.fingerprint is None or observed.fingerprint() == p.fingerprint:
+        return None
+    if not observed.found:
+        return "the instance no longer exists"
+    then = p.evidence.get("observed") or {}
+    now = observed.summary()
+    parts = [
+        f"its {k} changed from {then.get(k)!s} to {now.get(k)!s}"
+        for k in ("state", "type", "launched")
+        if then.get(k) != now.get(k)
+    ]
+    if not parts:
+        parts.append("its tags changed")
+    return "; ".join(parts)
+
+
+def plan_of(p: StoredProposal, observed: Observed) -> list[str]:
+    steps = []
+    if observed.group:
+        steps.append(f"detach it from group {observed.group} (desired capacity −1)")
+    verb = "deallocate" if p.cloud == "azure" else "stop"
+    where = f"{p.cloud} {p.account or '(default account)'} {p.region}"
+    steps.append(f"{verb} {p.resource_id} ({p.instance_type or '?'}) in {where}")
+    return steps
+
+
+def _result(plan: list[str], outcome: Outcome) -> dict:
+    return {
+        "plan": plan,
+        "request_id": outcome.request_id,
+        "state": outcome.state,
+        "detail": outcome.detail,
+        "error": outcome.error,
+    }

@@ -1,0 +1,231 @@
+"""Proposal cards: Block Kit (buttons carry only the proposal id and the card's nonce; [Stop]
+opens a confirm dialog naming the instance, its type, how long it has been idle, its $/h
+and the processes holding GPU memory), text for the CLI, and the JSON contract of
+`python -m bot proposals --json`. All read the stored proposal's fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from finops_bot.money import format_money
+from finops_bot.render.blocks import escape
+from finops_bot.store.proposals import StoredProposal
+
+FIX_STOP = "finops_fix_stop"
+FIX_SNOOZE = "finops_fix_snooze"
+FIX_KEEP = "finops_fix_keep"
+FIX_START = "finops_fix_start"
+FIX_ACTIONS = (FIX_STOP, FIX_SNOOZE, FIX_KEEP, FIX_START)
+STATE_WORDS = {
+    "proposed": "proposed",
+    "approved": "approved",
+    "executing": "being stopped",
+    "planned": "planned (dry run)",
+    "succeeded": "stopped",
+    "failed": "failed",
+    "expired": "expired",
+    "snoozed": "snoozed",
+    "superseded": "superseded",
+    "restarted": "started again",
+}
+
+
+def button_value(p: StoredProposal, nonce: str | None = None) -> str:
+    return f"{p.id}:{nonce or p.nonce}"
+
+
+def parse_value(value: object) -> tuple[str, str] | None:
+    """(proposal id, nonce) from a button's value; None when it is not ours."""
+    text = str(value or "")
+    pid, _, nonce = text.partition(":")
+    if not pid.startswith("rp_") or not nonce or len(text) > 100:
+        return None
+    return pid, nonce
+
+
+def _usd(value: float | None) -> str:
+    return "an unknown amount" if value is None else format_money(value, "USD")
+
+
+def idle_for(p: StoredProposal, now: datetime) -> str:
+    since = datetime.fromisoformat(p.evidence.get("since") or p.created_at)
+    minutes = max(int((now - since.replace(tzinfo=since.tzinfo or UTC)) / timedelta(minutes=1)), 0)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def title(p: StoredProposal) -> str:
+    market = "Spot" if p.spot else "on-demand" if p.spot is False else "market unknown"
+    where = f"{p.cloud} {p.account or '(default account)'} {p.region}"
+    return f"{p.resource_id} ({p.instance_type or 'type unknown'}, {market}, {where})"
+
+
+def evidence_line(p: StoredProposal, now: datetime) -> str:
+    e = p.evidence
+    since = (e.get("since") or "")[11:16]
+    util = "" if e.get("util") is None else f", GPU utilisation {e['util']:g}%"
+    held = ""
+    if e.get("processes"):
+        gb = e.get("memory_mb", 0) / 1024
+        held = f"; {e['processes']} process(es) hold {gb:,.0f} GB of GPU memory"
+    return (
+        f"{e.get('state', 'idle')} since {since} UTC ({idle_for(p, now)}){util}; "
+        f"{_usd(e.get('idle_dollars'))} idle so far{held}"
+    )
+
+
+def saving_line(p: StoredProposal) -> str:
+    hourly = p.saving_per_hour
+    if hourly is None:
+        return "Saving unknown: no price for this instance type ([gpu_prices] sets one)."
+    kept = p.keeps_billing_per_hour or 0.0
+    return (
+        f"Stopping saves {_usd(hourly)}/h ({_usd(hourly * 24)}/day), net of "
+        f"{_usd(kept)}/h that keeps billing: {p.evidence.get('keeps_billing', 'nothing')}"
+    )
+
+
+def status_line(p: StoredProposal) -> str:
+    by = f" by <@{p.decided_by}>" if p.decided_by else ""
+    at = f" at {(p.decided_at or p.updated_at)[11:16]} UTC"
+    r = p.result or {}
+    if p.state == "planned":
+        probe = r.get("probe") or {}
+        verdict = (
+            ("refused: " + r["refusal"])
+            if r.get("refusal")
+            else (
+                f"permission probe: {'allowed' if probe.get('allowed') else 'DENIED'} "
+                f"({probe.get('detail', '')})"
+            )
+        )
+        plan = "; then ".join(r.get("plan") or [])
+        return f"*Dry run*{by}{at}: would {plan}. {verdict}. Nothing was executed."
+    if p.state == "succeeded":
+        return f"*Stopped*{by}{at} (request {r.get('request_id') or '-'}; {r.get('detail', '')})."
+    if p.state == "failed":
+        why = r.get("error") or r.get("refusal") or "see `python -m bot audit`"
+        return f"*Failed*{by}{at}: {why}"
+    if p.state == "snoozed":
+        return f"*Snoozed*{by} until {(p.snoozed_until or '')[:16].replace('T', ' ')} UTC."
+    if p.state == "superseded":
+        return f"*Superseded*: {r.get('reason', 'the instance changed')}. Nothing was done."
+    if p.state == "expired":
+        return f"*Expired* at {p.expires_at[:16].replace('T', ' ')} UTC: nothing was done."
+    if p.state == "restarted":
+        return f"*Started again*{at}."
+    if p.state in ("approved", "executing"):
+        return f"*Approved*{by}{at}: being carried out…"
+    return f"Buttons work until {p.expires_at[:16].replace('T', ' ')} UTC."
+
+
+def _confirm(p: StoredProposal, now: datetime) -> dict:
+    e = p.evidence
+    held = (
+        f" {e['processes']} process(es) hold GPU memory."
+        if e.get("processes")
+        else " No process holds GPU memory."
+    )
+    text = (
+        f"{p.resource_id}, {p.instance_type or '?'}, idle {idle_for(p, now)}, "
+        f"{_usd(e.get('hourly'))}/h.{held} Owner: {p.owner or 'unknown'}."
+    )
+    return {
+        "title": {"type": "plain_text", "text": f"Stop {p.resource_id}?"[:100]},
+        "text": {"type": "plain_text", "text": text[:300]},
+        "confirm": {"type": "plain_text", "text": "Stop it"},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+        "style": "danger",
+    }
+
+
+def buttons(p: StoredProposal, now: datetime) -> dict | None:
+    value = button_value(p)
+    if p.state == "proposed":
+        return {
+            "type": "actions",
+            "block_id": f"fix_{p.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": FIX_STOP,
+                    "style": "danger",
+                    "value": value,
+                    "text": {"type": "plain_text", "text": "Stop"},
+                    "confirm": _confirm(p, now),
+                },
+                {
+                    "type": "button",
+                    "action_id": FIX_SNOOZE,
+                    "value": value,
+                    "text": {"type": "plain_text", "text": "Snooze 4h"},
+                },
+                {
+                    "type": "datepicker",
+                    "action_id": FIX_KEEP,
+                    "placeholder": {"type": "plain_text", "text": "Keep until…"},
+                },
+            ],
+        }
+    if p.state == "succeeded":
+        return {
+            "type": "actions",
+            "block_id": f"fix_{p.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": FIX_START,
+                    "value": value,
+                    "text": {"type": "plain_text", "text": "Start again"},
+                }
+            ],
+        }
+    return None
+
+
+def proposal_blocks(p: StoredProposal, now: datetime) -> list[dict]:
+    """One card. The datepicker carries the value in its block id (Slack sends no value for
+    a datepicker): ``fix_<id>`` with the nonce in the element's ``initial_date``-free id."""
+    head = f"*Idle GPU instance* `{escape(title(p))}`"
+    who = f"project {escape(p.project or 'unknown')} · owner {escape(p.owner or 'unknown')}"
+    body = "\n".join(
+        [head, who, escape(evidence_line(p, now)), escape(saving_line(p)), status_line(p)]
+    )
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}}]
+    actions = buttons(p, now)
+    if actions:
+        if p.state == "proposed":  # the datepicker's action_id carries the value
+            actions["elements"][2]["action_id"] = f"{FIX_KEEP}:{button_value(p)}"
+        blocks.append(actions)
+    return blocks
+
+
+def proposal_text(p: StoredProposal, now: datetime) -> str:
+    state = STATE_WORDS.get(p.state, p.state)
+    lines = [
+        f"{p.id} [{state}] {title(p)}",
+        f"  project {p.project or 'unknown'}, owner {p.owner or 'unknown'}",
+        f"  {evidence_line(p, now)}",
+        f"  {saving_line(p)}",
+        f"  {status_line(p).replace('*', '')}",
+    ]
+    return "\n".join(lines)
+
+
+def proposal_json(p: StoredProposal) -> dict:
+    return {
+        "id": p.id,
+        "resource": {
+            "cloud": p.cloud,
+            "account": p.account,
+            "region": p.region,
+            "id": p.resource_id,
+            "type": p.instance_type,
+            "spot": p.spot,
+        },
+        "action": p.action,
+        "state": p.state,
+        "owner": p.owner,
+        "expires_at": p.expires_at,
+        "saving_per_hour": p.saving_per_hour,
+        "currency": p.currency,
+    }

@@ -58,6 +58,9 @@ def demo(args: argparse.Namespace) -> int:
         print()
     _demo_anomalies(db, deps, prog, db_flag)
     _demo_digest(db, engine, deps, prog, db_flag, as_of)
+    from bot.remediation_commands import demo_section
+
+    demo_section(db, deps, prog, db_flag)
     sample = write_sample(sample_paths(deps.settings.db_path)[0], deps.today)
     print("Try next:")
     for line in next_steps(prog, db_flag, as_of, deps.settings.db_path):
@@ -126,6 +129,7 @@ def next_steps(prog: str, db_flag: str, as_of: str, db_path: Path) -> list[str]:
     lines.append(f"{prog} gpus{db_flag}{as_of}   # the demo's GPU fleet: every state")
     lines.append(f"{prog} digest idle{db_flag}{as_of}")
     lines.append(f"{prog} anomalies{db_flag}{as_of}")
+    lines.append(f"{prog} proposals{db_flag}   # the remediation proposals the demo made")
     sample, sample_db = (shlex.quote(str(p)) for p in sample_paths(db_path))
     lines.append(f"{prog} import {sample} --db {sample_db}   # a cache of its own: the demo stays")
     lines.append(f'{prog} ask "top 5 services last month" --db {sample_db}{as_of}')

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.clock import fleet_now
 from bot.people import People
-from finops_bot.access import AccessPolicy, Identity
+from finops_bot.access import AccessPolicy, Audience, Identity, scope_for
 from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.remediation.demo_cloud import DemoCloud
@@ -26,6 +26,7 @@ from finops_bot.render.proposals import (
     FIX_SNOOZE,
     FIX_START,
     FIX_STOP,
+    audit_lines,
     parse_value,
     proposal_blocks,
     title,
@@ -167,6 +168,25 @@ class Remediation:
             return owner
         return self.people.user_of(owner) if self.people and "@" in owner else None
 
+    def audit_for(self, user_id: str, resource: str, channel_id: str | None) -> str:
+        """`/finops audit i-0abc`: the events of the proposals the asker may see (their
+        grants and the channel's, as for an ephemeral answer)."""
+        who = self.actor(user_id).identity
+        scope = scope_for(self.access, who, Audience("ephemeral", channel_id))
+        db = connect(self.db_path)
+        try:
+            seen = {p.id for p in store.listed(db, (), resource) if scope.admits(_values(p))}
+            events = store.audit_events(db, resource, proposal_ids=seen) if seen else []
+        finally:
+            db.close()
+        if not events:
+            return (
+                f"No remediation events for {resource} that you may see. "
+                "`/finops audit <instance id>` shows an instance's clicks and actions."
+            )
+        lines = audit_lines(events)[-40:]
+        return f"Remediation audit for {resource} (latest {len(lines)}):\n" + "\n".join(lines)
+
     def sweep(self, now: datetime) -> SweepResult:
         db = connect(self.db_path)
         try:
@@ -189,6 +209,16 @@ class Remediation:
             return self.runner(db).recover(db, fleet_now(db, now))
         finally:
             db.close()
+
+
+def _values(p: StoredProposal) -> dict:
+    return {"project": p.project, "owner": p.owner, "provider": p.cloud, "account": p.account}
+
+
+def service_of(deps, people: People | None = None) -> Remediation:
+    """The service from the settings (serve, the CLI)."""
+    s = deps.settings
+    return Remediation(s.db_path, s.remediation, s.access, people, deps.prices, s.fleet)
 
 
 def keep_until(picked: str | None) -> datetime | None:

@@ -8,8 +8,8 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from bot.deps import Deps, build, parse_as_of
-from finops_bot.render.proposals import proposal_json, proposal_text
+from bot.deps import build, parse_as_of
+from finops_bot.render.proposals import audit_lines, proposal_json, proposal_text
 from finops_bot.store import connect
 from finops_bot.store import proposals as store
 
@@ -36,13 +36,6 @@ def add_parser(sub, common) -> None:
         help="run the idle sweep once: propose stopping long-idle GPU instances",
     )
     s.set_defaults(run=sweep_once)
-
-
-def service(deps: Deps, people=None):
-    from bot.remediation import Remediation
-
-    s = deps.settings
-    return Remediation(s.db_path, s.remediation, s.access, people, deps.prices, s.fleet)
 
 
 def proposals(args: argparse.Namespace) -> int:
@@ -87,29 +80,6 @@ def audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def audit_lines(events: list[dict]) -> list[str]:
-    """One line an event: when, who, what, how it ended."""
-    out = []
-    for e in events:
-        who = e["actor_user_id"] or "-"
-        if e["actor_email"]:
-            who += f" ({e['actor_email']})"
-        parts = [
-            e["at"].replace("T", " ")[:19],
-            e["proposal_id"] or e.get("resource") or "-",
-            e["event"],
-            e["action"] or "",
-            e["mode"] or "",
-            who,
-        ]
-        if e["cloud_request_id"]:
-            parts.append(f"request {e['cloud_request_id']}")
-        if e["error"]:
-            parts.append(f"— {e['error']}")
-        out.append("  ".join(p for p in parts if p))
-    return out
-
-
 def sweep_once(args: argparse.Namespace) -> int:
     deps = build(args.db, args.config)
     rules = deps.settings.remediation
@@ -125,7 +95,9 @@ def sweep_once(args: argparse.Namespace) -> int:
         now = deps.fleet_now(db)
     finally:
         db.close()
-    result = service(deps).sweep(now)
+    from bot.remediation import service_of
+
+    result = service_of(deps).sweep(now)
     print(
         f"{result.candidates} node(s) wasted for {rules.propose_after_minutes}+ minutes; "
         f"{len(result.proposed)} new proposal(s)."
@@ -135,3 +107,85 @@ def sweep_once(args: argparse.Namespace) -> int:
     for line in result.skipped:
         print(f"  skipped {line}")
     return 0
+
+
+DEMO_RULES = {"propose_after_minutes": 30, "approvers": ["U0OPS"]}
+DEMO_PEOPLE = {"U0ALICE": "alice@acme.ai", "U0BOB": "bob@acme.ai", "U0EVE": "eve@acme.ai"}
+
+
+def demo_section(db, deps, prog: str, db_flag: str) -> None:
+    """The whole flow on the demo's in-memory cloud: the sweep, a stranger refused, the
+    owner's dry run, the double click, then (dry_run = false) an approver's stop, the
+    owner's DM, [Start again], and the audit."""
+    from dataclasses import replace
+
+    from finops_bot.access import Identity
+    from finops_bot.remediation.demo_cloud import DemoCloud
+    from finops_bot.remediation.rules import parse_remediation
+    from finops_bot.remediation.runner import Actor, Runner
+    from finops_bot.remediation.sweep import sweep
+
+    rules = deps.settings.remediation
+    rules = rules if rules.active else parse_remediation(DEMO_RULES)
+    now, cloud = deps.fleet_now(db), DemoCloud.of_demo_fleet()
+    for p in store.listed(db, store.OPEN):  # an earlier demo run's proposals make way
+        store.move(db, p.id, store.OPEN, "expired", now)
+    print(
+        "# Remediation: the idle sweep proposes stopping GPU instances idle for "
+        f"{rules.propose_after_minutes}+ minutes\n# ([remediation] propose_after_minutes); "
+        "each owner gets the card in a DM. Owners come from the\n# instance's owner tag "
+        "in the cloud (here the demo's in-memory cloud), never from agent labels.\n"
+    )
+    print(f"$ {prog} sweep{db_flag}")
+    made = sweep(db, now, rules, cloud, deps.prices, deps.settings.fleet).proposed
+    print(f"{len(made)} new proposal(s):")
+    for p in made:
+        print(
+            f"  {p.resource_id} ({p.instance_type}, {p.evidence['state']}, owner {p.owner}): "
+            f"saves ${p.saving_per_hour:,.2f}/h net of what keeps billing"
+        )
+    actor = {u: Actor(u, e, Identity(u)) for u, e in {**DEMO_PEOPLE, "U0OPS": None}.items()}
+    idle = next(p for p in made if p.owner == "alice@acme.ai")
+    runner = Runner(rules, deps.settings.access, cloud)
+    said = [
+        (
+            "eve (her agent label claims the node; the tag says alice)",
+            runner.stop(db, idle.id, idle.nonce, actor["U0EVE"], now).message,
+        ),
+        (
+            "alice, its owner, clicks [Stop] (dry_run = true, the default)",
+            runner.stop(db, idle.id, idle.nonce, actor["U0ALICE"], now).message,
+        ),
+        ("the card now says", status_plain(store.get(db, idle.id))),
+        (
+            "alice clicks the same card again",
+            runner.stop(db, idle.id, idle.nonce, actor["U0ALICE"], now).message,
+        ),
+    ]
+    stalled = next(p for p in made if p.owner == "bob@acme.ai")
+    live = Runner(replace(rules, dry_run=False), deps.settings.access, cloud)
+    stopped = live.stop(db, stalled.id, stalled.nonce, actor["U0OPS"], now)
+    said.append(("with dry_run = false, approver U0OPS stops bob's stalled p5", stopped.message))
+    said.append(("bob is told in a DM", stopped.notify_owner))
+    said.append(("the demo cloud's instance is now", cloud.find(sweep_target(stalled)).state))
+    again = live.start(db, stalled.id, stopped.proposal.nonce, actor["U0BOB"], now)
+    said.append(("bob clicks [Start again]", again.message))
+    print()
+    for who, message in said:
+        print(f"  {who}:\n    {message}")
+    print(f"\n$ {prog} audit --resource {stalled.resource_id}{db_flag}")
+    for line in audit_lines(store.audit_events(db, stalled.id)):
+        print("  " + line.replace(stalled.id, "rp_…"))
+    print()
+
+
+def status_plain(p) -> str:
+    from finops_bot.render.proposals import status_line
+
+    return status_line(p).replace("*", "")
+
+
+def sweep_target(p):
+    from finops_bot.remediation.sweep import target_of_proposal
+
+    return target_of_proposal(p)

@@ -52,7 +52,10 @@ def serve(args: argparse.Namespace) -> int:
 
     feedback = Feedback(deps.settings.db_path, deps.settings.access, answers.people,
                         deps.settings.digests, real_now)  # fmt: skip
-    app = build_app(slack, SlackDeps(answers, feedback=feedback))
+    from bot.remediation import service_of
+
+    fixes = service_of(deps, answers.people)
+    app = build_app(slack, SlackDeps(answers, feedback=feedback, remediation=fixes))
     handler = None
     if slack.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -75,6 +78,9 @@ def serve(args: argparse.Namespace) -> int:
     if handler is not None:
         handler.connect()
     scheduler = _scheduler(args, deps, checks, slack, answers.people)
+    if fixes.rules.active:
+        _remediation_jobs(scheduler, fixes, slack, answers.people)
+    print(remediation_line(fixes.rules), flush=True)
     scheduler.start()
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
@@ -105,6 +111,36 @@ def access_line(policy: AccessPolicy, slack_api: bool) -> str:
             "up, so everyone gets only the grants that name them"
         )
     return line
+
+
+def remediation_line(rules) -> str:
+    """What serve says about remediation, once at start."""
+    if not rules.configured:
+        return "remediation: off (no [remediation] table; README, Remediation)"
+    if not rules.enabled:
+        return "remediation: switched off ([remediation] enabled = false)"
+    mode = "DRY RUN (nothing is executed)" if rules.dry_run else "LIVE (clicks stop instances)"
+    return (
+        f"remediation: {mode}; proposals after {rules.propose_after_minutes} idle minutes, "
+        f"at most {rules.max_actions_per_hour} actions an hour per account"
+    )
+
+
+def _remediation_jobs(scheduler, fixes, slack: SlackSettings, people: People | None) -> None:
+    from bot.app import web_client
+    from scheduled import remediation
+
+    client = web_client(slack, slack.bot_token)
+
+    def post(user: str, text: str, blocks: list) -> tuple[str, str]:
+        sent = client.chat_postMessage(channel=user, text=text[:3000], blocks=blocks)
+        return sent["channel"], sent["ts"]
+
+    def update(channel: str, ts: str, text: str, blocks: list) -> None:
+        client.chat_update(channel=channel, ts=ts, text=text[:3000], blocks=blocks)
+
+    user_of = people.user_of if people else (lambda email: None)
+    remediation.register(scheduler, fixes, real_now, post, update, user_of)
 
 
 def people(slack: SlackSettings, table) -> People:

@@ -50,7 +50,7 @@ def test_demo_then_ask(tmp_path):
     assert status() == rows  # twice: nothing doubled
 
     def answers(text: str) -> str:
-        return re.sub(r"loaded [^)]*", "", text.split("\n", 1)[1])
+        return re.sub(r"loaded [^)]*|rp_[0-9a-f]{12}", "", text.split("\n", 1)[1])
 
     assert answers(again) == answers(out)  # same answers
     payload = json.loads(

@@ -229,3 +229,26 @@ def proposal_json(p: StoredProposal) -> dict:
         "saving_per_hour": p.saving_per_hour,
         "currency": p.currency,
     }
+
+
+def audit_lines(events: list[dict]) -> list[str]:
+    """One line an event: when, who, what, how it ended."""
+    out = []
+    for e in events:
+        who = e["actor_user_id"] or "-"
+        if e["actor_email"]:
+            who += f" ({e['actor_email']})"
+        parts = [
+            e["at"].replace("T", " ")[:19],
+            e["proposal_id"] or e.get("resource") or "-",
+            e["event"],
+            e["action"] or "",
+            e["mode"] or "",
+            who,
+        ]
+        if e["cloud_request_id"]:
+            parts.append(f"request {e['cloud_request_id']}")
+        if e["error"]:
+            parts.append(f"— {e['error']}")
+        out.append("  ".join(p for p in parts if p))
+    return out

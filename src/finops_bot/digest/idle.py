@@ -16,6 +16,7 @@ from finops_bot.access import Scope
 from finops_bot.gpu.fleet import FleetRules, fleet, idle_cost
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.questions.gpu_answers import node_filter
+from finops_bot.store import proposals
 
 WASTE = ("idle", "idle, memory held", "partly idle", "stalled", "silent")
 LEADERS = 5
@@ -45,6 +46,7 @@ class IdleDigest:
     hourly: float = 0.0
     so_far: float = 0.0
     leaderboard: list[tuple[str, float, float]] = field(default_factory=list)  # owner, h, $
+    cards: list = field(default_factory=list)  # proposals awaiting a click (store.proposals)
 
     @property
     def nodes(self) -> list[IdleNode]:
@@ -63,6 +65,7 @@ def compose_idle(
     keep = node_filter(db, scope)
     digest = IdleDigest(name, now, scope.shown() if keep else None)
     grouped: dict[str, list[IdleNode]] = defaultdict(list)
+    shown: set[str] = set()
     for n in fleet(db, now, prices, rules):
         values = {"project": n.project, "owner": n.owner, "provider": n.provider}
         if n.state not in WASTE or (keep and not keep(values)):
@@ -70,6 +73,7 @@ def compose_idle(
         hourly = n.waste_hourly
         so_far = n.idle_dollars(now.replace(tzinfo=None))  # the one definition (gpu.fleet)
         idle = sum(1 for g in n.gpus if g.idle) if n.state != "stalled" else len(n.gpus)
+        shown.add(n.node)
         grouped[n.owner or "(no owner)"].append(
             IdleNode(
                 n.hostname,
@@ -87,6 +91,7 @@ def compose_idle(
         )
     for owner in sorted(grouped, key=lambda o: -sum(x.hourly or 0 for x in grouped[o])):
         digest.owners[owner] = sorted(grouped[owner], key=lambda x: -(x.hourly or 0))
+    digest.cards = proposals.proposed_for(db, shown)
     digest.hourly = sum(x.hourly or 0.0 for x in digest.nodes)
     digest.so_far = sum(x.so_far or 0.0 for x in digest.nodes)
     week = idle_cost(db, now - timedelta(days=7), now, prices, rules, by="owner", keep=keep)

@@ -119,6 +119,7 @@ class Answer:
     granularity: str | None = None  # series: day, week or month (rows keyed by bucket start)
     quantity: float | None = None  # unit gpu_hours: the total hours (no currency)
     scope: str | None = None  # the access scope that limited it, described; None: not limited
+    cards: list = field(default_factory=list)  # proposals (store.proposals) shown as cards
     changes: bool = False  # rows are signed changes (why: against ``previous``; anomalies:
     # each one's impact), shown with their sign; not in the JSON (``kind`` says so)
 

@@ -15,7 +15,7 @@ from finops_bot.providers import fold
 from finops_bot.questions.answer import Answer, Fresh, Row
 from finops_bot.questions.parse import Query
 from finops_bot.questions.periods import Period
-from finops_bot.store import reads
+from finops_bot.store import proposals, reads
 
 WASTE_STATES = ("idle", "idle, memory held", "partly idle", "stalled")
 BASIS = "node list price ÷ its GPUs (" + PRICE_ORDER + ")"
@@ -115,6 +115,12 @@ def _idle_now(db, q: Query, now: datetime, prices, rules: FleetRules, base: dict
         answer.notes.append(
             f"{len(silent)} node{'s' if len(silent) > 1 else ''} stopped reporting "
             f"({names}) — they may still be billing."
+        )
+    answer.cards = proposals.proposed_for(db, {n.node for n in wasting}, limit=3)
+    if answer.cards:
+        answer.notes.append(
+            f"{len(answer.cards)} of these have a proposal to stop them (the cards' buttons in "
+            "Slack; `python -m bot proposals`)."
         )
     if not base["loaded_at"]:
         answer.notes.append(

@@ -216,6 +216,11 @@ def answer_blocks(
     elements += ask_buttons(answer.suggestions[:3])
     if elements:
         blocks.append({"type": "actions", "elements": elements})
+    if answer.cards:  # proposals on the nodes shown, with their buttons
+        from finops_bot.render.proposals import proposal_blocks  # it uses escape from here
+
+        for card in answer.cards:
+            blocks += proposal_blocks(card, None)
     return _fit(blocks)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from finops_bot.digest.idle import IdleDigest, IdleNode
 from finops_bot.money import format_money
+from finops_bot.render.proposals import proposal_blocks
 from finops_bot.render.sections import header_block, section_block, sections_text
 
 MAX_NODES = 6
@@ -44,6 +45,11 @@ def sections(digest: IdleDigest) -> list[tuple[str, list[str]]]:
         if len(nodes) > MAX_NODES:
             lines.append(f"… and {len(nodes) - MAX_NODES} more: python -m bot gpus --idle")
         out.append((owner, lines))
+    if digest.cards:
+        out.append(("Proposed fixes (the cards' buttons; python -m bot proposals)", [
+            f"{p.resource_id} ({p.instance_type or '?'}): stop, saves "
+            f"{_usd(p.saving_per_hour)}/h" for p in digest.cards
+        ]))  # fmt: skip
     if digest.leaderboard:
         out.append(("Idle GPU-hours, last 7 days", [
             f"{owner}: {hours:,.1f} GPU-hours ({_usd(dollars)})"
@@ -59,4 +65,8 @@ def idle_text(digest: IdleDigest) -> str:
 def idle_blocks(digest: IdleDigest) -> list[dict]:
     blocks = [header_block(headline(digest))]
     blocks += [section_block(h, body, "python -m bot gpus --idle") for h, body in sections(digest)]
+    for p in digest.cards:  # each card: a section and its buttons
+        if len(blocks) + 2 > 50:
+            break
+        blocks += proposal_blocks(p, digest.now)
     return blocks[:50]

@@ -47,7 +47,9 @@ def _usd(value: float | None) -> str:
     return "an unknown amount" if value is None else format_money(value, "USD")
 
 
-def idle_for(p: StoredProposal, now: datetime) -> str:
+def idle_for(p: StoredProposal, now: datetime | None) -> str:
+    if now is None:
+        return f"proposed {p.created_at[11:16]} UTC"
     since = datetime.fromisoformat(p.evidence.get("since") or p.created_at)
     minutes = max(int((now - since.replace(tzinfo=since.tzinfo or UTC)) / timedelta(minutes=1)), 0)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
@@ -59,7 +61,7 @@ def title(p: StoredProposal) -> str:
     return f"{p.resource_id} ({p.instance_type or 'type unknown'}, {market}, {where})"
 
 
-def evidence_line(p: StoredProposal, now: datetime) -> str:
+def evidence_line(p: StoredProposal, now: datetime | None) -> str:
     e = p.evidence
     since = (e.get("since") or "")[11:16]
     util = "" if e.get("util") is None else f", GPU utilisation {e['util']:g}%"
@@ -118,7 +120,7 @@ def status_line(p: StoredProposal) -> str:
     return f"Buttons work until {p.expires_at[:16].replace('T', ' ')} UTC."
 
 
-def _confirm(p: StoredProposal, now: datetime) -> dict:
+def _confirm(p: StoredProposal, now: datetime | None) -> dict:
     e = p.evidence
     held = (
         f" {e['processes']} process(es) hold GPU memory."
@@ -138,7 +140,7 @@ def _confirm(p: StoredProposal, now: datetime) -> dict:
     }
 
 
-def buttons(p: StoredProposal, now: datetime) -> dict | None:
+def buttons(p: StoredProposal, now: datetime | None) -> dict | None:
     value = button_value(p)
     if p.state == "proposed":
         return {
@@ -182,9 +184,9 @@ def buttons(p: StoredProposal, now: datetime) -> dict | None:
     return None
 
 
-def proposal_blocks(p: StoredProposal, now: datetime) -> list[dict]:
-    """One card. The datepicker carries the value in its block id (Slack sends no value for
-    a datepicker): ``fix_<id>`` with the nonce in the element's ``initial_date``-free id."""
+def proposal_blocks(p: StoredProposal, now: datetime | None) -> list[dict]:
+    """One card: what, why, the saving, its state, and (while it waits) the buttons. A
+    datepicker sends no value, so its action id carries the proposal id and nonce."""
     head = f"*Idle GPU instance* `{escape(title(p))}`"
     who = f"project {escape(p.project or 'unknown')} · owner {escape(p.owner or 'unknown')}"
     body = "\n".join(

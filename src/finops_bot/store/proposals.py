@@ -144,6 +144,15 @@ def listed(
     return [_row(r) for r in db.execute(sql + " ORDER BY created_at DESC, id", params)]
 
 
+def proposed_for(db: Database, nodes: set[str], limit: int = 5) -> list[StoredProposal]:
+    """The proposals still awaiting a click on these nodes (their cards have buttons), the
+    largest saving first."""
+    if not nodes:
+        return []
+    found = [p for p in listed(db, ("proposed",)) if p.node in nodes]
+    return sorted(found, key=lambda p: -(p.saving_per_hour or 0.0))[:limit]
+
+
 def open_keys(db: Database) -> set[tuple[str, str]]:
     """(cloud, resource id) of every open proposal (one read for a whole sweep)."""
     marks = ",".join("?" * len(OPEN))

@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import digest_commands
 
     digest_commands.add_parser(sub, common)
+    from bot import remediation_commands
+
+    remediation_commands.add_parser(sub, common)
     from bot import permissions_command
 
     permissions_command.add_parser(sub, common)

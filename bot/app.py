@@ -62,6 +62,12 @@ class SlackDeps:
     remediation: object | None = None  # bot.remediation.Remediation: proposal cards' clicks
     clock: Callable[[], datetime] = real_now  # the one clock, passed down to listeners
 
+    def __deepcopy__(self, memo: dict) -> SlackDeps:
+        """Bolt deep-copies the request context for a lazy listener and silently drops
+        what it cannot copy; these are the process's shared services (thread-safe, and a
+        copy of the demo's in-memory cloud would be stopped in vain): shared, not copied."""
+        return self
+
 
 def web_client(settings: SlackSettings, token: str | None = None) -> WebClient:
     client = WebClient(token=token, base_url=settings.api_url, timeout=10)

@@ -164,7 +164,7 @@ class Remediation:
     def owner_user(self, p: StoredProposal) -> str | None:
         """The owner's Slack user id (the owner tag holds an email or a user id)."""
         owner = (p.owner or "").strip()
-        if owner.startswith("U"):
+        if owner.startswith("U") and "@" not in owner:  # "Uma@acme.ai" is an email
             return owner
         return self.people.user_of(owner) if self.people and "@" in owner else None
 

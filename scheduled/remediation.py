@@ -24,7 +24,7 @@ def recipients(p: StoredProposal, approvers: frozenset[str], user_of: Callable) 
     """Who gets a new proposal's card: its owner (the owner tag's email or user id), else
     the approvers named by user id or email."""
     owner = (p.owner or "").strip()
-    if owner.startswith("U"):
+    if owner.startswith("U") and "@" not in owner:  # "Uma@acme.ai" is an email
         return [owner]
     found = user_of(owner) if "@" in owner else None
     if found:

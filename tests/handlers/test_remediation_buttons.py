@@ -257,7 +257,9 @@ def test_the_owner_stops_in_dry_run_and_the_card_shows_the_plan(make):
     assert "*Dry run* by <@U0ALICE>" in text
     assert f"would stop {ALICE_NODE} (p4d.24xlarge) in aws 123456789012 us-east-1" in text
     assert "permission probe: allowed" in text and "Nothing was executed" in text
-    assert [b["type"] for b in body["blocks"]] == ["section"]  # no buttons on a plan
+    assert [b["type"] for b in body["blocks"]] == ["section", "actions"]
+    ids = [e["action_id"].split(":")[0] for e in body["blocks"][1]["elements"]]
+    assert ids == ["finops_fix_snooze", "finops_fix_keep"]  # a plan can be snoozed, not re-run
     assert body["text"].endswith(": planned")
     q = bed.proposal(ALICE_NODE)
     assert q.state == "planned" and q.decided_by == "U0ALICE"

@@ -140,48 +140,26 @@ def _confirm(p: StoredProposal, now: datetime | None) -> dict:
     }
 
 
+def _button(action_id: str, label: str, value: str, **more: object) -> dict:
+    text = {"type": "plain_text", "text": label}
+    return {"type": "button", "action_id": action_id, "value": value, "text": text, **more}
+
+
 def buttons(p: StoredProposal, now: datetime | None) -> dict | None:
-    value = button_value(p)
+    """The card's buttons for its state: waiting → Stop, Snooze, Keep until; a dry run's
+    plan → Snooze, Keep until; stopped → Start again; anything else → none."""
+    value, elements = button_value(p), []
     if p.state == "proposed":
-        return {
-            "type": "actions",
-            "block_id": f"fix_{p.id}",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": FIX_STOP,
-                    "style": "danger",
-                    "value": value,
-                    "text": {"type": "plain_text", "text": "Stop"},
-                    "confirm": _confirm(p, now),
-                },
-                {
-                    "type": "button",
-                    "action_id": FIX_SNOOZE,
-                    "value": value,
-                    "text": {"type": "plain_text", "text": "Snooze 4h"},
-                },
-                {
-                    "type": "datepicker",
-                    "action_id": FIX_KEEP,
-                    "placeholder": {"type": "plain_text", "text": "Keep until…"},
-                },
-            ],
-        }
+        elements.append(_button(FIX_STOP, "Stop", value, style="danger", confirm=_confirm(p, now)))
+    if p.state in ("proposed", "planned"):
+        elements.append(_button(FIX_SNOOZE, "Snooze 4h", value))
+        elements.append({"type": "datepicker", "action_id": f"{FIX_KEEP}:{value}",
+                         "placeholder": {"type": "plain_text", "text": "Keep until…"}})  # fmt: skip
     if p.state == "succeeded":
-        return {
-            "type": "actions",
-            "block_id": f"fix_{p.id}",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": FIX_START,
-                    "value": value,
-                    "text": {"type": "plain_text", "text": "Start again"},
-                }
-            ],
-        }
-    return None
+        elements.append(_button(FIX_START, "Start again", value))
+    return (
+        {"type": "actions", "block_id": f"fix_{p.id}", "elements": elements} if elements else None
+    )
 
 
 def proposal_blocks(p: StoredProposal, now: datetime | None) -> list[dict]:
@@ -189,16 +167,12 @@ def proposal_blocks(p: StoredProposal, now: datetime | None) -> list[dict]:
     datepicker sends no value, so its action id carries the proposal id and nonce."""
     head = f"*Idle GPU instance* `{escape(title(p))}`"
     who = f"project {escape(p.project or 'unknown')} · owner {escape(p.owner or 'unknown')}"
-    body = "\n".join(
-        [head, who, escape(evidence_line(p, now)), escape(saving_line(p)), status_line(p)]
-    )
-    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}}]
+    lines = [head, who, escape(evidence_line(p, now)), escape(saving_line(p)), status_line(p)]
+    blocks: list[dict] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}}
+    ]
     actions = buttons(p, now)
-    if actions:
-        if p.state == "proposed":  # the datepicker's action_id carries the value
-            actions["elements"][2]["action_id"] = f"{FIX_KEEP}:{button_value(p)}"
-        blocks.append(actions)
-    return blocks
+    return blocks + [actions] if actions else blocks
 
 
 def proposal_text(p: StoredProposal, now: datetime) -> str:

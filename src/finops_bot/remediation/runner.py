@@ -82,7 +82,14 @@ class Runner:
             return self._refused(db, proposal_id, actor, now, "stop", str(why))
         self._audit(db, now, "approved", p, actor, before=self._fp(p), after={"role": role})
         p = store.get(db, p.id)
-        result = self._execute(db, p, target, observed, actor, now)
+        try:
+            result = self._execute(db, p, target, observed, actor, now)
+        except Exception as exc:  # a probe's or a lookup's error must not leave it approved
+            log.exception("remediation: stop of %s failed before its call", p.resource_id)
+            error = str(exc) if isinstance(exc, FinopsError) else f"{type(exc).__name__}: {exc}"
+            if store.move(db, p.id, ("approved",), "failed", now, result={"error": error}):
+                self._audit(db, now, "failed", p, actor, error=error)
+            result = Result(False, f"Not stopped: {error}.", store.get(db, p.id))
         return self._with_owner_note(result, p, actor, role, "stop")
 
     def snooze(
@@ -150,13 +157,23 @@ class Runner:
                 now,
                 expect_nonce=nonce,
                 nonce=store.new_nonce(),
+                decided_by=actor.user_id,
+                decided_at=stamp(now),
             ):
                 raise Refused(self._why_not(db, p.id, nonce, now, ("succeeded",)))
         except Refused as why:
             return self._refused(db, proposal_id, actor, now, "start", str(why))
         outcome = self._call(db, p, "start", target, observed, actor, now)
-        if not outcome.ok:
-            store.move(db, p.id, ("restarted",), "succeeded", now)
+        if not outcome.ok:  # as the stop left it
+            store.move(
+                db,
+                p.id,
+                ("restarted",),
+                "succeeded",
+                now,
+                decided_by=p.decided_by,
+                decided_at=p.decided_at,
+            )
         p = store.get(db, p.id)
         if not outcome.ok:
             return Result(False, f"The start failed: {outcome.error}. Nothing else changed.", p)

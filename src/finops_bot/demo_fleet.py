@@ -57,6 +57,15 @@ def place(provider: str, name: str) -> tuple[str, str]:
     return ACCOUNTS[provider], where
 
 
+def instance_id(provider: str, name: str) -> str:
+    """What the agent reports: Azure's IMDS gives the VM's ARM resource id."""
+    if provider != "azure":
+        return name
+    account, group = place(provider, name)
+    return (f"/subscriptions/{account}/resourceGroups/{group}/providers/"
+            f"Microsoft.Compute/virtualMachines/{name}")  # fmt: skip
+
+
 def _gpus(behaviour: str, count: int, minute: int) -> list[dict]:
     out = []
     for i in range(count):
@@ -88,7 +97,7 @@ def _batch(node: tuple, minute: int, end: datetime) -> dict:
         "node": {
             "hostname": name,
             "provider": provider,
-            "instance_id": name,
+            "instance_id": instance_id(provider, name),
             "instance_type": itype,
             "region": region,
             "zone": f"{region}-a" if provider == "gcp" else None,

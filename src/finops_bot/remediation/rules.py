@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from finops_bot.errors import ConfigError
-from finops_bot.tables import check_table
+from finops_bot.tables import check_table, key_name
 
 KEYS = {
     "enabled",
@@ -22,7 +22,7 @@ KEYS = {
     "projects",
 }
 PROJECT_KEYS = {"approvers", "require_approver"}
-_ID = re.compile(r"([US][A-Z0-9]{2,}|[^@\s]+@[^@\s]+\.[^@\s]+)")
+_ID = re.compile(r"([UWS][A-Z0-9]{2,}|[^@\s]+@[^@\s]+\.[^@\s]+)")
 _TAG = re.compile(r"[A-Za-z0-9_.:/=+@-]{1,63}")
 LIMITS = {
     "propose_after_minutes": (5, 10080),
@@ -106,7 +106,7 @@ def _projects(raw: Any) -> tuple[tuple[str, ProjectRule], ...]:
         )
     out = []
     for name, table in sorted(raw.items()):
-        where = f'[remediation.projects."{name}"]'
+        where = f'[remediation.projects."{key_name(name)}"]'
         check_table(table, where, PROJECT_KEYS, "require_approver = true")
         need = table.get("require_approver", False)
         if not isinstance(need, bool):

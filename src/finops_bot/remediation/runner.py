@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from finops_bot.access import AccessPolicy, Identity, may_remediate
 from finops_bot.errors import FinopsError
+from finops_bot.remediation import lifecycle
 from finops_bot.remediation.registry import Observed, Outcome, Target
 from finops_bot.remediation.rules import RemediationRules
 from finops_bot.remediation.sweep import target_of_proposal
@@ -44,7 +45,7 @@ class Result:
     notify_owner: str | None = None  # the owner's DM, when someone else acted
 
 
-class Refused(Exception):
+class Refused(FinopsError):
     """A click that may not act; the message says why and what to do."""
 
 
@@ -149,6 +150,8 @@ class Runner:
             p, target, observed, role = self._checked(
                 db, proposal_id, nonce, actor, now, "start", states=("succeeded",)
             )
+            if self.rules.dry_run:  # stopped for real before dry-run was switched on
+                return self._plan_start(db, p, target, observed, actor, now)
             if not store.move(
                 db,
                 p.id,
@@ -177,7 +180,19 @@ class Runner:
         p = store.get(db, p.id)
         if not outcome.ok:
             return Result(False, f"The start failed: {outcome.error}. Nothing else changed.", p)
-        return Result(True, f"Started {p.resource_id} again.", p)
+        return self._with_owner_note(
+            Result(True, f"Started {p.resource_id} again.", p), p, actor, role, "start"
+        )
+
+    def _plan_start(self, db, p, target, observed, actor, now) -> Result:
+        probe = self.clouds.action(p.cloud, "start").probe(target, observed)
+        self._audit(db, now, "planned", p, actor, action="start", after={"probe": probe.detail})
+        verdict = "allowed" if probe.allowed else "DENIED"
+        return Result(
+            False,
+            f"Dry run: would start {p.resource_id}; permission probe: {verdict} "
+            f"({probe.detail}). Nothing was executed.",
+        )
 
     # -- checks -------------------------------------------------------------------------
     def _checked(self, db, proposal_id, nonce, actor, now, action, states=("proposed",)) -> tuple:
@@ -252,7 +267,7 @@ class Runner:
 
     # -- execution ------------------------------------------------------------------------
     def _execute(self, db, p: StoredProposal, target, observed, actor, now) -> Result:
-        diff = changed(p, observed)
+        diff = lifecycle.changed(p, observed)
         if diff:
             store.move(db, p.id, ("approved",), "superseded", now, result={"reason": diff})
             self._audit(
@@ -270,7 +285,7 @@ class Runner:
             )
         action = self.clouds.action(p.cloud, p.action)
         refusal = action.refusal(target, observed)
-        plan = plan_of(p, observed)
+        plan = lifecycle.plan_of(p, observed)
         if self.rules.dry_run:
             probe = action.probe(target, observed) if refusal is None else None
             result = {
@@ -288,11 +303,16 @@ class Runner:
             store.move(db, p.id, ("approved",), "failed", now, result={"refusal": refusal})
             self._audit(db, now, "failed", p, actor, error=f"refused: {refusal}")
             return Result(False, f"Not stopped: {refusal}.", store.get(db, p.id))
-        hour_ago = now - timedelta(hours=1)
-        if (
-            store.executions_since(db, p.cloud, p.account, hour_ago)
-            >= self.rules.max_actions_per_hour
-        ):
+        claimed = store.claim_execution(
+            db,
+            p,
+            now - timedelta(hours=1),
+            self.rules.max_actions_per_hour,
+            now,
+            {"plan": plan},
+            self._fields(actor, action=p.action, before=observed.summary()),
+        )
+        if not claimed:  # the hourly limit, counted and claimed in one write transaction
             store.move(db, p.id, ("approved",), "proposed", now, decided_by=None, decided_at=None)
             why = (
                 f"the limit of {self.rules.max_actions_per_hour} actions an hour in "
@@ -300,10 +320,9 @@ class Runner:
             )
             self._audit(db, now, "refused", p, actor, error=why)
             return Result(False, f"Not stopped: {why}.", store.get(db, p.id))
-        store.move(db, p.id, ("approved",), "executing", now, result={"plan": plan})
-        outcome = self._call(db, p, p.action, target, observed, actor, now)
+        outcome = self._run(db, p, p.action, target, observed, actor, now)
         state = "succeeded" if outcome.ok else "failed"
-        store.move(db, p.id, ("executing",), state, now, result=_result(plan, outcome))
+        store.move(db, p.id, ("executing",), state, now, result=lifecycle.result_of(plan, outcome))
         q = store.get(db, p.id)
         if outcome.ok:
             return Result(True, f"Stopped {p.resource_id} ({outcome.detail}).", q)
@@ -312,6 +331,10 @@ class Runner:
     def _call(self, db, p, name: str, target, observed, actor, now, **params) -> Outcome:
         """A real cloud call, audited before ("executing") and after."""
         self._audit(db, now, "executing", p, actor, action=name, before=observed.summary())
+        return self._run(db, p, name, target, observed, actor, now, **params)
+
+    def _run(self, db, p, name: str, target, observed, actor, now, **params) -> Outcome:
+        """The cloud call itself, audited after; never raises."""
         try:
             outcome = self.clouds.action(p.cloud, name).run(
                 target, observed, f"{p.id}-{name}", **params
@@ -365,12 +388,15 @@ class Runner:
         log.info("remediation: %s refused for %s: %s", action, actor.user_id, why)
         return Result(False, f"{why[0].upper()}{why[1:]}. Nothing was changed.", None)
 
-    def _audit(self, db, now, event, p, actor: Actor | None, **fields) -> None:
+    def _fields(self, actor: Actor | None, **fields) -> dict:
         fields.setdefault("mode", self.mode)
         if actor is not None:
             fields.setdefault("actor_user_id", actor.user_id)
             fields.setdefault("actor_email", actor.email)
-        store.audit(db, now, event, p, **fields)
+        return fields
+
+    def _audit(self, db, now, event, p, actor: Actor | None, **fields) -> None:
+        store.audit(db, now, event, p, **self._fields(actor, **fields))
 
     @staticmethod
     def _fp(p: StoredProposal) -> dict:
@@ -380,83 +406,16 @@ class Runner:
     def _with_owner_note(result: Result, p, actor: Actor, role: str, action: str) -> Result:
         if not result.done or role == "owner" or not p or not p.owner:
             return result
-        verb = {"stop": "acted on", "snooze": "snoozed"}[action]
+        verb = {"stop": "acted on", "snooze": "snoozed", "start": "started again"}[action]
         note = (
             f"<@{actor.user_id}> {verb} your instance {p.resource_id} "
             f"({p.instance_type or '?'}): {result.message}"
         )
         return Result(result.done, result.message, result.proposal, note)
 
-    # -- housekeeping -----------------------------------------------------------------------
+    # -- housekeeping (remediation.lifecycle) ----------------------------------------------
     def expire(self, db: Database, now: datetime) -> list[StoredProposal]:
-        """Proposals past their expiry: their buttons go; nothing happens without a click."""
-        out = []
-        for p in store.due_to_expire(db, now):
-            if store.move(db, p.id, ("proposed", "planned"), "expired", now):
-                self._audit(db, now, "expired", p, None, actor_user_id="bot")
-                out.append(store.get(db, p.id))
-        return out
+        return lifecycle.expire(self, db, now)
 
     def recover(self, db: Database, now: datetime) -> list[StoredProposal]:
-        """At start: proposals a previous process left ``executing`` are read from the cloud
-        and completed (the stop took) or marked failed."""
-        out = []
-        for p in store.listed(db, ("executing",)):
-            try:
-                observed = self._read(target_of_proposal(p))
-                done = observed.found and observed.state in ("stopped", "stopping")
-                why = (
-                    None if done else f"interrupted by a restart; the instance is {observed.state}"
-                )
-            except Refused as exc:
-                done, why = False, f"interrupted by a restart; {exc}"
-            state = "succeeded" if done else "failed"
-            if store.move(
-                db,
-                p.id,
-                ("executing",),
-                state,
-                now,
-                result={**p.result, "recovered": True, "error": why},
-            ):
-                self._audit(db, now, f"recovered {state}", p, None, actor_user_id="bot", error=why)
-                out.append(store.get(db, p.id))
-        return out
-
-
-def changed(p: StoredProposal, observed: Observed) -> str | None:
-    """What changed since the proposal (its state, type, launch time, tags), in words."""
-    if p.fingerprint is None or observed.fingerprint() == p.fingerprint:
-        return None
-    if not observed.found:
-        return "the instance no longer exists"
-    then = p.evidence.get("observed") or {}
-    now = observed.summary()
-    parts = [
-        f"its {k} changed from {then.get(k)!s} to {now.get(k)!s}"
-        for k in ("state", "type", "launched")
-        if then.get(k) != now.get(k)
-    ]
-    if not parts:
-        parts.append("its tags changed")
-    return "; ".join(parts)
-
-
-def plan_of(p: StoredProposal, observed: Observed) -> list[str]:
-    steps = []
-    if observed.group:
-        steps.append(f"detach it from group {observed.group} (desired capacity −1)")
-    verb = "deallocate" if p.cloud == "azure" else "stop"
-    where = f"{p.cloud} {p.account or '(default account)'} {p.region}"
-    steps.append(f"{verb} {p.resource_id} ({p.instance_type or '?'}) in {where}")
-    return steps
-
-
-def _result(plan: list[str], outcome: Outcome) -> dict:
-    return {
-        "plan": plan,
-        "request_id": outcome.request_id,
-        "state": outcome.state,
-        "detail": outcome.detail,
-        "error": outcome.error,
-    }
+        return lifecycle.recover(self, db, now)

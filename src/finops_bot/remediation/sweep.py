@@ -41,14 +41,10 @@ def target_of(node: NodeState) -> Target | None:
     if cloud == "gcp" and account and zone:  # GCE's hostname is the instance's name
         name = node.hostname.split(".", 1)[0]
         return Target("gcp", account, zone, name, node.instance_type, node.spot)
-    if cloud == "azure" and instance_id:
-        parts = instance_id.strip("/").split("/")
-        if len(parts) == 8 and parts[0].lower() == "subscriptions":
-            return Target("azure", parts[1], parts[3], parts[7], node.instance_type, node.spot)
-        if account:  # a bare VM name (the demo's): its resource group comes from the cloud
-            return Target(
-                "azure", account, region or "", instance_id, node.instance_type, node.spot
-            )
+    if cloud == "azure" and instance_id:  # the agent reports the VM's ARM resource id
+        from finops_bot.remediation.azure import target_from_resource_id
+
+        return target_from_resource_id(instance_id, node.instance_type, node.spot)
     return None
 
 
@@ -75,7 +71,7 @@ def sweep(
     for node in wasted:
         target = target_of(node)
         if target is None:
-            skipped.append(f"{node.node}: its cloud, account or zone is unknown")
+            skipped.append(f"{node.node}: its cloud account, zone or resource id is unknown")
             continue
         if (target.cloud, target.id) in open_now | snoozed:
             continue

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
+from finops_bot.store.db import begin_write
+
 OPEN = ("proposed", "approved", "executing", "planned")
 STATES = (*OPEN, "succeeded", "failed", "expired", "snoozed", "superseded", "restarted")
 _COLUMNS = (
@@ -233,11 +235,7 @@ def executions_since(db: Database, cloud: str, account: str, since: datetime) ->
     return db.execute(sql, [cloud, account, stamp(since)]).fetchone()[0]
 
 
-def audit(
-    db: Database, at: datetime, event: str, proposal: StoredProposal | None = None, **fields: object
-) -> None:
-    """Append one audit line (its own transaction: it is written even when what follows
-    fails). ``before``/``after`` may be dicts (stored as JSON)."""
+def _audit_row(at: datetime, event: str, proposal: StoredProposal | None, fields: dict) -> tuple:
     values = {k: fields.get(k) for k in AUDIT_FIELDS if k not in ("at", "event", "proposal_id")}
     for key in ("before", "after"):
         if isinstance(values[key], dict):
@@ -251,12 +249,51 @@ def audit(
         "resource": proposal.resource if proposal else fields.get("resource"),
         **values,
     }
-    names = ", ".join(row)
+    marks = ",".join("?" * len(row))
+    return f"INSERT INTO remediation_audit ({', '.join(row)}) VALUES ({marks})", list(row.values())
+
+
+def audit(
+    db: Database, at: datetime, event: str, proposal: StoredProposal | None = None, **fields: object
+) -> None:
+    """Append one audit line (its own transaction: it is written even when what follows
+    fails). ``before``/``after`` may be dicts (stored as JSON)."""
     with db.conn:
-        db.execute(
-            f"INSERT INTO remediation_audit ({names}) VALUES ({','.join('?' * len(row))})",
-            list(row.values()),
-        )
+        db.execute(*_audit_row(at, event, proposal, fields))
+
+
+def claim_execution(
+    db: Database,
+    p: StoredProposal,
+    since: datetime,
+    limit: int,
+    now: datetime,
+    result: dict,
+    fields: dict,
+) -> bool:
+    """In one write transaction: when the account has had fewer than ``limit`` real
+    executions since ``since``, move ``p`` from approved to executing and append its
+    "executing" line. Two processes cannot both pass the limit."""
+    conn = db.conn
+    begin_write(conn)
+    try:
+        if executions_since(db, p.cloud, p.account, since) >= limit:
+            conn.rollback()
+            return False
+        moved = conn.execute(
+            "UPDATE proposals SET state = 'executing', updated_at = ?, result = ? "
+            "WHERE id = ? AND state = 'approved'",
+            [stamp(now), json.dumps(result, sort_keys=True), p.id],
+        ).rowcount
+        if moved != 1:
+            conn.rollback()
+            return False
+        conn.execute(*_audit_row(now, "executing", p, fields))
+        conn.commit()
+        return True
+    except BaseException:
+        conn.rollback()
+        raise
 
 
 def audit_events(

@@ -171,7 +171,8 @@ def test_no_answer_to_a_scoped_person_names_anything_outside(engine, data):
     )
     shown = shown.replace(question, "")  # the asker's own words come back in refusals
     shown = shown.replace(json.dumps(question)[1:-1], "")
-    leaked = [n for n in outside if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", shown)]
+    typed = set(question.split())  # a suggestion may echo a name the asker typed themselves
+    leaked = [n for n in outside - typed if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", shown)]
     assert not leaked, (question, leaked)
 
 

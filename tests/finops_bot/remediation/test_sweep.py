@@ -352,7 +352,7 @@ def test_a_node_whose_account_is_unknown_is_skipped_with_a_reason(fleet_db, clou
         fleet_db.execute("UPDATE gpu_latest SET account = NULL WHERE node = ?", [GCP_IDLE])
     result = run(fleet_db, cloud)
     assert set(by_resource(result)) == WASTED - {GCP_IDLE}
-    assert result.skipped == (f"{GCP_IDLE}: its cloud, account or zone is unknown",)
+    assert result.skipped == (f"{GCP_IDLE}: its cloud account, zone or resource id is unknown",)
     assert ("read", GCP_IDLE) not in cloud.calls
 
 
@@ -425,9 +425,9 @@ ARM = (
                 False,
             ),
         ),
-        (  # a bare VM name (the demo's) needs the account
+        (  # a bare VM name names no resource group: not a target
             node("azure", ("asr-nd96-0", "eastus", None, "sub-1")),
-            Target("azure", "sub-1", "eastus", "asr-nd96-0", "x.large", False),
+            None,
         ),
         (node("azure", ("asr-nd96-0", "eastus", None, None)), None),
         (node("azure", (None, "eastus", None, "sub-1")), None),

@@ -1,0 +1,89 @@
+"""A proposal's life outside clicks: expiry (its buttons go; nothing happens without a
+click), recovery at start (an execution a previous process left unfinished is read back
+from the cloud), and the words the runner and the cards use: what changed, the plan, the
+outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from finops_bot.errors import FinopsError
+from finops_bot.remediation.registry import Observed, Outcome
+from finops_bot.remediation.sweep import target_of_proposal
+from finops_bot.store import proposals as store
+from finops_bot.store.proposals import StoredProposal
+
+
+def expire(runner, db: Database, now: datetime) -> list[StoredProposal]:
+    """Proposals past their expiry: their buttons go; nothing happens without a click."""
+    out = []
+    for p in store.due_to_expire(db, now):
+        if store.move(db, p.id, ("proposed", "planned"), "expired", now):
+            runner._audit(db, now, "expired", p, None, actor_user_id="bot")
+            out.append(store.get(db, p.id))
+    return out
+
+
+def recover(runner, db: Database, now: datetime) -> list[StoredProposal]:
+    """At start: proposals a previous process left ``executing`` are read from the cloud
+    and completed (the stop took) or marked failed."""
+    out = []
+    for p in store.listed(db, ("executing",)):
+        try:
+            observed = runner._read(target_of_proposal(p))
+            done = observed.found and observed.state in ("stopped", "stopping")
+            why = None if done else f"interrupted by a restart; the instance is {observed.state}"
+        except FinopsError as exc:
+            done, why = False, f"interrupted by a restart; {exc}"
+        state = "succeeded" if done else "failed"
+        if store.move(
+            db,
+            p.id,
+            ("executing",),
+            state,
+            now,
+            result={**p.result, "recovered": True, "error": why},
+        ):
+            runner._audit(db, now, f"recovered {state}", p, None, actor_user_id="bot", error=why)
+            out.append(store.get(db, p.id))
+    return out
+
+
+def changed(p: StoredProposal, observed: Observed) -> str | None:
+    """What changed since the proposal (its state, type, launch time, tags), in words."""
+    if p.fingerprint is None or observed.fingerprint() == p.fingerprint:
+        return None
+    if not observed.found:
+        return "the instance no longer exists"
+    then = p.evidence.get("observed") or {}
+    now = observed.summary()
+    parts = [
+        f"its {k} changed from {then.get(k)!s} to {now.get(k)!s}"
+        for k in ("state", "type", "launched")
+        if then.get(k) != now.get(k)
+    ]
+    if not parts:
+        parts.append("its tags changed")
+    return "; ".join(parts)
+
+
+def plan_of(p: StoredProposal, observed: Observed) -> list[str]:
+    steps = []
+    if observed.group:
+        steps.append(f"detach it from group {observed.group} (desired capacity −1)")
+    verb = "deallocate" if p.cloud == "azure" else "stop"
+    where = f"{p.cloud} {p.account or '(default account)'} {p.region}"
+    steps.append(f"{verb} {p.resource_id} ({p.instance_type or '?'}) in {where}")
+    return steps
+
+
+def result_of(plan: list[str], outcome: Outcome) -> dict:
+    return {
+        "plan": plan,
+        "request_id": outcome.request_id,
+        "state": outcome.state,
+        "detail": outcome.detail,
+        "error": outcome.error,
+    }

@@ -225,6 +225,6 @@ def keep_until(picked: str | None) -> datetime | None:
     """A datepicker's day → the end of that day, UTC (the runner refuses a past one)."""
     try:
         day = date.fromisoformat(str(picked))
-    except ValueError:
-        return datetime(1970, 1, 1, tzinfo=UTC)  # refused by the runner with a clear line
-    return datetime.combine(day + timedelta(days=1), time(0), UTC)
+        return datetime.combine(day + timedelta(days=1), time(0), UTC)
+    except (ValueError, OverflowError):  # refused by the runner with a clear line
+        return datetime(1970, 1, 1, tzinfo=UTC)

@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime
 
 from bot.deps import build, parse_as_of
+from finops_bot.errors import UsageError
 from finops_bot.render.proposals import audit_lines, proposal_json, proposal_text
 from finops_bot.store import connect
 from finops_bot.store import proposals as store
@@ -62,6 +63,8 @@ def proposals(args: argparse.Namespace) -> int:
 def audit(args: argparse.Namespace) -> int:
     deps = build(args.db, args.config)
     day = parse_as_of(args.since, "--since")
+    if args.resource is not None and not args.resource.isprintable() or _undecodable(args.resource):
+        raise UsageError(f"--resource {args.resource!r}: give an instance id or name, or rp_…")
     since = datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
     db = connect(deps.settings.db_path)
     try:
@@ -78,6 +81,14 @@ def audit(args: argparse.Namespace) -> int:
     for line in audit_lines(events):
         print(line)
     return 0
+
+
+def _undecodable(text: str | None) -> bool:
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def sweep_once(args: argparse.Namespace) -> int:
@@ -125,11 +136,12 @@ def demo_section(db, deps, prog: str, db_flag: str) -> None:
     from finops_bot.remediation.runner import Actor, Runner
     from finops_bot.remediation.sweep import sweep
 
-    rules = deps.settings.remediation
-    rules = rules if rules.active else parse_remediation(DEMO_RULES)
+    rules = parse_remediation(DEMO_RULES)  # its own, whatever the config says: a fixed story
     now, cloud = deps.fleet_now(db), DemoCloud.of_demo_fleet()
     for p in store.listed(db, store.OPEN):  # an earlier demo run's proposals make way
-        store.move(db, p.id, store.OPEN, "expired", now)
+        if store.move(db, p.id, store.OPEN, "expired", now):
+            store.audit(db, now, "expired", p, actor_user_id="demo", mode="dry-run",
+                        error="the demo ran again")  # fmt: skip
     print(
         "# Remediation: the idle sweep proposes stopping GPU instances idle for "
         f"{rules.propose_after_minutes}+ minutes\n# ([remediation] propose_after_minutes); "

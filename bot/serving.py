@@ -80,7 +80,7 @@ def serve(args: argparse.Namespace) -> int:
     scheduler = _scheduler(args, deps, checks, slack, answers.people)
     if fixes.rules.active:
         _remediation_jobs(scheduler, fixes, slack, answers.people)
-    print(remediation_line(fixes.rules), flush=True)
+    print(remediation_line(fixes.rules, demo=_built_by_demo(deps)), flush=True)
     scheduler.start()
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
@@ -113,13 +113,25 @@ def access_line(policy: AccessPolicy, slack_api: bool) -> str:
     return line
 
 
-def remediation_line(rules) -> str:
+def _built_by_demo(deps: Deps) -> bool:
+    from finops_bot.store.reads import demo_fleet_end
+
+    db = connect(deps.settings.db_path)
+    try:
+        return demo_fleet_end(db) is not None
+    finally:
+        db.close()
+
+
+def remediation_line(rules, demo: bool = False) -> str:
     """What serve says about remediation, once at start."""
     if not rules.configured:
         return "remediation: off (no [remediation] table; README, Remediation)"
     if not rules.enabled:
         return "remediation: switched off ([remediation] enabled = false)"
     mode = "DRY RUN (nothing is executed)" if rules.dry_run else "LIVE (clicks stop instances)"
+    if demo:
+        mode += " on the demo's in-memory cloud (this cache was built by the demo)"
     return (
         f"remediation: {mode}; proposals after {rules.propose_after_minutes} idle minutes, "
         f"at most {rules.max_actions_per_hour} actions an hour per account"

@@ -16,6 +16,11 @@ def ack_fix(ack) -> None:
     ack()
 
 
+def unknown_fix(ack, respond) -> None:
+    ack()
+    respond(response_type="ephemeral", replace_original=False, text=_SORRY)
+
+
 def fix_click(action, body, context, client, respond, logger) -> None:
     service = getattr(context["finops"], "remediation", None)
     user = context.get("user_id")

@@ -253,8 +253,10 @@ def may_remediate(policy: AccessPolicy, who: Identity | None, their_email: str |
     widen this: a destructive action is never for everyone."""
     if who is None:
         return None, "your Slack identity could not be checked"
-    mine = bool(owner) and owner.strip().lower() in {
-        who.user_id.lower(), (their_email or "").strip().lower()}  # fmt: skip
+    tag = (owner or "").strip().lower()
+    # another workspace's admins set their users' emails: an outsider owns only by user id
+    mine = bool(tag) and (tag == who.user_id.lower() or (
+        not who.external and tag == (their_email or "").strip().lower()))  # fmt: skip
     if mine and not require_approver:
         return "owner", ""
     if not who.outsider:

@@ -219,3 +219,22 @@ def test_a_bad_remediation_table_is_one_line(capsys, copy_db, tmp_path):
     code, out, err = cli(capsys, "sweep", "--config", str(config), db=copy_db)
     assert code != 0 and out == ""
     assert err.count("\n") == 1 and "propose_after_minutes" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "table",
+    ["[remediation]\n", "[remediation]\npropose_after_minutes = 30\ndry_run = false\n"],
+    ids=["defaults", "live-no-approvers"],
+)
+def test_the_demo_tells_its_own_story_whatever_remediation_config(capsys, tmp_path, table):
+    """The demo's flow uses its own rules: a configured [remediation] neither breaks it nor
+    makes its narration false."""
+    (tmp_path / "finops-bot.toml").write_text(table)
+    code, out, _ = cli(capsys, "demo", "--as-of", AS_OF, db=tmp_path / "d.db")
+    assert code == 0 and "4 new proposal(s):" in out
+    assert "clicks [Stop] (dry_run = true, the default):\n    Dry run: nothing" in out
+
+
+def test_an_unencodable_resource_is_one_line(capsys, demo_db):
+    code, out, err = cli(capsys, "audit", "--resource", "\udcff\udcfe", db=demo_db)
+    assert code == 2 and "--resource" in err and "Traceback" not in err

@@ -259,7 +259,7 @@ def test_the_owner_stops_in_dry_run_and_the_card_shows_the_plan(make):
     assert "permission probe: allowed" in text and "Nothing was executed" in text
     assert [b["type"] for b in body["blocks"]] == ["section", "actions"]
     ids = [e["action_id"].split(":")[0] for e in body["blocks"][1]["elements"]]
-    assert ids == ["finops_fix_snooze", "finops_fix_keep"]  # a plan can be snoozed, not re-run
+    assert ids == ["finops_fix_stop", "finops_fix_snooze", "finops_fix_keep"]  # stop: once live
     assert body["text"].endswith(": planned")
     q = bed.proposal(ALICE_NODE)
     assert q.state == "planned" and q.decided_by == "U0ALICE"
@@ -510,7 +510,7 @@ def test_keep_until_a_past_day_is_refused(make):
         "U0ALICE", card(bed.proposal(ALICE_NODE)), FIX_KEEP, selected_date="2026-11-20"
     )
     text = refused_plainly(bed, path)
-    assert text.startswith("Pick a date after today and within 90 days")
+    assert text.startswith("Pick a day from today to 90 days ahead")
     assert bed.calls("/api/chat.update") == []
     assert bed.proposal(ALICE_NODE).state == "proposed"
 
@@ -568,3 +568,15 @@ def test_eight_concurrent_clicks_are_each_acked_well_within_three_seconds(make):
     assert {r: (bed.proposal(r).state, bed.proposal(r).decided_by) for r in OWNERS} == {
         r: ("planned", user) for r, user in OWNERS.items()
     }
+
+
+def test_a_forged_action_id_is_told_not_404(make):
+    """An action id of ours the app does not know (forged, or a stale card's datepicker with
+    a mangled id) is acked and told, never an unhandled 404."""
+    bed = make()
+    blocks = card(bed.proposal(ALICE_NODE))
+    forged = json.loads(json.dumps(blocks))
+    forged[-1]["elements"][0]["action_id"] = "finops_fix_nuke"
+    path, _ = bed.click("U0ALICE", forged, "finops_fix_nuke")
+    assert bed.reply(path)["text"] == "Sorry, that button is not known here."
+    assert bed.proposal(ALICE_NODE).state == "proposed"

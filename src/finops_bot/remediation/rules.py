@@ -18,6 +18,7 @@ KEYS = {
     "expiry_hours",
     "max_actions_per_hour",
     "owner_tag",
+    "project_tag",
     "approvers",
     "projects",
 }
@@ -46,6 +47,7 @@ class RemediationRules:
     expiry_hours: int = 24
     max_actions_per_hour: int = 10  # per cloud account; real executions only
     owner_tag: str = "owner"
+    project_tag: str = "project"  # the project require_approver and approvers go by
     approvers: frozenset[str] = frozenset()  # user ids, user-group ids or emails
     projects: tuple[tuple[str, ProjectRule], ...] = ()
 
@@ -78,13 +80,14 @@ def parse_remediation(raw: Any) -> RemediationRules:
                     f"[remediation] {key}: give a whole number from {low} to {high}, not {value!r}"
                 )
             values[key] = value
-    if "owner_tag" in raw:
-        tag = raw["owner_tag"]
-        if not isinstance(tag, str) or not _TAG.fullmatch(tag):
-            raise ConfigError(
-                f'[remediation] owner_tag: give a tag key such as "owner", not {tag!r}'
-            )
-        values["owner_tag"] = tag
+    for key in ("owner_tag", "project_tag"):
+        if key in raw:
+            tag = raw[key]
+            if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+                raise ConfigError(
+                    f'[remediation] {key}: give a tag key such as "{key[:-4]}", not {tag!r}'
+                )
+            values[key] = tag
     values["approvers"] = _ids("[remediation] approvers", raw.get("approvers", []))
     values["projects"] = _projects(raw.get("projects", {}))
     return RemediationRules(**values)

@@ -62,23 +62,20 @@ class Runner:
         self, db: Database, proposal_id: str, nonce: str, actor: Actor, now: datetime
     ) -> Result:
         try:
-            p, target, observed, role = self._checked(db, proposal_id, nonce, actor, now, "stop")
+            # a dry run's plan may be carried out once dry-run is off; in dry-run, once is enough
+            states = ("proposed",) if self.rules.dry_run else ("proposed", "planned")
+            p, target, observed, role = self._checked(
+                db, proposal_id, nonce, actor, now, "stop", states=states
+            )
             approved = {
                 "decided_by": actor.user_id,
                 "decided_at": stamp(now),
                 "nonce": store.new_nonce(),
             }
             if not store.move(
-                db,
-                p.id,
-                ("proposed",),
-                "approved",
-                now,
-                expect_nonce=nonce,
-                unexpired=True,
-                **approved,
+                db, p.id, states, "approved", now, expect_nonce=nonce, unexpired=True, **approved
             ):
-                raise Refused(self._why_not(db, p.id, nonce, now))
+                raise Refused(self._why_not(db, p.id, nonce, now, states))
         except Refused as why:
             return self._refused(db, proposal_id, actor, now, "stop", str(why))
         self._audit(db, now, "approved", p, actor, before=self._fp(p), after={"role": role})
@@ -106,8 +103,8 @@ class Runner:
         not in dry-run, the keep-until tag on the resource."""
         until = until or now + timedelta(hours=SNOOZE_HOURS)
         try:
-            if until <= now or until > now + timedelta(days=MAX_KEEP_DAYS):
-                raise Refused(f"pick a date after today and within {MAX_KEEP_DAYS} days")
+            if until <= now or until > now + timedelta(days=MAX_KEEP_DAYS + 1):
+                raise Refused(f"pick a day from today to {MAX_KEEP_DAYS} days ahead")
             p, target, observed, role = self._checked(
                 db, proposal_id, nonce, actor, now, "snooze", states=("proposed", "planned")
             )
@@ -210,20 +207,21 @@ class Runner:
             raise Refused(self._why_not(db, p.id, nonce, now, states))
         target = target_of_proposal(p)
         observed = self._read(target)
-        owner = observed.tags.get(self.rules.owner_tag) if observed.found else None
-        values = {"project": p.project, "owner": p.owner, "provider": p.cloud, "account": p.account}
-        need = self.rules.project(p.project).require_approver and action == "stop"
+        tags = observed.tags if observed.found else {}
+        owner = tags.get(self.rules.owner_tag)
+        # the project that decides require_approver and its approvers: the cloud's tag,
+        # else the proposal's (from labels: it may only add a rule, never lift one)
+        projects = {tags.get(self.rules.project_tag) or p.project, p.project}
+        need = action == "stop" and any(self.rules.project(x).require_approver for x in projects)
+        approvers = self.rules.approvers_for(tags.get(self.rules.project_tag) or p.project)
+        values = {"project": tags.get(self.rules.project_tag) or p.project, "owner": owner,
+                  "provider": p.cloud, "account": p.account}  # fmt: skip
         role, why = may_remediate(
-            self.access,
-            actor.identity,
-            actor.email,
-            owner,
-            self.rules.approvers_for(p.project),
-            need,
-            values,
+            self.access, actor.identity, actor.email, owner, approvers, need, values
         )
         if role is None:
-            who = f" ({owner})" if owner else " (it has no owner tag)"
+            outsider = actor.identity is None or actor.identity.outsider
+            who = " (it has no owner tag)" if not owner else "" if outsider else f" ({owner})"
             raise Refused(f"{why}{who}; ask {self.access.contact or 'an approver'}")
         return p, target, observed, role
 

@@ -139,10 +139,12 @@ def _proposal(
         "memory_mb": round(node.memory_mb),
         "keeps_billing": keeps.describe(),
         "blockers": list(observed.blockers),
+        "labelled_owner": node.owner,
         "group": observed.group,
         "observed": observed.summary(),
     }
-    owner = observed.tags.get(rules.owner_tag) or node.owner
+    owner = observed.tags.get(rules.owner_tag)  # the cloud's tag only: labels are display
+    project = observed.tags.get(rules.project_tag) or node.project
     saving = None if hourly is None else round(max(hourly - keeps.hourly, 0.0), 4)
     return StoredProposal(
         id="rp_" + secrets.token_hex(6),
@@ -156,7 +158,7 @@ def _proposal(
         action="stop",
         state="proposed",
         owner=owner,
-        project=node.project,
+        project=project,
         evidence=evidence,
         saving_per_hour=saving,
         keeps_billing_per_hour=round(keeps.hourly, 4),

@@ -55,6 +55,13 @@ def idle_for(p: StoredProposal, now: datetime | None) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
+def owner_words(p: StoredProposal) -> str:
+    if p.owner:
+        return p.owner
+    label = p.evidence.get("labelled_owner")
+    return "none tagged (approvers decide" + (f"; labelled {label})" if label else ")")
+
+
 def title(p: StoredProposal) -> str:
     market = "Spot" if p.spot else "on-demand" if p.spot is False else "market unknown"
     where = f"{p.cloud} {p.account or '(default account)'} {p.region}"
@@ -129,7 +136,7 @@ def _confirm(p: StoredProposal, now: datetime | None) -> dict:
     )
     text = (
         f"{p.resource_id}, {p.instance_type or '?'}, idle {idle_for(p, now)}, "
-        f"{_usd(e.get('hourly'))}/h.{held} Owner: {p.owner or 'unknown'}."
+        f"{_usd(e.get('hourly'))}/h.{held} Owner: {owner_words(p)}."
     )
     return {
         "title": {"type": "plain_text", "text": f"Stop {p.resource_id}?"[:100]},
@@ -149,8 +156,9 @@ def buttons(p: StoredProposal, now: datetime | None) -> dict | None:
     """The card's buttons for its state: waiting → Stop, Snooze, Keep until; a dry run's
     plan → Snooze, Keep until; stopped → Start again; anything else → none."""
     value, elements = button_value(p), []
-    if p.state == "proposed":
-        elements.append(_button(FIX_STOP, "Stop", value, style="danger", confirm=_confirm(p, now)))
+    if p.state in ("proposed", "planned"):  # a plan's [Stop] runs once dry-run is off
+        label = "Stop" if p.state == "proposed" else "Stop for real"
+        elements.append(_button(FIX_STOP, label, value, style="danger", confirm=_confirm(p, now)))
     if p.state in ("proposed", "planned"):
         elements.append(_button(FIX_SNOOZE, "Snooze 4h", value))
         elements.append({"type": "datepicker", "action_id": f"{FIX_KEEP}:{value}",
@@ -166,7 +174,7 @@ def proposal_blocks(p: StoredProposal, now: datetime | None) -> list[dict]:
     """One card: what, why, the saving, its state, and (while it waits) the buttons. A
     datepicker sends no value, so its action id carries the proposal id and nonce."""
     head = f"*Idle GPU instance* `{escape(title(p))}`"
-    who = f"project {escape(p.project or 'unknown')} · owner {escape(p.owner or 'unknown')}"
+    who = f"project {escape(p.project or 'unknown')} · owner {escape(owner_words(p))}"
     lines = [head, who, escape(evidence_line(p, now)), escape(saving_line(p)), status_line(p)]
     blocks: list[dict] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}}
@@ -179,7 +187,7 @@ def proposal_text(p: StoredProposal, now: datetime) -> str:
     state = STATE_WORDS.get(p.state, p.state)
     lines = [
         f"{p.id} [{state}] {title(p)}",
-        f"  project {p.project or 'unknown'}, owner {p.owner or 'unknown'}",
+        f"  project {p.project or 'unknown'}, owner {owner_words(p)}",
         f"  {evidence_line(p, now)}",
         f"  {saving_line(p)}",
         f"  {status_line(p).replace('*', '')}",

@@ -233,8 +233,16 @@ def test_guests_and_outsiders_are_never_approvers(world, identity):
     email = "ops@acme.ai" if identity.user_id == "U0OLIVE" else None
     result = world.stop(IDLE, Actor(identity.user_id, email, identity))
     assert not result.done
-    assert result.message == STRANGER_MESSAGE.format(owner="alice@acme.ai")
+    # an outsider is not told whose instance it is
+    assert result.message == STRANGER_MESSAGE.replace(" ({owner})", "")
     assert world.state(IDLE) == "proposed"
+
+
+def test_another_workspaces_user_with_the_owners_email_is_not_the_owner(world):
+    """Another organisation's admins set their users' emails: an outsider owns only by id."""
+    mallory = Actor("U0MALLORY", "alice@acme.ai", Identity("U0MALLORY", external=True))
+    result = world.stop(IDLE, mallory)
+    assert not result.done and world.state(IDLE) == "proposed"
 
 
 def test_a_guest_who_owns_the_instance_may_act_on_it(world):
@@ -556,11 +564,11 @@ def test_a_snooze_whose_tag_fails_still_snoozes(world, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "until", [NOW, NOW - timedelta(days=1), NOW + timedelta(days=90, seconds=1)]
+    "until", [NOW, NOW - timedelta(days=1), NOW + timedelta(days=91, seconds=1)]
 )
 def test_a_snooze_date_out_of_range_is_refused(world, until):
     result = world.snooze(IDLE, ALICE, until=until)
-    assert result.message == "Pick a date after today and within 90 days. Nothing was changed."
+    assert result.message == "Pick a day from today to 90 days ahead. Nothing was changed."
     assert world.state(IDLE) == "proposed"
 
 

@@ -284,6 +284,7 @@ def test_the_evidence(fleet_db, cloud):
         "memory_mb",
         "keeps_billing",
         "blockers",
+        "labelled_owner",
         "group",
         "observed",
     }
@@ -317,7 +318,9 @@ def test_the_owner_comes_from_the_cloud_tag_not_the_agent_label(fleet_db, cloud)
     del instance(cloud, GCP_IDLE).tags["owner"]
     made = by_resource(run(fleet_db, cloud))
     assert made[IDLE].owner == "zed@acme.ai"
-    assert made[GCP_IDLE].owner == "carol@acme.ai"  # no tag: the heartbeat's label, for show
+    # no tag: no owner (approvers decide); the heartbeat's label is kept for show only
+    assert made[GCP_IDLE].owner is None
+    assert made[GCP_IDLE].evidence["labelled_owner"] == "carol@acme.ai"
 
 
 def test_each_proposal_is_audited_by_the_sweep(fleet_db, cloud):

@@ -26,6 +26,7 @@ from finops_bot.remediation.registry import (
     ActionError,
     Observed,
     Outcome,
+    PowerAction,
     Probe,
     Reader,
     Target,
@@ -174,23 +175,13 @@ def _read_probe(target: Target, permission: str, what: str) -> Probe:
     )
 
 
-class _Power(Action):
+class _Power(PowerAction):
     """deallocate / start: a long-running operation, waited for."""
 
     cloud = "azure"
     method: ClassVar[str]
-    ready: ClassVar[tuple[str, ...]]  # the states it may run from
-    not_ready: ClassVar[str]  # why not, from another state
-    done: ClassVar[tuple[str, str, str]]  # the state when done, while not yet, in words
-
-    def refusal(self, target: Target, observed: Observed) -> str | None:
-        if not observed.found:
-            return "the VM was not found"
-        if observed.blockers and self.name == "stop":
-            return observed.blockers[0]
-        if observed.state in self.ready:
-            return None
-        return self.not_ready.format(WORDS.get(observed.state, observed.state))
+    missing = "the VM was not found"
+    words = WORDS
 
     def probe(self, target: Target, observed: Observed) -> Probe:
         return _read_probe(target, self.permissions[0], self.method.removeprefix("begin_"))

@@ -23,6 +23,7 @@ from finops_bot.remediation.registry import (
     Clients,
     Observed,
     Outcome,
+    PowerAction,
     Probe,
     Reader,
     Target,
@@ -209,21 +210,11 @@ def _operate(clients: Clients, target: Target, permission: str, method: str, **b
     return True
 
 
-class _Power(Action):
+class _Power(PowerAction):
     """stop / start: one instances call, then the zone operation."""
 
     cloud = "gcp"
     method: ClassVar[str]
-    ready: ClassVar[tuple[str, ...]]  # the states it may run from
-    not_ready: ClassVar[str]  # why not, from another state
-    done: ClassVar[tuple[str, str, str]]  # the state when done, while not yet, in words
-
-    def refusal(self, target: Target, observed: Observed) -> str | None:
-        if not observed.found:
-            return "the instance was not found"
-        if observed.blockers and self.name == "stop":
-            return observed.blockers[0]
-        return None if observed.state in self.ready else self.not_ready.format(observed.state)
 
     def probe(self, target: Target, observed: Observed) -> Probe:
         return _probe(self.clients, target, self.permissions)

@@ -136,6 +136,26 @@ class Action:
         raise NotImplementedError
 
 
+class PowerAction(Action):
+    """stop / start: refused when the resource is gone, (a stop) when something blocks it,
+    and from a state it may not run from (``not_ready`` names the state in ``words``)."""
+
+    ready: ClassVar[tuple[str, ...]] = ()  # the states it may run from
+    not_ready: ClassVar[str] = "it is {}"
+    missing: ClassVar[str] = "the instance was not found"
+    words: ClassVar[dict[str, str]] = {}
+    done: ClassVar[tuple[str, str, str]]  # the state when done, while not yet, in words
+
+    def refusal(self, target: Target, observed: Observed) -> str | None:
+        if not observed.found:
+            return self.missing
+        if observed.blockers and self.name == "stop":
+            return observed.blockers[0]
+        if observed.state in self.ready:
+            return None
+        return self.not_ready.format(self.words.get(observed.state, observed.state))
+
+
 READERS: dict[str, type[Reader]] = {}
 ACTIONS: dict[tuple[str, str], type[Action]] = {}
 

@@ -20,13 +20,16 @@ from finops_bot.remediation.demo_cloud import DemoCloud
 from finops_bot.remediation.registry import Clouds
 from finops_bot.remediation.rules import RemediationRules
 from finops_bot.remediation.runner import Actor, Result, Runner
+from finops_bot.remediation.spot import spot_sweep
 from finops_bot.remediation.sweep import SweepResult, sweep
 from finops_bot.render.proposals import (
     FIX_KEEP,
+    FIX_PLAN,
     FIX_SNOOZE,
     FIX_START,
     FIX_STOP,
     audit_lines,
+    kind_words,
     parse_value,
     proposal_blocks,
     title,
@@ -147,6 +150,8 @@ class Remediation:
                 result = runner.start(db, pid, nonce, actor, now)
             elif action_id == FIX_KEEP:
                 result = runner.snooze(db, pid, nonce, actor, now, keep_until(picked))
+            elif action_id == FIX_PLAN:
+                return Click(runner.copy_plan(db, pid, nonce, actor, now), None, "")
             else:
                 result = Result(False, "That button is not known here. Nothing was changed.")
             if result.proposal is None:
@@ -159,7 +164,7 @@ class Remediation:
     def card(self, db, p: StoredProposal, now: datetime) -> tuple[list[dict], str]:
         """The card as it is now, with a fresh nonce (older cards go out of date)."""
         p.nonce = store.rotate(db, p.id)
-        return proposal_blocks(p, now), f"Idle GPU instance {title(p)}: {p.state}"
+        return proposal_blocks(p, now), f"{kind_words(p)} {title(p)}: {p.state}"
 
     def owner_user(self, p: StoredProposal) -> str | None:
         """The owner's Slack user id (the owner tag holds an email or a user id)."""
@@ -187,13 +192,23 @@ class Remediation:
         lines = audit_lines(events)[-40:]
         return f"Remediation audit for {resource} (latest {len(lines)}):\n" + "\n".join(lines)
 
-    def sweep(self, now: datetime) -> SweepResult:
+    def sweeps(self, now: datetime) -> tuple[SweepResult, SweepResult]:
+        """The idle sweep (stop) and the Spot advice, in that order."""
         db = connect(self.db_path)
         try:
             now = fleet_now(db, now)
-            return sweep(db, now, self.rules, self.clouds(db), self.prices, self.fleet_rules)
+            args = (db, now, self.rules, self.clouds(db), self.prices, self.fleet_rules)
+            return sweep(*args), spot_sweep(*args)
         finally:
             db.close()
+
+    def sweep(self, now: datetime) -> SweepResult:
+        idle, spot = self.sweeps(now)
+        return SweepResult(
+            idle.proposed + spot.proposed,
+            idle.candidates + spot.candidates,
+            idle.skipped + spot.skipped,
+        )
 
     def housekeeping(self, now: datetime) -> list[StoredProposal]:
         """Expired proposals (and, at start, interrupted executions): cards to redraw."""

@@ -108,14 +108,19 @@ def sweep_once(args: argparse.Namespace) -> int:
         db.close()
     from bot.remediation import service_of
 
-    result = service_of(deps).sweep(now)
+    idle, spot = service_of(deps).sweeps(now)
     print(
-        f"{result.candidates} node(s) wasted for {rules.propose_after_minutes}+ minutes; "
-        f"{len(result.proposed)} new proposal(s)."
+        f"{idle.candidates} node(s) wasted for {rules.propose_after_minutes}+ minutes "
+        "(those proposed or snoozed before are not proposed again); "
+        f"{len(idle.proposed)} new proposal(s) to stop."
     )
-    for p in result.proposed:
+    print(
+        f"{spot.candidates} busy on-demand node(s) checked for Spot; "
+        f"{len(spot.proposed)} new Spot proposal(s) (an approver decides)."
+    )
+    for p in idle.proposed + spot.proposed:
         print(proposal_text(p, now))
-    for line in result.skipped:
+    for line in idle.skipped + spot.skipped:
         print(f"  skipped {line}")
     return 0
 
@@ -140,8 +145,15 @@ def demo_section(db, deps, prog: str, db_flag: str) -> None:
     now, cloud = deps.fleet_now(db), DemoCloud.of_demo_fleet()
     for p in store.listed(db, store.OPEN):  # an earlier demo run's proposals make way
         if store.move(db, p.id, store.OPEN, "expired", now):
-            store.audit(db, now, "expired", p, actor_user_id="demo", mode="dry-run",
-                        error="the demo ran again")  # fmt: skip
+            store.audit(
+                db,
+                now,
+                "expired",
+                p,
+                actor_user_id="demo",
+                mode="dry-run",
+                error="the demo ran again",
+            )
     print(
         "# Remediation: the idle sweep proposes stopping GPU instances idle for "
         f"{rules.propose_after_minutes}+ minutes\n# ([remediation] propose_after_minutes); "
@@ -188,6 +200,48 @@ def demo_section(db, deps, prog: str, db_flag: str) -> None:
     print(f"\n$ {prog} audit --resource {stalled.resource_id}{db_flag}")
     for line in audit_lines(store.audit_events(db, stalled.id)):
         print("  " + line.replace(stalled.id, "rp_…"))
+    print()
+    demo_spot(db, now, rules, cloud, deps, actor)
+
+
+def demo_spot(db, now, rules, cloud, deps, actor: dict) -> None:
+    """Spot advice on the demo: the busy on-demand nodes whose jobs write checkpoints; GCP's
+    switches in place (an approver's dry run), AWS standalone gets a written plan."""
+    from finops_bot.access import Identity
+    from finops_bot.remediation.runner import Actor, Runner
+    from finops_bot.remediation.spot import spot_sweep
+
+    result = spot_sweep(db, now, rules, cloud, deps.prices, deps.settings.fleet)
+    print(
+        "# Spot: busy on-demand nodes whose work can resume (labels.checkpoints, or progress "
+        "that\n# went on after a restart), the saving from dated prices; an approver "
+        "decides:\n"
+    )
+    for p in result.proposed:
+        how = "a written plan" if p.evidence["plan_only"] else "switches in place"
+        print(
+            f"  {p.resource_id} ({p.instance_type}, owner {p.owner}): saves "
+            f"${p.saving_per_hour:,.2f}/h on Spot ({p.evidence['price_basis']}); {how}"
+        )
+    print(
+        f"  ({len(result.skipped)} busy on-demand node(s) not advised: nothing shows their "
+        "jobs can resume)"
+    )
+    runner = Runner(rules, deps.settings.access, cloud)
+    gcp = next((p for p in result.proposed if not p.evidence["plan_only"]), None)
+    aws = next((p for p in result.proposed if p.evidence["plan_only"]), None)
+    if gcp:
+        dan = Actor("U0DAN", gcp.owner, Identity("U0DAN"))
+        print(
+            f"  {gcp.owner}, its owner, clicks [Switch to Spot]:\n    "
+            f"{runner.stop(db, gcp.id, gcp.nonce, dan, now).message}"
+        )
+        runner.stop(db, gcp.id, gcp.nonce, actor["U0OPS"], now)
+        print(f"  approver U0OPS clicks it (dry run):\n    {status_plain(store.get(db, gcp.id))}")
+    if aws:
+        plan = runner.copy_plan(db, aws.id, aws.nonce, actor["U0OPS"], now).message
+        print(f"  [Copy plan] on {aws.resource_id}:\n    " + "\n    ".join(plan.splitlines()[:6]))
+        print("    …")
     print()
 
 

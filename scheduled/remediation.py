@@ -22,16 +22,16 @@ Update = Callable[[str, str, str, list], None]  # (channel, ts, text, blocks)
 
 def recipients(p: StoredProposal, approvers: frozenset[str], user_of: Callable) -> list[str]:
     """Who gets a new proposal's card: its owner (the owner tag's email or user id), else
-    the approvers named by user id or email."""
+    the approvers named by user id or email; a Spot proposal: the approvers first."""
     owner = (p.owner or "").strip()
     if owner.startswith("U") and "@" not in owner:  # "Uma@acme.ai" is an email
-        return [owner]
-    found = user_of(owner) if "@" in owner else None
-    if found:
-        return [found]
+        mine = [owner]
+    else:
+        mine = [u for u in [user_of(owner) if "@" in owner else None] if u]
     out = [a for a in sorted(approvers) if a.startswith("U")]
     out += [u for a in sorted(approvers) if "@" in a for u in [user_of(a)] if u]
-    return out
+    # a switch to Spot needs an approver: its card goes to them first
+    return (out + mine) if p.action == "spot" and out else (mine or out)
 
 
 def sweep_and_post(service, now: datetime, post: Post, user_of: Callable) -> int:

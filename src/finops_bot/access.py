@@ -269,7 +269,10 @@ def may_remediate(policy: AccessPolicy, who: Identity | None, their_email: str |
                 return role, ""
             return None, f"the resource is outside what you may see ({scope.describe()})"
     if mine:
-        return None, "this project requires an approver to act; your own click is not enough"
+        return None, (
+            "this needs an approver (a switch to Spot, or a project that requires one); "
+            "your own click is not enough"
+        )
     return None, "only the resource's owner (its owner tag in the cloud) or an approver may act"
 
 

@@ -42,6 +42,7 @@ NODES = (
 )  # fmt: skip
 
 
+CHECKPOINTED = {"i-0b3a1c2d4e5f60001", "recsys-g2-0"}  # busy jobs that write checkpoints
 ACCOUNTS = {
     "aws": "123456789012",
     "gcp": "acme-vision",
@@ -104,7 +105,7 @@ def _batch(node: tuple, minute: int, end: datetime) -> dict:
             "account": ACCOUNTS[provider],
             "spot": "spot" in name,
         },  # fmt: skip
-        "labels": {"project": project, "owner": owner},
+        "labels": {"project": project, "owner": owner, "checkpoints": name in CHECKPOINTED or None},
         "progress": progress,
         "window": {
             "start": (end - timedelta(minutes=1)).isoformat(),

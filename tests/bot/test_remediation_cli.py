@@ -93,7 +93,11 @@ def as_json(capsys, *args: str, db: Path) -> dict:
 def test_proposals_json_is_the_stable_contract(capsys, demo_db):
     payload = as_json(capsys, "proposals", db=demo_db)
     assert set(payload) == {"proposals"}
-    found = payload["proposals"]
+    every = payload["proposals"]
+    assert len(every) == 6  # 4 to stop, 2 to Spot
+    spot = {p["resource"]["id"]: p["state"] for p in every if p["action"] == "spot"}
+    assert spot == {"recsys-g2-0": "planned", "i-0b3a1c2d4e5f60001": "proposed"}
+    found = [p for p in every if p["action"] == "stop"]
     assert len(found) == 4
     for p in found:
         assert set(p) == PROPOSAL_KEYS
@@ -112,13 +116,14 @@ def test_proposals_json_is_the_stable_contract(capsys, demo_db):
     owners = {p["resource"]["id"]: p["owner"] for p in found}
     assert owners[STALLED] == "bob@acme.ai"
     opened = as_json(capsys, "proposals", "--open", db=demo_db)["proposals"]
-    assert {p["state"] for p in opened} == {"planned", "proposed"} and len(opened) == 3
+    assert {p["state"] for p in opened} == {"planned", "proposed"} and len(opened) == 5
 
 
 def test_proposals_as_text(capsys, demo_db):
     code, out, _ = cli(capsys, "proposals", db=demo_db)
     assert code == 0
-    assert out.count("[proposed]") == 2 and "[started again]" in out and STALLED in out
+    assert out.count("[proposed]") == 3 and "[started again]" in out and STALLED in out
+    assert "Spot saves" in out and "It cannot switch in place; the plan:" in out
 
 
 def test_audit_json_is_the_stable_contract(capsys, demo_db):
@@ -202,7 +207,13 @@ def test_sweep_with_a_config_proposes(capsys, copy_db, tmp_path):
     code, out, err = cli(capsys, "sweep", "--config", str(config), db=copy_db)
     assert code == 0 and err == ""
     # the demo left three open; bob's was started again, so his stalled node is proposed anew
-    assert out.splitlines()[0] == "4 node(s) wasted for 30+ minutes; 1 new proposal(s)."
+    assert out.splitlines()[0] == (
+        "4 node(s) wasted for 30+ minutes (those proposed or snoozed before are not proposed "
+        "again); 1 new proposal(s) to stop."
+    )
+    assert out.splitlines()[1] == (
+        "5 busy on-demand node(s) checked for Spot; 0 new Spot proposal(s) (an approver decides)."
+    )
     assert f"[proposed] {STALLED}" in out
     after = as_json(capsys, "proposals", db=copy_db)["proposals"]
     new = [p for p in after if p["id"] not in before]
@@ -210,7 +221,10 @@ def test_sweep_with_a_config_proposes(capsys, copy_db, tmp_path):
     events = as_json(capsys, "audit", "--resource", new[0]["id"], db=copy_db)["events"]
     assert [(e["event"], e["actor_user_id"]) for e in events] == [("proposed", "sweep")]
     code, out, _ = cli(capsys, "sweep", "--config", str(config), db=copy_db)
-    assert out.splitlines()[0] == "4 node(s) wasted for 30+ minutes; 0 new proposal(s)."
+    assert out.splitlines()[0] == (
+        "4 node(s) wasted for 30+ minutes (those proposed or snoozed before are not proposed "
+        "again); 0 new proposal(s) to stop."
+    )
 
 
 def test_a_bad_remediation_table_is_one_line(capsys, copy_db, tmp_path):

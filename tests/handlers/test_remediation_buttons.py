@@ -246,7 +246,7 @@ def refused_plainly(bed: Bed, path: str) -> str:
 
 def test_the_owner_stops_in_dry_run_and_the_card_shows_the_plan(make):
     bed = make()
-    assert {p.resource_id for p in bed.swept.proposed} == set(OWNERS)
+    assert {p.resource_id for p in bed.swept.proposed if p.action == "stop"} == set(OWNERS)
     p = bed.proposal(ALICE_NODE)
     assert p.owner == "alice@acme.ai" and p.state == "proposed"
     bed.click("U0ALICE", card(p), FIX_STOP)

@@ -49,13 +49,15 @@ def test_a_tick_sends_each_new_card_to_its_owner_once(service, db_path):
     slack = Slack()
     remediation.tick(service, NOW, slack.post, slack.update, USERS.get)
     sent = sorted(user for user, _ in slack.posts)
-    assert sent == ["U0ALICE", "U0BOB", "U0HEIDI", "U0OPS"]  # carol: unknown → the approver
+    # carol is unknown → the approver; the two Spot cards go to the approver first
+    assert sent == ["U0ALICE", "U0BOB", "U0HEIDI", "U0OPS", "U0OPS", "U0OPS"]
     db = connect(db_path)
-    placed = {p.card_channel for p in store.listed(db)}
+    placed = {(p.action, p.card_channel) for p in store.listed(db)}
     db.close()
-    assert placed == {"DU0ALICE", "DU0BOB", "DU0HEIDI", "DU0OPS"}
+    assert placed == {("stop", "DU0ALICE"), ("stop", "DU0BOB"), ("stop", "DU0HEIDI"),
+                      ("stop", "DU0OPS"), ("spot", "DU0OPS")}  # fmt: skip
     remediation.tick(service, NOW + timedelta(minutes=2), slack.post, slack.update, USERS.get)
-    assert len(slack.posts) == 4  # one open proposal each: nothing sent twice
+    assert len(slack.posts) == 6  # one open proposal each: nothing sent twice
 
 
 def test_expiry_redraws_the_stored_cards_without_buttons(service, db_path):
@@ -67,7 +69,7 @@ def test_expiry_redraws_the_stored_cards_without_buttons(service, db_path):
         db.execute("UPDATE proposals SET expires_at = ?", [store.stamp(NOW)])
     db.close()
     remediation.redraw(service, service.housekeeping(later), later, slack.update)
-    assert len(slack.updates) == 4
+    assert len(slack.updates) == 6
     for _, _, blocks in slack.updates:
         assert [b["type"] for b in blocks] == ["section"]
         assert "*Expired*" in blocks[0]["text"]["text"]
@@ -77,7 +79,7 @@ def test_at_start_an_interrupted_stop_is_read_back(service, db_path):
     slack = Slack()
     remediation.tick(service, NOW, slack.post, slack.update, USERS.get)
     db = connect(db_path)
-    (alice,) = [p for p in store.listed(db) if p.owner == "alice@acme.ai"]
+    (alice,) = [p for p in store.listed(db) if p.owner == "alice@acme.ai" and p.action == "stop"]
     with db.conn:  # the process died after the cloud took the stop
         db.execute("UPDATE proposals SET state = 'executing' WHERE id = ?", [alice.id])
     db.close()

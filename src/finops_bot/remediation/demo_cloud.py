@@ -29,6 +29,7 @@ class DemoInstance:
     state: str = "running"
     tags: dict[str, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)  # what reached the "cloud", in order
+    spot: bool | None = None  # None: as the target says
 
     def observed(self) -> Observed:
         kind, size = DISKS[self.target.cloud]
@@ -39,7 +40,7 @@ class DemoInstance:
             DEMO_LAUNCHED,
             dict(self.tags),
             disks_gb=((kind, size),),
-            spot=self.target.spot,
+            spot=self.target.spot if self.spot is None else self.spot,
         )
 
 
@@ -132,4 +133,17 @@ class _DemoKeep(_DemoAction):
         instance.tags = {**instance.tags, KEEP_TAG: str(params["until"])}
 
 
-_DEMO_ACTIONS = {"stop": _DemoStop, "start": _DemoStart, "keep": _DemoKeep}
+class _DemoSpot(_DemoAction):
+    """In place, as GCP does it (stop, Spot scheduling, start); the other clouds' Spot
+    proposals are written plans, which never reach an action."""
+
+    name = "spot"
+
+    def refusal(self, target: Target, observed: Observed) -> str | None:
+        return "it already runs as Spot" if observed.spot else None
+
+    def apply(self, instance: DemoInstance, params: dict) -> None:
+        instance.spot = True
+
+
+_DEMO_ACTIONS = {"stop": _DemoStop, "start": _DemoStart, "keep": _DemoKeep, "spot": _DemoSpot}

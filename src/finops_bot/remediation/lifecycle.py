@@ -33,7 +33,11 @@ def recover(runner, db: Database, now: datetime) -> list[StoredProposal]:
     for p in store.listed(db, ("executing",)):
         try:
             observed = runner._read(target_of_proposal(p))
-            done = observed.found and observed.state in ("stopped", "stopping")
+            done = observed.found and (
+                observed.state in ("stopped", "stopping")
+                if p.action == "stop"
+                else bool(observed.spot) and observed.state == "running"
+            )
             why = None if done else f"interrupted by a restart; the instance is {observed.state}"
         except FinopsError as exc:
             done, why = False, f"interrupted by a restart; {exc}"
@@ -70,12 +74,24 @@ def changed(p: StoredProposal, observed: Observed) -> str | None:
 
 
 def plan_of(p: StoredProposal, observed: Observed) -> list[str]:
+    where = f"in {p.cloud} {p.account or '(default account)'} {p.region}"
+    what = f"{p.resource_id} ({p.instance_type or '?'})"
+    if p.action == "spot" and observed.group:
+        return [
+            f"set group {observed.group}'s on-demand share above base capacity to 0 %: "
+            "new instances launch as Spot; running ones are replaced as the group cycles"
+        ]
+    if p.action == "spot":
+        return [
+            f"stop {what} {where}",
+            "set its scheduling to Spot (termination action STOP, on-host maintenance TERMINATE)",
+            "start it",
+        ]
     steps = []
     if observed.group:
         steps.append(f"detach it from group {observed.group} (desired capacity −1)")
     verb = "deallocate" if p.cloud == "azure" else "stop"
-    where = f"{p.cloud} {p.account or '(default account)'} {p.region}"
-    steps.append(f"{verb} {p.resource_id} ({p.instance_type or '?'}) in {where}")
+    steps.append(f"{verb} {what} {where}")
     return steps
 
 

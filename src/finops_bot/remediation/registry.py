@@ -174,7 +174,7 @@ def action(cls: type[Action]) -> type[Action]:
 
 def load_all() -> None:
     """Import the per-cloud modules so they register (their SDKs stay lazy)."""
-    from finops_bot.remediation import aws, azure, gcp  # noqa: F401
+    from finops_bot.remediation import aws, aws_spot, azure, gcp, gcp_spot  # noqa: F401
 
 
 def declared(cloud: str | None = None) -> Iterable[type[Reader] | type[Action]]:

@@ -25,6 +25,7 @@ from finops_bot.store.proposals import StoredProposal, stamp
 
 log = logging.getLogger("finops_bot.remediation")
 SNOOZE_HOURS = 4
+DOING = {"stop": "stop", "spot": "switch to Spot"}
 MAX_KEEP_DAYS = 90
 
 
@@ -87,7 +88,7 @@ class Runner:
             error = str(exc) if isinstance(exc, FinopsError) else f"{type(exc).__name__}: {exc}"
             if store.move(db, p.id, ("approved",), "failed", now, result={"error": error}):
                 self._audit(db, now, "failed", p, actor, error=error)
-            result = Result(False, f"Not stopped: {error}.", store.get(db, p.id))
+            result = Result(False, f"{_not_done(p)}: {error}.", store.get(db, p.id))
         return self._with_owner_note(result, p, actor, role, "stop")
 
     def snooze(
@@ -191,6 +192,19 @@ class Runner:
             f"({probe.detail}). Nothing was executed.",
         )
 
+    def copy_plan(self, db: Database, proposal_id: str, nonce: str, actor: Actor,
+                  now: datetime) -> Result:  # fmt: skip
+        """[Copy plan]: the written steps, for the person who clicked (nothing changes; the
+        click is audited). Anyone who may see the card may copy its plan."""
+        p = store.get(db, proposal_id)
+        if p is None or not p.evidence.get("plan") or p.nonce != nonce:
+            return self._refused(db, proposal_id, actor, now, "plan", "that plan is not known here"
+                                 if p is None or not p.evidence.get("plan") else
+                                 "this card is out of date; use the newest card")  # fmt: skip
+        self._audit(db, now, "plan copied", p, actor, action="plan")
+        steps = "\n".join(p.evidence["plan"])
+        return Result(False, f"The plan for {p.resource_id} (nothing was done):\n```\n{steps}\n```")
+
     # -- checks -------------------------------------------------------------------------
     def _checked(self, db, proposal_id, nonce, actor, now, action, states=("proposed",)) -> tuple:
         if not self.rules.active:
@@ -212,7 +226,11 @@ class Runner:
         # the project that decides require_approver and its approvers: the cloud's tag,
         # else the proposal's (from labels: it may only add a rule, never lift one)
         projects = {tags.get(self.rules.project_tag) or p.project, p.project}
-        need = action == "stop" and any(self.rules.project(x).require_approver for x in projects)
+        need = action == "stop" and (  # a switch to Spot always needs an approver
+            p.action == "spot" or any(self.rules.project(x).require_approver for x in projects)
+        )
+        if action == "stop" and p.evidence.get("plan_only"):
+            raise Refused("this one is a written plan (it cannot switch in place): use its steps")
         approvers = self.rules.approvers_for(tags.get(self.rules.project_tag) or p.project)
         values = {"project": tags.get(self.rules.project_tag) or p.project, "owner": owner,
                   "provider": p.cloud, "account": p.account}  # fmt: skip
@@ -279,7 +297,7 @@ class Runner:
                 error=diff,
             )
             return Result(
-                False, f"Not stopped: {diff}. The proposal is superseded.", store.get(db, p.id)
+                False, f"{_not_done(p)}: {diff}. The proposal is superseded.", store.get(db, p.id)
             )
         action = self.clouds.action(p.cloud, p.action)
         refusal = action.refusal(target, observed)
@@ -300,7 +318,7 @@ class Runner:
         if refusal:
             store.move(db, p.id, ("approved",), "failed", now, result={"refusal": refusal})
             self._audit(db, now, "failed", p, actor, error=f"refused: {refusal}")
-            return Result(False, f"Not stopped: {refusal}.", store.get(db, p.id))
+            return Result(False, f"{_not_done(p)}: {refusal}.", store.get(db, p.id))
         claimed = store.claim_execution(
             db,
             p,
@@ -317,14 +335,15 @@ class Runner:
                 f"{p.cloud} account {p.account or '(default)'} is reached; try again later"
             )
             self._audit(db, now, "refused", p, actor, error=why)
-            return Result(False, f"Not stopped: {why}.", store.get(db, p.id))
+            return Result(False, f"{_not_done(p)}: {why}.", store.get(db, p.id))
         outcome = self._run(db, p, p.action, target, observed, actor, now)
         state = "succeeded" if outcome.ok else "failed"
         store.move(db, p.id, ("executing",), state, now, result=lifecycle.result_of(plan, outcome))
         q = store.get(db, p.id)
         if outcome.ok:
-            return Result(True, f"Stopped {p.resource_id} ({outcome.detail}).", q)
-        return Result(False, f"The stop failed: {outcome.error}", q)
+            verb = "Switched to Spot:" if p.action == "spot" else "Stopped"
+            return Result(True, f"{verb} {p.resource_id} ({outcome.detail}).", q)
+        return Result(False, f"The {DOING.get(p.action, p.action)} failed: {outcome.error}", q)
 
     def _call(self, db, p, name: str, target, observed, actor, now, **params) -> Outcome:
         """A real cloud call, audited before ("executing") and after."""
@@ -417,3 +436,7 @@ class Runner:
 
     def recover(self, db: Database, now: datetime) -> list[StoredProposal]:
         return lifecycle.recover(self, db, now)
+
+
+def _not_done(p: StoredProposal | None) -> str:
+    return "Not switched to Spot" if p is not None and p.action == "spot" else "Not stopped"

@@ -97,8 +97,9 @@ def _mode(rules: RemediationRules) -> str:
 
 
 def _propose(
-    node: NodeState, target: Target, now: datetime, rules: RemediationRules, clouds
+    node: NodeState, target: Target, now: datetime, rules: RemediationRules, clouds, build=None
 ) -> tuple[StoredProposal | None, str]:
+    """Read the candidate (running? kept?) and build its proposal (``build``: the stop's)."""
     try:
         observed = clouds.reader(target.cloud).read(target)
     except FinopsError as exc:
@@ -109,7 +110,7 @@ def _propose(
     kept = _kept_until(observed)
     if kept and kept > now:
         return None, f"kept until {stamp(kept)} ({KEEP_TAG} tag)"
-    return _proposal(node, target, observed, now, rules), ""
+    return (build or _proposal)(node, target, observed, now, rules), ""
 
 
 def _kept_until(observed: Observed) -> datetime | None:
@@ -143,9 +144,17 @@ def _proposal(
         "group": observed.group,
         "observed": observed.summary(),
     }
+    saving = None if hourly is None else round(max(hourly - keeps.hourly, 0.0), 4)
+    return new_proposal(node, target, observed, now, rules, "stop", evidence, saving, keeps.hourly)
+
+
+def new_proposal(node: NodeState, target: Target, observed: Observed, now: datetime,
+                 rules: RemediationRules, action: str, evidence: dict, saving: float | None,
+                 keeps_hourly: float | None) -> StoredProposal:  # fmt: skip
+    """A proposal about ``target``: its owner and project from the cloud's tags (a label is
+    only the project's fallback), an opaque id, a fresh nonce, the expiry."""
     owner = observed.tags.get(rules.owner_tag)  # the cloud's tag only: labels are display
     project = observed.tags.get(rules.project_tag) or node.project
-    saving = None if hourly is None else round(max(hourly - keeps.hourly, 0.0), 4)
     return StoredProposal(
         id="rp_" + secrets.token_hex(6),
         cloud=target.cloud,
@@ -155,13 +164,13 @@ def _proposal(
         instance_type=observed.type or target.type,
         spot=observed.spot if observed.spot is not None else target.spot,
         node=node.node,
-        action="stop",
+        action=action,
         state="proposed",
         owner=owner,
         project=project,
         evidence=evidence,
         saving_per_hour=saving,
-        keeps_billing_per_hour=round(keeps.hourly, 4),
+        keeps_billing_per_hour=None if keeps_hourly is None else round(keeps_hourly, 4),
         currency="USD",
         fingerprint=observed.fingerprint(),
         created_at=stamp(now),

@@ -15,6 +15,7 @@ FIX_STOP = "finops_fix_stop"
 FIX_SNOOZE = "finops_fix_snooze"
 FIX_KEEP = "finops_fix_keep"
 FIX_START = "finops_fix_start"
+FIX_PLAN = "finops_fix_plan"  # a written plan (Spot where it cannot switch in place): copy it
 FIX_ACTIONS = (FIX_STOP, FIX_SNOOZE, FIX_KEEP, FIX_START)
 STATE_WORDS = {
     "proposed": "proposed",
@@ -82,6 +83,27 @@ def evidence_line(p: StoredProposal, now: datetime | None) -> str:
     )
 
 
+def kind_words(p: StoredProposal) -> str:
+    return "Spot candidate" if p.action == "spot" else "Idle GPU instance"
+
+
+def spot_lines(p: StoredProposal) -> list[str]:
+    """Why Spot, the saving from the dated quote, the notice, the assumption."""
+    e = p.evidence
+    saving = p.saving_per_hour or 0.0
+    lines = [
+        f"busy, and its work can resume: {e.get('resume')}",
+        f"Spot saves {_usd(saving)}/h ({_usd(saving * 24)}/day): on-demand "
+        f"{_usd(e.get('hourly'))}/h vs Spot {_usd(e.get('spot_hourly'))}/h "
+        f"(prices: {e.get('price_basis')}), net of an assumed "
+        f"{_usd(e.get('interruption_cost_per_hour'))}/h of interruptions "
+        f"({e.get('assumption')}); interruption notice: {e.get('notice')}. Needs an approver.",
+    ]
+    if e.get("plan"):
+        lines.append("It cannot switch in place; the plan:\n" + "\n".join(e["plan"]))
+    return lines
+
+
 def saving_line(p: StoredProposal) -> str:
     hourly = p.saving_per_hour
     if hourly is None:
@@ -129,6 +151,13 @@ def status_line(p: StoredProposal) -> str:
 
 def _confirm(p: StoredProposal, now: datetime | None) -> dict:
     e = p.evidence
+    if p.action == "spot":
+        text = (
+            f"{p.resource_id}, {p.instance_type or '?'}: stop it, switch it to Spot "
+            f"(interruption notice {e.get('notice')}), start it. Its job must resume "
+            f"from its checkpoint. Owner: {owner_words(p)}."
+        )
+        return _dialog(f"Switch {p.resource_id} to Spot?", text, "Switch it")
     held = (
         f" {e['processes']} process(es) hold GPU memory."
         if e.get("processes")
@@ -138,10 +167,14 @@ def _confirm(p: StoredProposal, now: datetime | None) -> dict:
         f"{p.resource_id}, {p.instance_type or '?'}, idle {idle_for(p, now)}, "
         f"{_usd(e.get('hourly'))}/h.{held} Owner: {owner_words(p)}."
     )
+    return _dialog(f"Stop {p.resource_id}?", text, "Stop it")
+
+
+def _dialog(title_text: str, text: str, yes: str) -> dict:
     return {
-        "title": {"type": "plain_text", "text": f"Stop {p.resource_id}?"[:100]},
+        "title": {"type": "plain_text", "text": title_text[:100]},
         "text": {"type": "plain_text", "text": text[:300]},
-        "confirm": {"type": "plain_text", "text": "Stop it"},
+        "confirm": {"type": "plain_text", "text": yes},
         "deny": {"type": "plain_text", "text": "Cancel"},
         "style": "danger",
     }
@@ -156,13 +189,21 @@ def buttons(p: StoredProposal, now: datetime | None) -> dict | None:
     """The card's buttons for its state: waiting → Stop, Snooze, Keep until; a dry run's
     plan → Snooze, Keep until; stopped → Start again; anything else → none."""
     value, elements = button_value(p), []
-    if p.state in ("proposed", "planned"):  # a plan's [Stop] runs once dry-run is off
-        label = "Stop" if p.state == "proposed" else "Stop for real"
+    if p.evidence.get("plan_only") and p.state == "proposed":  # no button that pretends
+        elements.append(_button(FIX_PLAN, "Copy plan", value))
+    elif p.state in ("proposed", "planned"):  # a plan's [Stop] runs once dry-run is off
+        verb = "Switch to Spot" if p.action == "spot" else "Stop"
+        label = verb if p.state == "proposed" else f"{verb} for real"
         elements.append(_button(FIX_STOP, label, value, style="danger", confirm=_confirm(p, now)))
     if p.state in ("proposed", "planned"):
         elements.append(_button(FIX_SNOOZE, "Snooze 4h", value))
-        elements.append({"type": "datepicker", "action_id": f"{FIX_KEEP}:{value}",
-                         "placeholder": {"type": "plain_text", "text": "Keep until…"}})  # fmt: skip
+        elements.append(
+            {
+                "type": "datepicker",
+                "action_id": f"{FIX_KEEP}:{value}",
+                "placeholder": {"type": "plain_text", "text": "Keep until…"},
+            }
+        )
     if p.state == "succeeded":
         elements.append(_button(FIX_START, "Start again", value))
     return (
@@ -170,12 +211,16 @@ def buttons(p: StoredProposal, now: datetime | None) -> dict | None:
     )
 
 
+def body_lines(p: StoredProposal, now: datetime | None) -> list[str]:
+    return spot_lines(p) if p.action == "spot" else [evidence_line(p, now), saving_line(p)]
+
+
 def proposal_blocks(p: StoredProposal, now: datetime | None) -> list[dict]:
     """One card: what, why, the saving, its state, and (while it waits) the buttons. A
     datepicker sends no value, so its action id carries the proposal id and nonce."""
-    head = f"*Idle GPU instance* `{escape(title(p))}`"
+    head = f"*{kind_words(p)}* `{escape(title(p))}`"
     who = f"project {escape(p.project or 'unknown')} · owner {escape(owner_words(p))}"
-    lines = [head, who, escape(evidence_line(p, now)), escape(saving_line(p)), status_line(p)]
+    lines = [head, who, *[escape(line) for line in body_lines(p, now)], status_line(p)]
     blocks: list[dict] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}}
     ]
@@ -188,8 +233,7 @@ def proposal_text(p: StoredProposal, now: datetime) -> str:
     lines = [
         f"{p.id} [{state}] {title(p)}",
         f"  project {p.project or 'unknown'}, owner {owner_words(p)}",
-        f"  {evidence_line(p, now)}",
-        f"  {saving_line(p)}",
+        *[f"  {line}" for line in body_lines(p, now)],
         f"  {status_line(p).replace('*', '')}",
     ]
     return "\n".join(lines)

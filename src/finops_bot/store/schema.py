@@ -879,3 +879,10 @@ CREATE TRIGGER remediation_audit_no_delete BEFORE DELETE ON remediation_audit
 BEGIN SELECT RAISE(ABORT, 'remediation_audit is append-only'); END;
 """
     )
+
+
+@migrations()
+def m017_checkpoints(db: Database) -> None:
+    """Whether a node's job says it writes checkpoints (the heartbeat's labels.checkpoints):
+    evidence that its work survives a Spot interruption."""
+    db.executescript("ALTER TABLE gpu_latest ADD COLUMN checkpoints INTEGER;")

@@ -35,7 +35,7 @@ def test_a_label_cannot_lift_require_approver_the_cloud_tag_decides(db):
         db.execute("UPDATE proposals SET project = 'scratch' WHERE id = ?", [world.p[STALLED].id])
     world.instance(STALLED).tags["project"] = "llm-finetune"  # unchanged: the fingerprint
     result = world.stop(STALLED, BOB)
-    assert not result.done and "requires an approver" in result.message
+    assert not result.done and "needs an approver" in result.message
     assert world.instance(STALLED).state == "running"
 
 

@@ -204,7 +204,8 @@ def test_an_approver_acts_and_the_owner_is_told(world, actor):
 def test_a_project_that_requires_an_approver(world):
     own = world.stop(STALLED, BOB)
     assert not own.done and own.message.startswith(
-        "This project requires an approver to act; your own click is not enough (bob@acme.ai)"
+        "This needs an approver (a switch to Spot, or a project that requires one); "
+        "your own click is not enough (bob@acme.ai)"
     )
     assert world.state(STALLED) == "proposed" and world.instance(STALLED).state == "running"
     stopped = world.stop(STALLED, OPS)

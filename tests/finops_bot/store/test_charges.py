@@ -44,6 +44,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m014_digest_ledger",
         "m015_digest_mutes",
         "m016_remediation",
+        "m017_checkpoints",
     ]
     assert not migrations.pending(second)
     first.close()

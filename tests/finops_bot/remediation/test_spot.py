@@ -1,0 +1,145 @@
+"""Spot advice (remediation.spot) on a real cache with the demo fleet and its in-memory
+cloud: proposed only for busy on-demand nodes whose work can resume (the checkpoints
+label, or progress that went on after a restart), never for the others (the reason is
+said); the saving from the dated price tables net of the stated interruption assumption;
+one open proposal per node; an approver decides (owners alone may not); GCP switches in
+place (a dry-run plan, then for real on the demo cloud); an AWS standalone instance gets a
+written plan with [Copy plan] and no button that pretends."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from finops_bot.access import AccessPolicy, Identity
+from finops_bot.demo_fleet import load_fleet
+from finops_bot.gpu.heartbeat import store_batches, validate_batch
+from finops_bot.gpu.prices import BUNDLED, PRICES_AS_OF, PriceBook
+from finops_bot.remediation.demo_cloud import DemoCloud
+from finops_bot.remediation.rules import parse_remediation
+from finops_bot.remediation.runner import Actor, Runner
+from finops_bot.remediation.spot import NOT_RESUMABLE, interruption_cost, spot_sweep
+from finops_bot.render.proposals import FIX_PLAN, FIX_STOP, proposal_blocks
+from finops_bot.store import proposals as store
+from tests.conftest import NOW
+
+RULES = parse_remediation({"propose_after_minutes": 30, "approvers": ["U0OPS"]})
+OPS = Actor("U0OPS", None, Identity("U0OPS"))
+DAN = Actor("U0DAN", "dan@acme.ai", Identity("U0DAN"))
+GCP_BUSY, AWS_BUSY = "recsys-g2-0", "i-0b3a1c2d4e5f60001"
+
+
+@pytest.fixture
+def world(db):
+    load_fleet(db, NOW)
+    cloud = DemoCloud.of_demo_fleet()
+    result = spot_sweep(db, NOW, RULES, cloud, PriceBook())
+    return db, cloud, {p.resource_id: p for p in result.proposed}, result
+
+
+def test_only_busy_on_demand_work_that_can_resume_is_advised(world):
+    db, _, made, result = world
+    assert set(made) == {GCP_BUSY, AWS_BUSY}  # the two whose jobs write checkpoints
+    assert all(p.action == "spot" and p.state == "proposed" for p in made.values())
+    assert {line.split(": ", 1)[1] for line in result.skipped} == {NOT_RESUMABLE}
+    assert len(result.skipped) == 3  # the other busy on-demand nodes, each with the reason
+
+
+def test_the_saving_comes_from_the_dated_prices_net_of_the_assumption(world):
+    _, _, made, _ = world
+    p = made[GCP_BUSY]
+    price = BUNDLED[("gcp", "g2-standard-48")]
+    lost = interruption_cost(price.spot)
+    assert p.saving_per_hour == pytest.approx(price.on_demand - price.spot - lost, abs=1e-4)
+    assert p.evidence["price_basis"] == f"bundled {PRICES_AS_OF}"
+    assert p.evidence["notice"] == "30 seconds" and made[AWS_BUSY].evidence["notice"] == "2 minutes"
+    text = proposal_blocks(p, NOW)[0]["text"]["text"]
+    assert "interruption notice: 30 seconds" in text and "Needs an approver" in text
+    assert "1 interruption a day, 15 minutes of work redone after each" in text
+
+
+def test_a_configured_price_overrides_the_bundled_table(db):
+    from finops_bot.gpu.prices import parse_overrides
+
+    load_fleet(db, NOW)
+    prices = PriceBook(parse_overrides({"gcp:g2-standard-48": {
+        "gpus": 4, "on_demand": 5.0, "spot": 1.0}}))  # fmt: skip
+    made = {p.resource_id: p for p in spot_sweep(db, NOW, RULES, DemoCloud.of_demo_fleet(),
+                                                  prices).proposed}  # fmt: skip
+    assert made[GCP_BUSY].evidence["price_basis"] == "config"
+    assert made[GCP_BUSY].saving_per_hour == pytest.approx(4.0 - interruption_cost(1.0), 1e-4)
+
+
+def test_progress_that_went_on_after_a_restart_is_evidence(db):
+    """A node without the label whose step counter continued across a gap in heartbeats."""
+    load_fleet(db, NOW)
+    node = "i-0e6d4f5a7b8c90000"  # frank's busy g5.xlarge: no checkpoints label
+    batches = []
+    for minute, step in ((-100, 500), (-99, 510), (-80, 530)):  # a 19-minute gap, then on
+        end = NOW + timedelta(minutes=minute)
+        batches.append((0, validate_batch(_batch(node, end, step))))
+    store_batches(db, batches, NOW)
+    made = {p.resource_id: p for p in spot_sweep(db, NOW, RULES, DemoCloud.of_demo_fleet(),
+                                                  PriceBook()).proposed}  # fmt: skip
+    assert node in made
+    assert made[node].evidence["resume"].startswith("its progress counter went on (510 → 530)")
+
+
+def _batch(node, end, progress):
+    return {
+        "schema": "finops.heartbeat/v1", "batch_id": f"t-{node}-{end:%H%M}",
+        "node": {"hostname": node, "provider": "aws", "instance_id": node,
+                 "instance_type": "g5.xlarge", "region": "us-east-1", "spot": False,
+                 "account": "123456789012"},
+        "labels": {"project": "inference-api", "owner": "frank@acme.ai"}, "progress": progress,
+        "window": {"start": (end - timedelta(minutes=1)).isoformat(), "end": end.isoformat(),
+                   "samples": 6},
+        "gpus": [{"index": 0, "uuid": "GPU-demo-0", "state": "ok",
+                  "util": {"min": 90, "mean": 90, "max": 90}}],
+    }  # fmt: skip
+
+
+def test_one_open_spot_proposal_per_node(world):
+    db, cloud, _, _ = world
+    assert spot_sweep(db, NOW, RULES, cloud, PriceBook()).proposed == ()
+
+
+def test_an_approver_decides_owners_alone_may_not(world):
+    db, cloud, made, _ = world
+    p = made[GCP_BUSY]
+    runner = Runner(RULES, AccessPolicy(), cloud)
+    own = runner.stop(db, p.id, p.nonce, DAN, NOW)
+    assert not own.done and "needs an approver" in own.message
+    planned = runner.stop(db, p.id, p.nonce, OPS, NOW)
+    assert planned.done and store.get(db, p.id).state == "planned"
+    assert "set its scheduling to Spot" in " ".join(store.get(db, p.id).result["plan"])
+    assert cloud.find(_target(p)).observed().spot is False  # a dry run changed nothing
+    live = Runner(replace(RULES, dry_run=False), AccessPolicy(), cloud)
+    done = live.stop(db, p.id, store.get(db, p.id).nonce, OPS, NOW)
+    assert done.done and done.message.startswith("Switched to Spot: recsys-g2-0")
+    assert cloud.find(_target(p)).observed().spot is True
+    assert done.notify_owner and done.notify_owner.startswith("<@U0OPS> acted on your instance")
+
+
+def test_a_standalone_aws_instance_gets_a_written_plan_not_a_button(world):
+    db, cloud, made, _ = world
+    p = made[AWS_BUSY]
+    assert p.evidence["plan_only"] and "create-image" in " ".join(p.evidence["plan"])
+    ids = [e["action_id"].split(":")[0] for e in proposal_blocks(p, NOW)[1]["elements"]]
+    assert FIX_PLAN in ids and FIX_STOP not in ids
+    runner = Runner(replace(RULES, dry_run=False), AccessPolicy(), cloud)
+    refused = runner.stop(db, p.id, p.nonce, OPS, NOW)
+    assert not refused.done and "written plan" in refused.message
+    copied = runner.copy_plan(db, p.id, p.nonce, OPS, NOW)
+    assert "```" in copied.message and "create-image" in copied.message
+    assert store.get(db, p.id).state == "proposed"
+    assert "plan copied" in [e["event"] for e in store.audit_events(db, p.id)]
+    assert [c for c in cloud.calls if c[0] not in ("read",)] == []  # nothing reached it
+
+
+def _target(p):
+    from finops_bot.remediation.sweep import target_of_proposal
+
+    return target_of_proposal(p)

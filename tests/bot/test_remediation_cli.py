@@ -247,6 +247,11 @@ def test_the_demo_tells_its_own_story_whatever_remediation_config(capsys, tmp_pa
     code, out, _ = cli(capsys, "demo", "--as-of", AS_OF, db=tmp_path / "d.db")
     assert code == 0 and "4 new proposal(s):" in out
     assert "clicks [Stop] (dry_run = true, the default):\n    Dry run: nothing" in out
+    # Spot: the owner alone may not; the approver's dry run shows the in-place plan
+    assert "recsys-g2-0 (g2-standard-48, owner dan@acme.ai): saves $" in out
+    assert "This needs an approver (a switch to Spot" in out
+    assert "then set its scheduling to Spot (termination action STOP" in out
+    assert "[Copy plan] on i-0b3a1c2d4e5f60001:" in out and "create-image" in out
 
 
 def test_an_unencodable_resource_is_one_line(capsys, demo_db):

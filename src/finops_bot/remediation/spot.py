@@ -71,7 +71,7 @@ def spot_sweep(
     fleet_rules = fleet_rules or FleetRules()
     busy = [n for n in fleet(db, now, prices, fleet_rules) if n.state == "busy" and n.spot is False]
     why = resumable(db, [n.node for n in busy], fleet_rules.silent_minutes)
-    open_now, made, skipped = store.open_keys(db), [], []
+    open_now, made, skipped = store.open_keys(db, "spot") | store.snoozed_keys(db, now), [], []
     for node in busy:
         target, price = target_of(node), quote(prices, node)
         if node.node not in why or target is None or price is None:

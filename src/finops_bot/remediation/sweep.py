@@ -66,7 +66,7 @@ def sweep(
         for n in fleet(db, now, prices, fleet_rules or FleetRules(), idle_only=True)
         if n.state in WASTED and naive - n.since >= after
     ]
-    open_now, snoozed = store.open_keys(db), store.snoozed_keys(db, now)
+    open_now, snoozed = store.open_keys(db, "stop"), store.snoozed_keys(db, now)
     made, skipped = [], []
     for node in wasted:
         target = target_of(node)

@@ -155,11 +155,15 @@ def proposed_for(db: Database, nodes: set[str], limit: int = 5) -> list[StoredPr
     return sorted(found, key=lambda p: -(p.saving_per_hour or 0.0))[:limit]
 
 
-def open_keys(db: Database) -> set[tuple[str, str]]:
-    """(cloud, resource id) of every open proposal (one read for a whole sweep)."""
+def open_keys(db: Database, action: str | None = None) -> set[tuple[str, str]]:
+    """(cloud, resource id) of every open proposal (of one action): one read per sweep."""
     marks = ",".join("?" * len(OPEN))
     sql = f"SELECT cloud, resource_id FROM proposals WHERE state IN ({marks})"
-    return {(c, r) for c, r in db.execute(sql, OPEN)}
+    params: list = list(OPEN)
+    if action:
+        sql += " AND action = ?"
+        params.append(action)
+    return {(c, r) for c, r in db.execute(sql, params)}
 
 
 def snoozed_keys(db: Database, now: datetime) -> set[tuple[str, str]]:

@@ -143,3 +143,22 @@ def _target(p):
     from finops_bot.remediation.sweep import target_of_proposal
 
     return target_of_proposal(p)
+
+
+def test_each_action_has_its_own_open_proposal_and_a_snooze_holds_both(world):
+    """An open Spot proposal does not hide a later stop proposal for the same node (it went
+    idle), and a node snoozed for one is not advised the other."""
+    db, cloud, made, _ = world
+    with db.conn:  # the GCP node's Spot proposal is open; pretend the node's stop was snoozed
+        db.execute(
+            "INSERT INTO proposals (id, cloud, account, region, resource_id, node, action, "
+            "state, created_at, expires_at, updated_at, nonce, snoozed_until) VALUES "
+            "('rp_000000000001', 'aws', '123456789012', 'us-east-1', ?, ?, 'stop', "
+            "'snoozed', ?, ?, ?, 'n', ?)",
+            [AWS_BUSY, AWS_BUSY, *[store.stamp(NOW)] * 3, store.stamp(NOW + timedelta(hours=4))],
+        )
+        db.execute("UPDATE proposals SET state = 'expired' WHERE id = ?", [made[AWS_BUSY].id])
+    again = {p.resource_id for p in spot_sweep(db, NOW, RULES, cloud, PriceBook()).proposed}
+    assert AWS_BUSY not in again  # snoozed: kept as it is
+    assert store.open_keys(db, "stop") == set()
+    assert (made[GCP_BUSY].cloud, GCP_BUSY) in store.open_keys(db, "spot")

@@ -121,7 +121,7 @@ def test_the_unique_index_guards_when_the_open_keys_were_read_too_early(
     """Two sweeps that both read the open proposals before either inserted: the partial
     unique index makes the second insert a no-op (and nothing is audited for it)."""
     run(fleet_db, cloud)
-    monkeypatch.setattr(store, "open_keys", lambda db: set())
+    monkeypatch.setattr(store, "open_keys", lambda db, action=None: set())
     again = run(fleet_db, cloud)
     assert again.proposed == () and again.candidates == 4
     assert len(store.listed(fleet_db)) == 4

@@ -13,8 +13,6 @@ errors never leave this module raw: an ActionError (a read) or ``Outcome(ok=Fals
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -32,6 +30,7 @@ from finops_bot.remediation.registry import (
     Target,
     action,
     reader,
+    translating,
 )
 
 SEE = "see `python -m bot permissions --cloud azure`"
@@ -97,18 +96,9 @@ def _explain(exc: Exception, permission: str, target: Target) -> str | None:
     return f"{permission} failed on {_where(target)}: {_line(exc)}"
 
 
-@contextmanager
-def _errors(permission: str, target: Target) -> Iterator[None]:
+def _errors(permission: str, target: Target):
     """Turns the SDK's errors inside the block into one ActionError line."""
-    try:
-        yield
-    except ActionError:
-        raise
-    except Exception as exc:
-        line = _explain(exc, permission, target)
-        if line is None:
-            raise
-        raise ActionError(line) from None
+    return translating(_explain, permission, target)
 
 
 def _iso(when: Any) -> str | None:

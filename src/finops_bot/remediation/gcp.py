@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -29,6 +27,7 @@ from finops_bot.remediation.registry import (
     Target,
     action,
     reader,
+    translating,
 )
 
 SEE = "see `python -m bot permissions --cloud gcp`"
@@ -95,18 +94,9 @@ def _explain(exc: Exception, permission: str, target: Target) -> str | None:
     return None
 
 
-@contextmanager
-def _errors(permission: str, target: Target) -> Iterator[None]:
+def _errors(permission: str, target: Target):
     """Turns the SDK's errors inside the block into one ActionError line."""
-    try:
-        yield
-    except ActionError:
-        raise
-    except Exception as exc:
-        line = _explain(exc, permission, target)
-        if line is None:
-            raise
-        raise ActionError(line) from None
+    return translating(_explain, permission, target)
 
 
 def _where_args(target: Target) -> dict[str, str]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -154,6 +155,23 @@ class PowerAction(Action):
         if observed.state in self.ready:
             return None
         return self.not_ready.format(self.words.get(observed.state, observed.state))
+
+
+@contextmanager
+def translating(
+    explain: Callable[[Exception, str, Target], str | None], permission: str, target: Target
+) -> Iterator[None]:
+    """The SDK's errors inside the block as one ActionError line (``explain`` words them;
+    None: not ours to word, re-raised)."""
+    try:
+        yield
+    except ActionError:
+        raise
+    except Exception as exc:
+        line = explain(exc, permission, target)
+        if line is None:
+            raise
+        raise ActionError(line) from None
 
 
 READERS: dict[str, type[Reader]] = {}

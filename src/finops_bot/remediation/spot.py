@@ -18,7 +18,13 @@ from finops_bot.gpu.prices import PriceBook
 from finops_bot.gpu.resume import resumable
 from finops_bot.remediation.registry import Observed, Target
 from finops_bot.remediation.rules import RemediationRules
-from finops_bot.remediation.sweep import SweepResult, _propose, new_proposal, target_of
+from finops_bot.remediation.sweep import (
+    SweepResult,
+    _propose,
+    new_proposal,
+    record,
+    target_of,
+)
 from finops_bot.store import proposals as store
 
 NOTICE = {"aws": "2 minutes", "gcp": "30 seconds", "azure": "30 seconds"}
@@ -92,16 +98,7 @@ def spot_sweep(
         proposal, reason = _propose(node, target, now, rules, clouds, build)
         if proposal is None:
             skipped.append(f"{node.node}: {reason}")
-        elif store.insert(db, proposal):
-            store.audit(
-                db,
-                now,
-                "proposed",
-                proposal,
-                actor_user_id="sweep",
-                mode="dry-run" if rules.dry_run else "real",
-                after={"state": "proposed", "fingerprint": proposal.fingerprint},
-            )
+        elif record(db, now, proposal, rules):
             made.append(proposal)
     return SweepResult(tuple(made), len(busy), tuple(skipped))
 

@@ -78,18 +78,25 @@ def sweep(
         proposal, why = _propose(node, target, now, rules, clouds)
         if proposal is None:
             skipped.append(f"{node.node}: {why}")
-        elif store.insert(db, proposal):
-            store.audit(
-                db,
-                now,
-                "proposed",
-                proposal,
-                actor_user_id="sweep",
-                mode=_mode(rules),
-                after={"state": "proposed", "fingerprint": proposal.fingerprint},
-            )
+        elif record(db, now, proposal, rules):
             made.append(proposal)
     return SweepResult(tuple(made), len(wasted), tuple(skipped))
+
+
+def record(db: Database, now: datetime, proposal: StoredProposal, rules: RemediationRules) -> bool:
+    """Store a new proposal and audit it; False when one is already open for it."""
+    if not store.insert(db, proposal):
+        return False
+    store.audit(
+        db,
+        now,
+        "proposed",
+        proposal,
+        actor_user_id="sweep",
+        mode=_mode(rules),
+        after={"state": "proposed", "fingerprint": proposal.fingerprint},
+    )
+    return True
 
 
 def _mode(rules: RemediationRules) -> str:
@@ -148,9 +155,17 @@ def _proposal(
     return new_proposal(node, target, observed, now, rules, "stop", evidence, saving, keeps.hourly)
 
 
-def new_proposal(node: NodeState, target: Target, observed: Observed, now: datetime,
-                 rules: RemediationRules, action: str, evidence: dict, saving: float | None,
-                 keeps_hourly: float | None) -> StoredProposal:  # fmt: skip
+def new_proposal(
+    node: NodeState,
+    target: Target,
+    observed: Observed,
+    now: datetime,
+    rules: RemediationRules,
+    action: str,
+    evidence: dict,
+    saving: float | None,
+    keeps_hourly: float | None,
+) -> StoredProposal:
     """A proposal about ``target``: its owner and project from the cloud's tags (a label is
     only the project's fallback), an opaque id, a fresh nonce, the expiry."""
     owner = observed.tags.get(rules.owner_tag)  # the cloud's tag only: labels are display

@@ -13,7 +13,7 @@ from finops_bot.errors import FinopsError
 from finops_bot.remediation.registry import Observed, Outcome
 from finops_bot.remediation.sweep import target_of_proposal
 from finops_bot.store import proposals as store
-from finops_bot.store.proposals import StoredProposal
+from finops_bot.store.proposals import StoredProposal, stamp
 
 
 def expire(runner, db: Database, now: datetime) -> list[StoredProposal]:
@@ -103,3 +103,32 @@ def result_of(plan: list[str], outcome: Outcome) -> dict:
         "detail": outcome.detail,
         "error": outcome.error,
     }
+
+
+def why_not(
+    p: StoredProposal | None, nonce: str, now: datetime, allowed: tuple[str, ...] = ("proposed",)
+) -> str:
+    """Why a click on this card does nothing, in words: who got there first and when, the
+    expiry, or an out-of-date card."""
+    if p is None:
+        return "that proposal is not known here"
+    at = (p.decided_at or p.updated_at)[11:16]
+    by = f"<@{p.decided_by}>" if p.decided_by else "the bot"
+    said = {
+        "approved": f"already approved by {by} at {at} UTC",
+        "executing": f"already being carried out (approved by {by} at {at} UTC)",
+        "succeeded": f"already done by {by} at {at} UTC",
+        "planned": f"already planned (dry run) by {by} at {at} UTC",
+        "snoozed": f"snoozed by {by} until {(p.snoozed_until or '')[:16]} UTC",
+        "expired": f"this proposal expired at {p.expires_at[:16]} UTC",
+        "superseded": "superseded: the instance changed since it was proposed",
+        "failed": "it failed earlier; a new proposal comes with the next sweep",
+        "restarted": f"already started again by {by} at {at} UTC",
+    }
+    if p.state in said and p.state not in allowed:
+        return said[p.state]
+    if p.expires_at <= stamp(now):
+        return f"this proposal expired at {p.expires_at[:16]} UTC"
+    if p.nonce != nonce:
+        return "this card is out of date; use the newest card"
+    return said.get(p.state, f"it is {p.state}")

@@ -192,15 +192,23 @@ class Runner:
             f"({probe.detail}). Nothing was executed.",
         )
 
-    def copy_plan(self, db: Database, proposal_id: str, nonce: str, actor: Actor,
-                  now: datetime) -> Result:  # fmt: skip
+    def copy_plan(
+        self, db: Database, proposal_id: str, nonce: str, actor: Actor, now: datetime
+    ) -> Result:
         """[Copy plan]: the written steps, for the person who clicked (nothing changes; the
         click is audited). Anyone who may see the card may copy its plan."""
         p = store.get(db, proposal_id)
         if p is None or not p.evidence.get("plan") or p.nonce != nonce:
-            return self._refused(db, proposal_id, actor, now, "plan", "that plan is not known here"
-                                 if p is None or not p.evidence.get("plan") else
-                                 "this card is out of date; use the newest card")  # fmt: skip
+            return self._refused(
+                db,
+                proposal_id,
+                actor,
+                now,
+                "plan",
+                "that plan is not known here"
+                if p is None or not p.evidence.get("plan")
+                else "this card is out of date; use the newest card",
+            )
         self._audit(db, now, "plan copied", p, actor, action="plan")
         steps = "\n".join(p.evidence["plan"])
         return Result(False, f"The plan for {p.resource_id} (nothing was done):\n```\n{steps}\n```")
@@ -232,8 +240,12 @@ class Runner:
         if action == "stop" and p.evidence.get("plan_only"):
             raise Refused("this one is a written plan (it cannot switch in place): use its steps")
         approvers = self.rules.approvers_for(tags.get(self.rules.project_tag) or p.project)
-        values = {"project": tags.get(self.rules.project_tag) or p.project, "owner": owner,
-                  "provider": p.cloud, "account": p.account}  # fmt: skip
+        values = {
+            "project": tags.get(self.rules.project_tag) or p.project,
+            "owner": owner,
+            "provider": p.cloud,
+            "account": p.account,
+        }
         role, why = may_remediate(
             self.access, actor.identity, actor.email, owner, approvers, need, values
         )
@@ -251,29 +263,7 @@ class Runner:
         now: datetime,
         allowed: tuple[str, ...] = ("proposed",),
     ) -> str:
-        p = store.get(db, proposal_id)
-        if p is None:
-            return "that proposal is not known here"
-        at = (p.decided_at or p.updated_at)[11:16]
-        by = f"<@{p.decided_by}>" if p.decided_by else "the bot"
-        said = {
-            "approved": f"already approved by {by} at {at} UTC",
-            "executing": f"already being carried out (approved by {by} at {at} UTC)",
-            "succeeded": f"already done by {by} at {at} UTC",
-            "planned": f"already planned (dry run) by {by} at {at} UTC",
-            "snoozed": f"snoozed by {by} until {(p.snoozed_until or '')[:16]} UTC",
-            "expired": f"this proposal expired at {p.expires_at[:16]} UTC",
-            "superseded": "superseded: the instance changed since it was proposed",
-            "failed": "it failed earlier; a new proposal comes with the next sweep",
-            "restarted": f"already started again by {by} at {at} UTC",
-        }
-        if p.state in said and p.state not in allowed:
-            return said[p.state]
-        if p.expires_at <= stamp(now):
-            return f"this proposal expired at {p.expires_at[:16]} UTC"
-        if p.nonce != nonce:
-            return "this card is out of date; use the newest card"
-        return said.get(p.state, f"it is {p.state}")
+        return lifecycle.why_not(store.get(db, proposal_id), nonce, now, allowed)
 
     def _read(self, target: Target) -> Observed:
         try:

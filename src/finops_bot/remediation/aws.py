@@ -160,9 +160,12 @@ class AwsReader(Reader):
         if inst.get("RootDeviceType") == "instance-store":
             out.append(INSTANCE_STORE)
         attr = _call(
-            self.clients, target, "ec2:DescribeInstanceAttribute",
-            InstanceId=target.id, Attribute="disableApiStop",
-        )  # fmt: skip
+            self.clients,
+            target,
+            "ec2:DescribeInstanceAttribute",
+            InstanceId=target.id,
+            Attribute="disableApiStop",
+        )
         if (attr or {}).get("DisableApiStop", {}).get("Value"):
             out.append(API_STOP)
         if spot and self._spot_type(target, inst.get("SpotInstanceRequestId")) == "one-time":
@@ -176,17 +179,22 @@ class AwsReader(Reader):
         else:
             query = {"Filters": [{"Name": "instance-id", "Values": [target.id]}]}
         answer = _call(
-            self.clients, target, "ec2:DescribeSpotInstanceRequests",
-            ("InvalidSpotInstanceRequestID.NotFound",), **query,
-        )  # fmt: skip
+            self.clients,
+            target,
+            "ec2:DescribeSpotInstanceRequests",
+            ("InvalidSpotInstanceRequestID.NotFound",),
+            **query,
+        )
         requests = (answer or {}).get("SpotInstanceRequests", [])
         return requests[0].get("Type") if requests else None
 
     def _group(self, target: Target) -> str | None:
         answer = _call(
-            self.clients, target, "autoscaling:DescribeAutoScalingInstances",
+            self.clients,
+            target,
+            "autoscaling:DescribeAutoScalingInstances",
             InstanceIds=[target.id],
-        )  # fmt: skip
+        )
         members = (answer or {}).get("AutoScalingInstances", [])
         return members[0].get("AutoScalingGroupName") if members else None
 
@@ -200,9 +208,11 @@ class AwsReader(Reader):
 
     def _addresses(self, target: Target) -> int:
         answer = _call(
-            self.clients, target, "ec2:DescribeAddresses",
+            self.clients,
+            target,
+            "ec2:DescribeAddresses",
             Filters=[{"Name": "instance-id", "Values": [target.id]}],
-        )  # fmt: skip
+        )
         return len((answer or {}).get("Addresses", []))
 
 
@@ -247,10 +257,13 @@ class AwsStop(Action):
         try:
             if observed.group:
                 _call(
-                    self.clients, target, "autoscaling:DetachInstances",
-                    InstanceIds=[target.id], AutoScalingGroupName=observed.group,
+                    self.clients,
+                    target,
+                    "autoscaling:DetachInstances",
+                    InstanceIds=[target.id],
+                    AutoScalingGroupName=observed.group,
                     ShouldDecrementDesiredCapacity=True,
-                )  # fmt: skip
+                )
                 done.append(
                     f"detached from Auto Scaling group {observed.group} (desired capacity -1)"
                 )

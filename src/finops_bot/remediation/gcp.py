@@ -268,9 +268,13 @@ class GcpKeep(Action):
             labels = {**dict(inst.labels), KEEP_TAG: str(int(until))}
             resource = {"labels": labels, "label_fingerprint": inst.label_fingerprint}
             _operate(
-                self.clients, target, self.permissions[0], "set_labels",
-                request_id=rid, instances_set_labels_request_resource=resource,
-            )  # fmt: skip
+                self.clients,
+                target,
+                self.permissions[0],
+                "set_labels",
+                request_id=rid,
+                instances_set_labels_request_resource=resource,
+            )
         except ActionError as exc:
             return Outcome(False, rid, error=str(exc))
         detail = f"labelled {KEEP_TAG}={int(until)}"

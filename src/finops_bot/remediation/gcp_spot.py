@@ -71,7 +71,7 @@ class GcpSpot(Action):
     def refusal(self, target: Target, observed: Observed) -> str | None:
         if not observed.found:
             return "the instance was not found"
-        if observed.spot:
+        if observed.spot and observed.state == "running":  # stopped as Spot: resume (start)
             return "it already runs as Spot"
         if observed.blockers:
             return observed.blockers[0]

@@ -59,6 +59,8 @@ def changed(p: StoredProposal, observed: Observed) -> str | None:
     """What changed since the proposal (its state, type, launch time, tags), in words."""
     if p.fingerprint is None or observed.fingerprint() == p.fingerprint:
         return None
+    if p.action == "spot" and _same_but_state(p, observed):
+        return None  # a switch that stopped halfway resumes: its action reads each step
     if not observed.found:
         return "the instance no longer exists"
     then = p.evidence.get("observed") or {}
@@ -66,7 +68,7 @@ def changed(p: StoredProposal, observed: Observed) -> str | None:
     parts = [
         f"its {k} changed from {then.get(k)!s} to {now.get(k)!s}"
         for k in ("state", "type", "launched")
-        if then.get(k) != now.get(k)
+        if then.get(k) != now.get(k) and not (k == "state" and p.action == "spot")
     ]
     if not parts:
         parts.append("its tags changed")
@@ -132,3 +134,10 @@ def why_not(
     if p.nonce != nonce:
         return "this card is out of date; use the newest card"
     return said.get(p.state, f"it is {p.state}")
+
+
+def _same_but_state(p: StoredProposal, observed: Observed) -> bool:
+    from dataclasses import replace
+
+    then = (p.evidence.get("observed") or {}).get("state")
+    return observed.found and replace(observed, state=then).fingerprint() == p.fingerprint

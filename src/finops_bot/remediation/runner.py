@@ -64,7 +64,7 @@ class Runner:
     ) -> Result:
         try:
             # a dry run's plan may be carried out once dry-run is off; in dry-run, once is enough
-            states = ("proposed",) if self.rules.dry_run else ("proposed", "planned")
+            states = ("proposed",) if self.rules.dry_run else ("proposed", "planned", "failed")
             p, target, observed, role = self._checked(
                 db, proposal_id, nonce, actor, now, "stop", states=states
             )
@@ -196,19 +196,15 @@ class Runner:
         self, db: Database, proposal_id: str, nonce: str, actor: Actor, now: datetime
     ) -> Result:
         """[Copy plan]: the written steps, for the person who clicked (nothing changes; the
-        click is audited). Anyone who may see the card may copy its plan."""
+        click is audited). Anyone who may see the card may copy its plan while it lasts."""
         p = store.get(db, proposal_id)
-        if p is None or not p.evidence.get("plan") or p.nonce != nonce:
-            return self._refused(
-                db,
-                proposal_id,
-                actor,
-                now,
-                "plan",
-                "that plan is not known here"
-                if p is None or not p.evidence.get("plan")
-                else "this card is out of date; use the newest card",
-            )
+        why = None
+        if p is None or not p.evidence.get("plan"):
+            why = "that plan is not known here"
+        elif p.nonce != nonce or p.expires_at <= stamp(now):
+            why = lifecycle.why_not(p, nonce, now, (p.state,))
+        if why:
+            return self._refused(db, proposal_id, actor, now, "plan", why)
         self._audit(db, now, "plan copied", p, actor, action="plan")
         steps = "\n".join(p.evidence["plan"])
         return Result(False, f"The plan for {p.resource_id} (nothing was done):\n```\n{steps}\n```")
@@ -221,6 +217,10 @@ class Runner:
         if p is None:
             raise Refused("that proposal is not known here (another cache, or removed)")
         self._audit(db, now, "clicked", p, actor, action=action)
+        if p.state == "failed" and p.action != "spot":  # only a switch resumes where it stopped
+            states = tuple(x for x in states if x != "failed")
+        if action == "start" and p.action != "stop":
+            raise Refused("only a stopped instance can be started again")
         if (
             p.state not in states
             or p.nonce != nonce

@@ -19,6 +19,7 @@ from finops_bot.gpu.resume import resumable
 from finops_bot.remediation.registry import Observed, Target
 from finops_bot.remediation.rules import RemediationRules
 from finops_bot.remediation.sweep import (
+    Skip,
     SweepResult,
     _propose,
     new_proposal,
@@ -43,6 +44,8 @@ def quote(prices: PriceBook, node: NodeState) -> tuple[float, float, str] | None
     on_demand = prices.node(node.provider, node.instance_type, False, name, region, gpus)
     spot = prices.node(node.provider, node.instance_type, True, name, region, gpus)
     if on_demand.hourly is None or spot.hourly is None or spot.hourly >= on_demand.hourly:
+        return None
+    if on_demand.basis != spot.basis:  # GPU-only catalog prices vs a whole instance: no quote
         return None
     return on_demand.hourly, spot.hourly, spot.basis or "unknown"
 
@@ -75,6 +78,7 @@ def spot_sweep(
     if not rules.active:
         return SweepResult((), 0, ())
     fleet_rules = fleet_rules or FleetRules()
+    prices = prices.with_catalog(db)  # GCP: the Catalog prices a gcp_cloud_billing source loaded
     busy = [n for n in fleet(db, now, prices, fleet_rules) if n.state == "busy" and n.spot is False]
     why = resumable(db, [n.node for n in busy], fleet_rules.silent_minutes)
     open_now, made, skipped = store.open_keys(db, "spot") | store.snoozed_keys(db, now), [], []
@@ -94,7 +98,7 @@ def spot_sweep(
             continue
         if (target.cloud, target.id) in open_now:
             continue
-        build = partial(_spot_proposal, why=why[node.node], price=price)
+        build = partial(_spot_proposal, why=why[node.node], price=price, clouds=clouds)
         proposal, reason = _propose(node, target, now, rules, clouds, build)
         if proposal is None:
             skipped.append(f"{node.node}: {reason}")
@@ -111,10 +115,17 @@ def _spot_proposal(
     rules: RemediationRules,
     why: str,
     price: tuple,
+    clouds=None,
 ) -> object:
     on_demand, spot, basis = price
     lost = interruption_cost(spot)
+    if on_demand - spot - lost <= 0:
+        raise Skip("Spot saves nothing once the assumed interruptions are counted")
     plan = written_plan(target, observed)
+    if plan is None and clouds is not None:  # a button only where the switch would run
+        refusal = clouds.action(target.cloud, "spot").refusal(target, observed)
+        if refusal:
+            raise Skip(f"not switchable to Spot: {refusal}")
     evidence = {
         "state": node.state,
         "since": node.since.replace(tzinfo=UTC).isoformat(timespec="minutes"),

@@ -25,6 +25,10 @@ log = logging.getLogger("finops_bot.remediation")
 WASTED = ("idle", "idle, memory held", "stalled")
 
 
+class Skip(Exception):
+    """A candidate that is not proposed, and why (raised by a proposal's builder)."""
+
+
 @dataclass(frozen=True)
 class SweepResult:
     proposed: tuple[StoredProposal, ...]
@@ -117,7 +121,10 @@ def _propose(
     kept = _kept_until(observed)
     if kept and kept > now:
         return None, f"kept until {stamp(kept)} ({KEEP_TAG} tag)"
-    return (build or _proposal)(node, target, observed, now, rules), ""
+    try:
+        return (build or _proposal)(node, target, observed, now, rules), ""
+    except Skip as why:
+        return None, str(why)
 
 
 def _kept_until(observed: Observed) -> datetime | None:

@@ -99,6 +99,11 @@ def spot_lines(p: StoredProposal) -> list[str]:
         f"{_usd(e.get('interruption_cost_per_hour'))}/h of interruptions "
         f"({e.get('assumption')}); interruption notice: {e.get('notice')}. Needs an approver.",
     ]
+    if e.get("group"):
+        lines.append(
+            f"Auto Scaling group {e['group']}: new instances launch as Spot; running "
+            "ones are replaced only as the group cycles."
+        )
     if e.get("plan"):
         lines.append("It cannot switch in place; the plan:\n" + "\n".join(e["plan"]))
     return lines
@@ -131,6 +136,8 @@ def status_line(p: StoredProposal) -> str:
         )
         plan = "; then ".join(r.get("plan") or [])
         return f"*Dry run*{by}{at}: would {plan}. {verdict}. Nothing was executed."
+    if p.state == "succeeded" and p.action == "spot":
+        return f"*Switched to Spot*{by}{at} ({r.get('detail', '')})."
     if p.state == "succeeded":
         return f"*Stopped*{by}{at} (request {r.get('request_id') or '-'}; {r.get('detail', '')})."
     if p.state == "failed":
@@ -151,6 +158,13 @@ def status_line(p: StoredProposal) -> str:
 
 def _confirm(p: StoredProposal, now: datetime | None) -> dict:
     e = p.evidence
+    if p.action == "spot" and e.get("group"):
+        text = (
+            f"Group {e['group']}: new instances launch as Spot (on-demand above base 0 %); "
+            "running ones are replaced as the group cycles. Owner: "
+            f"{owner_words(p)}."
+        )
+        return _dialog(f"Move group {e['group']} to Spot?", text, "Do it")
     if p.action == "spot":
         text = (
             f"{p.resource_id}, {p.instance_type or '?'}: stop it, switch it to Spot "
@@ -204,7 +218,9 @@ def buttons(p: StoredProposal, now: datetime | None) -> dict | None:
                 "placeholder": {"type": "plain_text", "text": "Keep until…"},
             }
         )
-    if p.state == "succeeded":
+    if p.state == "failed" and p.action == "spot" and not p.evidence.get("plan_only"):
+        elements.append(_button(FIX_STOP, "Resume the switch", value, confirm=_confirm(p, now)))
+    if p.state == "succeeded" and p.action == "stop":
         elements.append(_button(FIX_START, "Start again", value))
     return (
         {"type": "actions", "block_id": f"fix_{p.id}", "elements": elements} if elements else None

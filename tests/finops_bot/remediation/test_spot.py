@@ -162,3 +162,72 @@ def test_each_action_has_its_own_open_proposal_and_a_snooze_holds_both(world):
     assert AWS_BUSY not in again  # snoozed: kept as it is
     assert store.open_keys(db, "stop") == set()
     assert (made[GCP_BUSY].cloud, GCP_BUSY) in store.open_keys(db, "spot")
+
+
+def test_a_switch_that_failed_halfway_resumes_from_its_card(world, monkeypatch):
+    """The cloud call fails after the stop: the proposal fails, its card offers [Resume the
+    switch] (an approver's), and the resumed switch is not taken for a changed instance."""
+    from finops_bot.remediation import demo_cloud
+    from finops_bot.remediation.registry import Outcome
+
+    db, cloud, made, _ = world
+    p = made[GCP_BUSY]
+    live = Runner(replace(RULES, dry_run=False), AccessPolicy(), cloud)
+
+    def halfway(self, target, observed, request_id, **params):
+        self.demo.find(target).state = "stopped"
+        return Outcome(False, error="setScheduling failed: 503; run it again to resume")
+
+    monkeypatch.setattr(demo_cloud._DemoSpot, "run", halfway)
+    failed = live.stop(db, p.id, p.nonce, OPS, NOW)
+    assert not failed.done and store.get(db, p.id).state == "failed"
+    blocks = proposal_blocks(store.get(db, p.id), NOW)
+    assert [e["text"]["text"] for e in blocks[1]["elements"]] == ["Resume the switch"]
+    monkeypatch.undo()
+    assert not live.stop(db, p.id, store.get(db, p.id).nonce, DAN, NOW).done  # still approvers'
+    resumed = live.stop(db, p.id, store.get(db, p.id).nonce, OPS, NOW)
+    assert resumed.done and store.get(db, p.id).state == "succeeded"
+    assert cloud.find(_target(p)).observed().spot is True
+
+
+def test_a_finished_switch_offers_no_start_again(world):
+    db, cloud, made, _ = world
+    p = made[GCP_BUSY]
+    live = Runner(replace(RULES, dry_run=False), AccessPolicy(), cloud)
+    assert live.stop(db, p.id, p.nonce, OPS, NOW).done
+    q = store.get(db, p.id)
+    blocks = proposal_blocks(q, NOW)
+    assert len(blocks) == 1 and "*Switched to Spot*" in blocks[0]["text"]["text"]
+    again = live.start(db, p.id, q.nonce, OPS, NOW)
+    assert not again.done and again.message.startswith("Only a stopped instance")
+
+
+def test_no_proposal_that_the_switch_would_refuse_or_that_saves_nothing(db):
+    from finops_bot.gpu.prices import parse_overrides
+
+    load_fleet(db, NOW)
+    cloud = DemoCloud.of_demo_fleet()
+    cloud.instances[("gcp", GCP_BUSY)].spot = True  # the cloud says it already runs as Spot
+    prices = PriceBook(parse_overrides({"aws:p4d.24xlarge": {
+        "gpus": 8, "on_demand": 10.0, "spot": 9.99}}))  # fmt: skip
+    result = spot_sweep(db, NOW, RULES, cloud, prices)
+    assert result.proposed == ()
+    reasons = dict(line.split(": ", 1) for line in result.skipped)
+    assert reasons[GCP_BUSY] == "not switchable to Spot: it already runs as Spot"
+    assert reasons[AWS_BUSY] == "Spot saves nothing once the assumed interruptions are counted"
+
+
+def test_an_auto_scaling_groups_card_says_running_instances_wait_for_the_cycle(world):
+    _, _, made, _ = world
+    p = replace(made[GCP_BUSY], cloud="aws", evidence={**made[GCP_BUSY].evidence, "group": "web"})
+    blocks = proposal_blocks(p, NOW)
+    assert "running ones are replaced only as the group cycles" in blocks[0]["text"]["text"]
+    assert blocks[1]["elements"][0]["confirm"]["title"]["text"] == "Move group web to Spot?"
+
+
+def test_an_expired_plan_is_not_copied(world):
+    db, cloud, made, _ = world
+    p = made[AWS_BUSY]
+    runner = Runner(RULES, AccessPolicy(), cloud)
+    late = runner.copy_plan(db, p.id, p.nonce, OPS, NOW + timedelta(days=2))
+    assert not late.done and "expired" in late.message

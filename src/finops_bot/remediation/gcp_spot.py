@@ -40,6 +40,19 @@ SPOT = {
     "on_host_maintenance": "TERMINATE",  # a GPU VM cannot live-migrate
     "automatic_restart": False,
 }
+KEPT = ("node_affinities", "min_node_cpus", "location_hint")  # not Spot's to change
+
+
+def kept_scheduling(inst: Any) -> dict:
+    """The VM's scheduling fields a switch to Spot must not drop (setScheduling replaces
+    the whole block): sole-tenant node affinities, min node CPUs, the location hint."""
+    scheduling = getattr(inst, "scheduling", None)
+    if scheduling is None:
+        return {}
+    raw = type(scheduling).to_dict(scheduling, preserving_proto_field_name=True)
+    return {k: raw[k] for k in KEPT if raw.get(k)}
+
+
 PLAN = (
     "would stop, set Spot scheduling (termination action STOP, on-host maintenance "
     "TERMINATE), start"
@@ -89,6 +102,7 @@ class GcpSpot(Action):
                 inst = self.clients("instances", target).get(request=_where_args(target))
             except google_exceptions.NotFound:
                 return Observed(found=False)
+        self._kept = kept_scheduling(inst)
         return _observed(inst)
 
     def _next(self, seen: Observed) -> str | None:
@@ -130,8 +144,8 @@ class GcpSpot(Action):
                 rid = request_uuid(f"{request_id}/{step}")
                 first = first or rid
                 body: dict[str, Any] = {"request_id": rid}
-                if step == "setScheduling":
-                    body["scheduling_resource"] = dict(SPOT)
+                if step == "setScheduling":  # what else the VM had set stays set
+                    body["scheduling_resource"] = {**getattr(self, "_kept", {}), **SPOT}
                 try:
                     finished = _operate(self.clients, target, permission, method, **body)
                 except ActionError as exc:

@@ -301,3 +301,20 @@ def test_registered_with_permissions():
         "compute.instances.start",
     )
     assert set(perms) - set(perms[:3]) == {"compute.instances.get"}  # run reads before a step
+
+
+@responses.activate
+def test_set_scheduling_keeps_the_vms_node_affinities():
+    """setScheduling replaces the whole block: a sole-tenant VM's node affinities go along."""
+    tenant = {**STANDARD, "nodeAffinities": [
+        {"key": "compute.googleapis.com/node-group-name", "operator": "IN", "values": ["ng-1"]}
+    ], "minNodeCpus": 4}  # fmt: skip
+    get("TERMINATED", tenant)
+    step("setScheduling")
+    get("TERMINATED", {**SPOT, **{k: tenant[k] for k in ("nodeAffinities", "minNodeCpus")}})
+    step("start")
+    outcome = gcp_spot.GcpSpot(clients).run(TARGET, observed("TERMINATED", tenant), "p1-spot")
+    assert outcome.ok, outcome
+    body = json.loads(posts()[0].request.body)
+    assert body["provisioningModel"] == "SPOT" and body["onHostMaintenance"] == "TERMINATE"
+    assert body["nodeAffinities"] == tenant["nodeAffinities"] and body["minNodeCpus"] == 4

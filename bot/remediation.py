@@ -14,7 +14,7 @@ from pathlib import Path
 from bot.clock import fleet_now
 from bot.people import People
 from finops_bot.access import AccessPolicy, Audience, Identity, scope_for
-from finops_bot.gpu.fleet import FleetRules
+from finops_bot.gpu.fleet import FleetRules, fleet
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.remediation.demo_cloud import DemoCloud
 from finops_bot.remediation.registry import Clouds
@@ -198,7 +198,10 @@ class Remediation:
         try:
             now = fleet_now(db, now)
             args = (db, now, self.rules, self.clouds(db), self.prices, self.fleet_rules)
-            return sweep(*args), spot_sweep(*args)
+            if not self.rules.active:
+                return sweep(*args), spot_sweep(*args)
+            nodes = fleet(db, now, self.prices, self.fleet_rules)  # one read for both
+            return sweep(*args, nodes=nodes), spot_sweep(*args, nodes=nodes)
         finally:
             db.close()
 

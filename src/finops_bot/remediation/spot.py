@@ -21,8 +21,8 @@ from finops_bot.remediation.rules import RemediationRules
 from finops_bot.remediation.sweep import (
     Skip,
     SweepResult,
-    _propose,
     new_proposal,
+    propose,
     record,
     target_of,
 )
@@ -73,13 +73,15 @@ def spot_sweep(
     clouds,
     prices: PriceBook,
     fleet_rules: FleetRules | None = None,
+    nodes: list[NodeState] | None = None,
 ) -> SweepResult:
     """A Spot proposal for each busy on-demand node whose work can resume; the new ones."""
     if not rules.active:
         return SweepResult((), 0, ())
     fleet_rules = fleet_rules or FleetRules()
     prices = prices.with_catalog(db)  # GCP: the Catalog prices a gcp_cloud_billing source loaded
-    busy = [n for n in fleet(db, now, prices, fleet_rules) if n.state == "busy" and n.spot is False]
+    nodes = nodes if nodes is not None else fleet(db, now, prices, fleet_rules)
+    busy = [n for n in nodes if n.state == "busy" and n.spot is False]
     why = resumable(db, [n.node for n in busy], fleet_rules.silent_minutes)
     open_now, made, skipped = store.open_keys(db, "spot") | store.snoozed_keys(db, now), [], []
     for node in busy:
@@ -99,7 +101,7 @@ def spot_sweep(
         if (target.cloud, target.id) in open_now:
             continue
         build = partial(_spot_proposal, why=why[node.node], price=price, clouds=clouds)
-        proposal, reason = _propose(node, target, now, rules, clouds, build)
+        proposal, reason = propose(node, target, now, rules, clouds, build)
         if proposal is None:
             skipped.append(f"{node.node}: {reason}")
         elif record(db, now, proposal, rules):

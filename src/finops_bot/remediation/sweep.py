@@ -59,15 +59,21 @@ def sweep(
     clouds,
     prices: PriceBook,
     fleet_rules: FleetRules | None = None,
+    nodes: list[NodeState] | None = None,
 ) -> SweepResult:
-    """Propose for every node wasted for ``rules.propose_after_minutes``; the new ones."""
+    """Propose for every node wasted for ``rules.propose_after_minutes``; the new ones.
+    ``nodes``: the fleet already read (one read serves this sweep and the Spot advice)."""
     if not rules.active:
         return SweepResult((), 0, ())
     after = timedelta(minutes=rules.propose_after_minutes)
     naive = now.astimezone(UTC).replace(tzinfo=None)
     wasted = [
         n
-        for n in fleet(db, now, prices, fleet_rules or FleetRules(), idle_only=True)
+        for n in (
+            nodes
+            if nodes is not None
+            else fleet(db, now, prices, fleet_rules or FleetRules(), idle_only=True)
+        )
         if n.state in WASTED and naive - n.since >= after
     ]
     open_now, snoozed = store.open_keys(db, "stop"), store.snoozed_keys(db, now)
@@ -79,7 +85,7 @@ def sweep(
             continue
         if (target.cloud, target.id) in open_now | snoozed:
             continue
-        proposal, why = _propose(node, target, now, rules, clouds)
+        proposal, why = propose(node, target, now, rules, clouds)
         if proposal is None:
             skipped.append(f"{node.node}: {why}")
         elif record(db, now, proposal, rules):
@@ -107,7 +113,7 @@ def _mode(rules: RemediationRules) -> str:
     return "dry-run" if rules.dry_run else "real"
 
 
-def _propose(
+def propose(
     node: NodeState, target: Target, now: datetime, rules: RemediationRules, clouds, build=None
 ) -> tuple[StoredProposal | None, str]:
     """Read the candidate (running? kept?) and build its proposal (``build``: the stop's)."""

@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from finops_bot.remediation import aws_spot
 from finops_bot.remediation.registry import ACTIONS, Observed, Target
+from tests.finops_bot.remediation.test_aws import fake_credentials  # noqa: F401 - autouse
 
 REGION = "us-east-1"
 AMI = "ami-12c6146b"
@@ -28,22 +29,6 @@ def target(instance_id: str = "i-0aaaabbbbccccdddd") -> Target:
 
 def member(group: str | None) -> Observed:
     return Observed(True, "running", "t3.micro", group=group, tags={"owner": "ana"})
-
-
-@pytest.fixture(autouse=True)
-def fake_credentials(monkeypatch, tmp_path) -> None:
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 class Spy:

@@ -14,27 +14,30 @@ reference (fields the SDK parses; values invented):
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
 import uuid
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 import pytest
 import responses
-from google.api_core.retry import retry_unary
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 
 from finops_bot.remediation import gcp, gcp_spot
-from finops_bot.remediation.registry import ACTIONS, Target
+from finops_bot.remediation.registry import ACTIONS
+from tests.finops_bot.remediation.test_gcp import (  # the same project, zone and VM
+    BASE,
+    INSTANCE_URL,
+    NAME,
+    RESOURCE,
+    SELF,
+    TARGET,
+    ZONE,
+    clients,
+    error,
+    no_polling_sleep,  # noqa: F401 - an autouse fixture
+    query,
+)
 
-PROJECT, ZONE, NAME = "acme-research-4821", "us-central1-a", "trainer-a100-0"
-TARGET = Target("gcp", PROJECT, ZONE, NAME, "a2-highgpu-1g", False)
-BASE = f"https://compute.googleapis.com/compute/v1/projects/{PROJECT}/zones/{ZONE}"
-SELF = f"https://www.googleapis.com/compute/v1/projects/{PROJECT}/zones/{ZONE}"
-INSTANCE_URL = re.compile(re.escape(f"{BASE}/instances/{NAME}") + r"(\?.*)?$")
-RESOURCE = f"projects/{PROJECT}/zones/{ZONE}/instances/{NAME}"
 STANDARD = {
     "onHostMaintenance": "TERMINATE",
     "automaticRestart": True,
@@ -48,19 +51,6 @@ SPOT = {
     "provisioningModel": "SPOT",
     "instanceTerminationAction": "STOP",
 }
-
-
-@pytest.fixture(autouse=True)
-def no_polling_sleep(monkeypatch):
-    """The operation is polled with api-core's backoff: no sleeping between polls here."""
-    monkeypatch.setattr(
-        retry_unary, "exponential_sleep_generator", lambda *a, **k: itertools.repeat(0.0)
-    )
-
-
-def clients(service: str, target: Target) -> compute_v1.InstancesClient:
-    assert service == "instances" and target.cloud == "gcp"
-    return compute_v1.InstancesClient(credentials=AnonymousCredentials(), transport="rest")
 
 
 def instance(status: str = "RUNNING", scheduling: dict = STANDARD, **over) -> dict:
@@ -113,16 +103,6 @@ def operation(kind: str, status: str) -> dict:
     return body
 
 
-def error(code: int, message: str, reason: str) -> dict:
-    return {
-        "error": {
-            "code": code,
-            "message": message,
-            "errors": [{"message": message, "domain": "global", "reason": reason}],
-        }
-    }
-
-
 def get(status: str, scheduling: dict) -> None:
     responses.add(responses.GET, INSTANCE_URL, json=instance(status, scheduling))
 
@@ -138,10 +118,6 @@ def step(kind: str) -> None:
 
 def posts() -> list:
     return [c for c in responses.calls if c.request.method == "POST"]
-
-
-def query(call) -> dict:
-    return {k: v[0] for k, v in parse_qs(urlparse(call.request.url).query).items()}
 
 
 def observed(status: str = "RUNNING", scheduling: dict = STANDARD, **over):

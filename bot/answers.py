@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.clock import as_of, real_now
 from bot.people import People
 from finops_bot.access import OPERATOR, AccessPolicy, Audience, Identity, Scope, scope_for
+from finops_bot.forecast.budget_rules import BudgetRules
 from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.questions import Answer, Engine
@@ -39,8 +40,10 @@ class AnswerService:
         rules: QuestionRules | None = None,
         people: People | None = None,
         access: AccessPolicy | None = None,
+        budgets: BudgetRules | None = None,
     ):
         self.db_path = db_path
+        self.budgets = budgets
         self.measure = measure
         self.today = today
         self.prices = prices
@@ -63,6 +66,7 @@ class AnswerService:
                 self.fleet_rules,
                 self.rules,
                 who=self.people.email_of if self.people else None,
+                budgets=self.budgets,
             )
         return engine
 

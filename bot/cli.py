@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import permissions_command
 
     permissions_command.add_parser(sub, common)
+    from bot import budget_commands
+
+    budget_commands.add_parser(sub, common)
     return parser
 
 

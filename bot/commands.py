@@ -15,7 +15,6 @@ from finops_bot.demo import DEMO_QUESTIONS, DEMO_SCOPE, DEMO_SCOPED_QUESTIONS, l
 from finops_bot.demo_sample import write_sample
 from finops_bot.errors import FinopsError, UsageError
 from finops_bot.money import format_money
-from finops_bot.questions import Engine
 from finops_bot.render.json import render_json
 from finops_bot.render.text import render_text
 from finops_bot.store import connect, reads
@@ -35,9 +34,7 @@ def demo(args: argparse.Namespace) -> int:
         f"{result.rows_stored:,} daily charge rows, {result.first_day} … {result.last_day}, "
         f"{', '.join(result.providers)}. Re-running replaces it, never doubles it.\n"
     )
-    engine = Engine(
-        db, deps.settings.measure, deps.prices, deps.settings.fleet, deps.settings.questions
-    )
+    engine = deps.engine(db)
     prog = program()
     as_of = f" --as-of {deps.today}" if args.as_of else ""
     db_flag = f" --db {shlex.quote(str(args.db))}" if args.db else ""
@@ -139,9 +136,9 @@ def next_steps(prog: str, db_flag: str, as_of: str, db_path: Path) -> list[str]:
 def ask(args: argparse.Namespace) -> int:
     deps = build(args.db, args.config, args.as_of)
     db = connect(deps.settings.db_path)
-    answer = Engine(
-        db, deps.settings.measure, deps.prices, deps.settings.fleet, deps.settings.questions
-    ).ask(" ".join(args.question), deps.today, deps.answer_now, scope=_preview(args, deps))
+    answer = deps.engine(db).ask(
+        " ".join(args.question), deps.today, deps.answer_now, scope=_preview(args, deps)
+    )
 
     chart_dir = getattr(args, "chart_dir", None)
     files = []

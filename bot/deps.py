@@ -29,6 +29,22 @@ class Deps:
     def rules(self) -> TagRules:
         return TagRules(self.settings.allocation_keys)
 
+    def engine(self, db):
+        """The question engine over ``db``, with every rule the settings give it."""
+        from finops_bot.questions import Engine
+
+        s = self.settings
+        return Engine(db, s.measure, self.prices, s.fleet, s.questions, budgets=self.budgets(db))
+
+    def budgets(self, db):
+        """The [[budgets]]; for a cache the demo built and a config with none, the demo's."""
+        from finops_bot.demo import demo_budgets
+        from finops_bot.store.reads import demo_fleet_end
+
+        if self.settings.budgets.budgets or demo_fleet_end(db) is None:
+            return self.settings.budgets
+        return demo_budgets()
+
     @property
     def prices(self):
         from finops_bot.gpu.prices import PriceBook

@@ -17,6 +17,7 @@ from finops_bot.errors import UsageError
 from finops_bot.questions import Engine
 from finops_bot.render.digest import digest_blocks, digest_text
 from finops_bot.store import connect
+from scheduled.digests import budgeting
 
 
 def add_parser(sub, common) -> None:
@@ -82,8 +83,11 @@ def digest(args: argparse.Namespace) -> int:
     for d in configured or [None]:
         scope = _scope(deps.settings.access, d)
         compose = compose_weekly if args.kind == "weekly" else compose_daily
-        composed = compose(db, engine.view(scope), d.name if d else args.kind, deps.today,
+        view = engine.view(scope)
+        composed = compose(db, view, d.name if d else args.kind, deps.today,
                            deps.answer_now, deps.settings.measure)  # fmt: skip
+        budgeting(deps, deps.budgets(db)).add(composed, db, view, deps.today, deps.answer_now,
+                            deps.settings.measure)  # fmt: skip
         posts.append(
             {
                 "channel": d.channel if d else None,
@@ -168,7 +172,8 @@ def _post(args: argparse.Namespace, deps) -> int:
         local = deps.now.astimezone(d.zone).date().isoformat()
         ts = digests.post(deps.settings.db_path, d, local, deps.now, send,
                           access=deps.settings.access, measure=deps.settings.measure,
-                          force=args.force, upload=upload)  # fmt: skip
+                          force=args.force, upload=upload,
+                          budgets=digests.budgeting(deps))  # fmt: skip
         what = f"posted ({ts})" if ts else "not posted: posted already today, or failed (see log)"
         print(f"{d.name} → {d.channel} for {local}: {what}")
     return 0

@@ -47,6 +47,7 @@ def serve(args: argparse.Namespace) -> int:
         rules=deps.settings.questions,
         people=people(slack, deps.settings.questions.people),
         access=deps.settings.access,
+        budgets=deps.settings.budgets,
     )
     from bot.feedback import Feedback
 
@@ -223,7 +224,8 @@ def _scheduler(args: argparse.Namespace, deps: Deps, checks, slack=None, people=
         )
         digests.register(scheduler, deps.settings.db_path, deps.settings.digests.digests,
                          slack_sender(client), deps.settings.access, deps.settings.measure,
-                         real_now, slack_uploader(client), owners)  # fmt: skip
+                         real_now, slack_uploader(client), owners,
+                         digests.budgeting(deps))  # fmt: skip
         print(f"{len(deps.settings.digests.digests)} digest(s) scheduled", flush=True)
     if slack is not None and deps.settings.digests.alerts.channel:
         from bot.app import web_client
@@ -235,6 +237,19 @@ def _scheduler(args: argparse.Namespace, deps: Deps, checks, slack=None, people=
         alerts.register(scheduler, lambda: alerts.check(
             deps.settings.db_path, deps.settings.digests, real_now(), sender, user_of,
             deps.prices, deps.settings.fleet, deps.settings.access))  # fmt: skip
+    if slack is not None and deps.settings.budgets.budgets:
+        from bot.app import web_client
+        from bot.digest_commands import slack_sender
+        from scheduled import budgets
+
+        sender = slack_sender(web_client(slack, slack.bot_token))
+        user_of = people.user_of if people else (lambda email: None)
+        s = deps.settings
+        fiscal = s.questions.fiscal_start
+        budgets.register(scheduler, lambda: budgets.check(
+            s.db_path, s.budgets, s.digests, real_now(), sender, user_of, measure=s.measure,
+            fiscal_start=fiscal, prices=deps.prices, access=s.access))  # fmt: skip
+        print(f"{len(s.budgets.budgets)} budget(s) checked every 15 minutes", flush=True)
     if not deps.settings.sources:
         return scheduler
     log = logging.getLogger("finops_bot.sync")

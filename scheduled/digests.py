@@ -16,15 +16,19 @@ from pathlib import Path
 from apscheduler.schedulers.base import BaseScheduler
 
 from finops_bot.access import AccessPolicy, channel_scope
+from finops_bot.digest.budget_section import add_budgets
 from finops_bot.digest.daily import compose_daily, compose_weekly
 from finops_bot.digest.idle import compose_idle
 from finops_bot.digest.owners import owner_of
 from finops_bot.digest.rules import Digest, DigestRules
+from finops_bot.forecast.budget_rules import BudgetRules
+from finops_bot.gpu.burn import live_estimate
+from finops_bot.gpu.prices import PriceBook
 from finops_bot.questions import Engine
 from finops_bot.render.blocks import escape
 from finops_bot.render.digest import anomaly_line, digest_blocks, digest_text
 from finops_bot.render.idle_digest import idle_blocks, idle_text, node_line
-from finops_bot.store import connect, ledger
+from finops_bot.store import budget_ledger, connect, ledger
 
 log = logging.getLogger("finops_bot.digests")
 Send = Callable[[str, str, list], str]
@@ -60,9 +64,11 @@ def post(
     force: bool = False,
     upload: Upload | None = None,
     owners: Owners | None = None,
+    budgets: Budgeting | None = None,
 ) -> str | None:
     """Claim, compose, send, record: the message ts, or None (posted already, or failed:
-    recorded, logged). ``owners``: DM each owner their own items, once a day."""
+    recorded, logged). ``owners``: DM each owner their own items, once a day;
+    ``budgets``: the budgets a daily or weekly digest shows."""
     db = connect(db_path)
     try:
         claim = ledger.claim(db, d.name, d.channel, local_date, now, force=force)
@@ -78,6 +84,8 @@ def post(
             day = datetime.fromisoformat(local_date).date()
             compose = compose_weekly if d.kind == "weekly" else compose_daily
             composed = compose(db, view, d.name, day, now, measure)
+            if budgets is not None:
+                budgets.add(composed, db, view, day, now, measure)
             items = _anomaly_items(db, composed, owners)
             text, blocks = digest_text(composed), digest_blocks(composed)
             image = _chart(composed, upload)
@@ -109,11 +117,35 @@ def post(
             return None
         ledger.posted(db, claim, ts, now)
         log.info("digest %s posted to %s (%s)", d.name, d.channel, ts)
+        if d.kind != "idle" and composed.uncrossed:
+            budget_ledger.noted(db, composed.uncrossed, now)
         if owners is not None:
             _dm_owners(db, d, local_date, now, send, owners, items)
         return ts
     finally:
         db.close()
+
+
+@dataclass(frozen=True)
+class Budgeting:
+    """What a digest needs to show budgets: the rules, the fiscal year, the live estimate."""
+
+    rules: BudgetRules
+    fiscal_start: int = 1
+    prices: PriceBook | None = None
+
+    def add(self, composed, db, view, day, now: datetime, measure: str) -> None:
+        def live(start, end, keep):
+            return live_estimate(db, self.prices or PriceBook(), start, end, now, keep)
+
+        add_budgets(composed, db, view, self.rules.budgets, day, now, measure,
+                    self.fiscal_start, live)  # fmt: skip
+
+
+def budgeting(deps, rules: BudgetRules | None = None) -> Budgeting:
+    """The Budgeting of bot/'s Deps (settings and prices); ``rules``: instead of theirs."""
+    s = deps.settings
+    return Budgeting(rules or s.budgets, s.questions.fiscal_start, deps.prices)
 
 
 @dataclass(frozen=True)
@@ -182,14 +214,14 @@ def _chart(composed, upload: Upload | None) -> dict | None:
 
 def post_due(
     db_path: Path, digests, now: datetime, send: Send, access, measure, upload=None,
-    owners: Owners | None = None,
+    owners: Owners | None = None, budgets: Budgeting | None = None,
 ) -> list:  # fmt: skip
     """The job body: every digest due now that the ledger lets through."""
     posted = []
     for d, local_date in due(digests, now):
         try:
             ts = post(db_path, d, local_date, now, send, access=access, measure=measure,
-                      upload=upload, owners=owners)  # fmt: skip
+                      upload=upload, owners=owners, budgets=budgets)  # fmt: skip
         except Exception:  # noqa: BLE001 - the next minute tries again
             log.exception("digest %s failed", d.name)
             continue
@@ -208,9 +240,12 @@ def register(
     clock: Callable[[], datetime],
     upload: Upload | None = None,
     owners: Owners | None = None,
+    budgets: Budgeting | None = None,
 ) -> str:
     job = scheduler.add_job(
-        lambda: post_due(db_path, digests, clock(), send, access, measure, upload, owners),
+        lambda: post_due(
+            db_path, digests, clock(), send, access, measure, upload, owners, budgets
+        ),  # fmt: skip
         "interval",
         minutes=1,
         id="digests",

@@ -16,6 +16,7 @@ from finops_bot.access import AccessPolicy, parse_access
 from finops_bot.anomalies.rules import AnomalyRules, parse_anomaly_rules
 from finops_bot.digest.rules import DigestRules, parse_digest_rules
 from finops_bot.errors import ConfigError
+from finops_bot.forecast.budget_rules import BudgetRules, parse_budgets
 from finops_bot.gpu.fleet import FleetRules, parse_fleet_rules
 from finops_bot.gpu.prices import parse_overrides
 from finops_bot.questions.rules import QuestionRules, parse_question_rules
@@ -57,6 +58,7 @@ class Settings:
     anomalies: AnomalyRules = AnomalyRules()
     digests: DigestRules = DigestRules()
     remediation: RemediationRules = RemediationRules()
+    budgets: BudgetRules = BudgetRules()
 
 
 def _sources(raw: Any) -> tuple[SourceConfig, ...]:
@@ -206,6 +208,9 @@ def load_settings(
         raise ConfigError("cache.db (or FINOPS_BOT_DB) must be a file path")
     measure = environ.get("FINOPS_BOT_MEASURE") or questions.get("measure") or "EffectiveCost"
     allocation_keys, dimensions = _allocation(data.get("allocation"))
+    question_rules = parse_question_rules(
+        questions, data.get("aliases"), data.get("people"), dimensions
+    )
     return Settings(
         db_path=Path(db),
         measure=normalise_measure(measure, "questions.measure"),
@@ -215,13 +220,12 @@ def load_settings(
         sources=_sources(data.get("sources")),
         gpu_prices=parse_overrides(data.get("gpu_prices")),
         fleet=parse_fleet_rules(data.get("fleet")),
-        questions=parse_question_rules(
-            questions, data.get("aliases"), data.get("people"), dimensions
-        ),
+        questions=question_rules,
         access=parse_access(data.get("access")),
         anomalies=parse_anomaly_rules(data.get("anomalies")),
         digests=parse_digest_rules(data.get("digests"), data.get("projects"), data.get("alerts")),
         remediation=parse_remediation(data.get("remediation")),
+        budgets=parse_budgets(data.get("budgets"), normalise_measure, question_rules.fiscal_start),
     )
 
 

@@ -476,3 +476,18 @@ DEMO_QUESTIONS = [
 # [access] mode = "scoped": what someone granted one team sees, and what they are refused
 DEMO_SCOPE = ("teams=nlp",)
 DEMO_SCOPED_QUESTIONS = ["total spend last month", "team vision last month"]
+
+
+def demo_budgets():
+    """The demo's [[budgets]] (used for a cache the demo built when the config has none):
+    team nlp's is set below its usual month, so it is at risk; the rest have room."""
+    from finops_bot.forecast.budget_rules import parse_budgets
+
+    return parse_budgets(
+        [
+            {"name": "nlp", "team": "nlp", "amount": 90000, "channel": "C0NLP"},
+            {"name": "vision", "team": "vision", "amount": 60000},
+            {"name": "bert-training", "project": "bert-training", "amount": 60000},
+            {"name": "all-spend", "amount": 650000, "period": "quarter"},
+        ]
+    )

@@ -61,6 +61,9 @@ class DailyDigest:
     chart_currency: str | None = None
     anomaly_days: list[str] = field(default_factory=list)
     span: int = 1  # days per figure: 1 (daily) or 7 (weekly)
+    budgets: list = field(default_factory=list)  # forecast.budgets.BudgetStatus, visible
+    crossings: list = field(default_factory=list)  # store.budget_ledger.Crossing, last day
+    uncrossed: list = field(default_factory=list)  # crossings a restatement un-did
 
     @property
     def empty(self) -> bool:

@@ -3,8 +3,9 @@ They read its fields (unit, freshness source, what it summed), never its kind.
 
 JSON contract (schema_version 1, stable; fields are only ever added): see the README,
 "JSON contract". Kinds: cost, total, top, breakdown, compare, untagged, pricing,
-candidates, idle_gpus, idle_cost, series, compare_subjects, names, why, anomalies, help,
-not_understood, unknown_name, empty, error, refused.
+candidates, idle_gpus, idle_cost, series, compare_subjects, names, why, anomalies,
+forecast, run_rate, budget, burn_now, help, not_understood, unknown_name, empty, error,
+refused.
 """
 
 from __future__ import annotations
@@ -120,6 +121,11 @@ class Answer:
     quantity: float | None = None  # unit gpu_hours: the total hours (no currency)
     scope: str | None = None  # the access scope that limited it, described; None: not limited
     cards: list = field(default_factory=list)  # proposals (store.proposals) shown as cards
+    forecasts: list = field(default_factory=list)  # forecast.service.SubjectForecast, one
+    # per currency (kind forecast); the budget line, when a budget covers the subject
+    budget_line: float | None = None
+    budgets: list = field(default_factory=list)  # forecast.budgets.BudgetStatus
+    live_estimate: Any = None  # gpu.burn.LiveEstimate: days billing does not cover yet
     changes: bool = False  # rows are signed changes (why: against ``previous``; anomalies:
     # each one's impact), shown with their sign; not in the JSON (``kind`` says so)
 
@@ -188,7 +194,32 @@ class Answer:
             "granularity": self.granularity,
             "quantity": _round(self.quantity, 6),
             "scope": self.scope,
+            "forecast": _forecast(self.forecasts[0]) if len(self.forecasts) == 1 else None,
+            "forecasts": [_forecast(f) for f in self.forecasts],
+            "budget_line": self.budget_line,
+            "budgets": [b.to_dict() for b in self.budgets],
+            "live_estimate": self.live_estimate.to_dict() if self.live_estimate else None,
         }
+
+
+def _forecast(f) -> dict[str, Any]:
+    """A forecast.service.SubjectForecast as the JSON contract has it."""
+    r = f.result
+    ok = f.ok
+    return {
+        "currency": f.currency,
+        "total": _round(r.total, 6) if ok else None,
+        "low": _round(r.low, 6) if ok else None,
+        "high": _round(r.high, 6) if ok else None,
+        "interval": r.interval if ok else None,
+        "method": r.method if ok else None,
+        "actual": _round(r.actual, 6) if ok else None,
+        "one_offs": _round(r.one_offs, 6) if ok else None,
+        "as_of": f.as_of.isoformat(),
+        "data_through": f.through.isoformat() if f.through else None,
+        "mtd_pace": _round(f.pace, 6),
+        "reason": None if ok else r.reason,
+    }
 
 
 def _totals(totals: dict[str, float]) -> list[dict[str, Any]]:

@@ -12,18 +12,24 @@ from datetime import date, datetime, timedelta
 from sqlite_utils import Database
 
 from finops_bot.access import Scope
+from finops_bot.forecast import budgets
+from finops_bot.forecast.budget_rules import BudgetRules
+from finops_bot.gpu.burn import live_estimate
 from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.providers import fold
 from finops_bot.questions import cost_answers as build
+from finops_bot.questions import outlook_answers as outlook
 from finops_bot.questions import scoping
 from finops_bot.questions import trend_answers as trends
 from finops_bot.questions import why_answers as why
 from finops_bot.questions.answer import Answer, Fresh
+from finops_bot.questions.budget_answers import budget_answer
 from finops_bot.questions.cost_answers import DIM_LABELS, Ctx, Subject
 from finops_bot.questions.coverage import coverage, freshness_of, partial_notes, replace_name
 from finops_bot.questions.gpu_answers import gpu_answer
 from finops_bot.questions.names import Candidates, Match, NameIndex, NoMatch
+from finops_bot.questions.outlook_answers import current_period
 from finops_bot.questions.parse import ME, ParseError, Query, parse
 from finops_bot.questions.periods import Period, PeriodError, check_day, previous_period
 from finops_bot.questions.rules import Asker, QuestionRules
@@ -33,7 +39,8 @@ from finops_bot.questions.words import counted
 from finops_bot.store import reads
 from finops_bot.store.reads import Where
 
-WHOLE = ("untagged", "movers", "names")  # answers about all spend, no subject
+WHOLE = ("untagged", "movers", "names", "budget")  # answers about all spend, no subject
+OUTLOOK = ("forecast", "run_rate")  # the current month or quarter, not a period asked
 LATEST_DAYS = 30  # no period given and nothing this month yet: the latest 30 days of data
 SUBJECT_WORDS = "project, team, owner, service, account, provider, region or service category"
 
@@ -57,10 +64,13 @@ class Engine:
         fleet_rules: FleetRules | None = None,
         rules: QuestionRules | None = None,
         who: Callable[[str], str | None] | None = None,
+        budgets: BudgetRules | None = None,
     ):
         """``rules``: the fiscal year, nicknames, people and tag dimensions; ``who``: a
-        Slack user id → their email (the bot looks it up; [people] is asked first)."""
+        Slack user id → their email (the bot looks it up; [people] is asked first);
+        ``budgets``: the [[budgets]] budget questions answer about."""
         self.db = db
+        self.budgets = budgets or BudgetRules()
         self.rules = rules or QuestionRules()
         self.who = who
         self.default_measure = default_measure
@@ -164,6 +174,11 @@ class Engine:
             return gpu_answer(
                 self.db, q, question, today, now, self.prices, self.fleet_rules, gpu_scope
             )
+        if q.kind == "burn_now":
+            from finops_bot.questions.burn_answers import burn_now_answer
+
+            gpu_scope = view.scope if view.limited else None
+            return burn_now_answer(self.db, question, now, self.prices, self.fleet_rules, gpu_scope)
         if not sources:
             return Answer(
                 kind="empty",
@@ -186,6 +201,8 @@ class Engine:
             subject = other if isinstance(other, Candidates | NoMatch) else (subject, other)
         if isinstance(subject, NoMatch):
             return self._unknown(subject, q, base, view)
+        if q.kind in OUTLOOK and isinstance(subject, Subject):
+            return self._outlook(q, subject, base, view, today, now)
         period, notes = self._period(q, today, data_through)
         ctx = Ctx(
             self.db,
@@ -199,7 +216,7 @@ class Engine:
         if isinstance(subject, Candidates):
             return build.candidates_answer(ctx, q, subject, period)
         if q.kind in WHOLE:
-            return self._whole(ctx, q, period, today)
+            return self._whole(ctx, q, period, today, view, now)
         if isinstance(subject, tuple):
             answer = trends.compare_subjects_answer(ctx, subject, period)
             return self._finish(answer, ctx.all, period)
@@ -218,8 +235,10 @@ class Engine:
             scope=view.describe(),
         )
 
-    def _whole(self, ctx: Ctx, q: Query, period: Period, today: date) -> Answer:
+    def _whole(self, ctx: Ctx, q: Query, period: Period, today: date, view, now) -> Answer:
         """Answers about all spend: untagged, what moved, the names a dimension holds."""
+        if q.kind == "budget":
+            return self._budgets(ctx, q, today, view, now)
         if q.kind == "untagged":
             answer = build.untagged_answer(ctx, period)
         elif q.kind == "movers":
@@ -230,6 +249,52 @@ class Engine:
         else:
             answer = trends.names_answer(ctx, q, period)
         return self._finish(answer, ctx.all, period)
+
+    def _live(self, now: datetime):
+        """The live GPU estimate (heartbeats × price) for the days billing lacks."""
+        return lambda start, end, keep: live_estimate(self.db, self.prices, start, end, now, keep)
+
+    def _outlook(self, q: Query, subject: Subject, base: dict, view: View, today, now) -> Answer:
+        period, problem = current_period(q, today, self.rules.fiscal_start)
+        if period is None:
+            return Answer(kind="error", message=problem, suggestions=EXAMPLES[:3], **base)
+        ctx = Ctx(self.db, view.names, base["measure"], base, list(q.notes), view.all,
+                  view.describe())  # fmt: skip
+        if q.kind == "run_rate":
+            answer = outlook.run_rate_answer(ctx, subject, period, today)
+        else:
+            keep = outlook.live_keep(subject, view.scope if view.limited else None)
+            line = self._budget_line(subject, q.granularity or "month", view)
+            answer = outlook.forecast_answer(
+                ctx, q, subject, period, today, self._live(now), keep, line
+            )
+        answer.freshness, _ = self._freshness(subject.where, period.start, period)
+        return answer
+
+    def _visible_budgets(self, view: View) -> list:
+        teams = reads.project_teams(self.db) if view.limited else {}
+        return budgets.visible(self.budgets.budgets, view.scope if view.limited else None, teams)
+
+    def _budget_line(self, subject: Subject, grain: str, view: View) -> float | None:
+        """The amount of the one visible budget whose scope is the subject, if any."""
+        wanted = {} if subject.dim == "*" else {subject.dim: subject.label}
+        found = [b for b in self._visible_budgets(view)
+                 if b.period == grain and not b.untagged and b.scope_filters == wanted]  # fmt: skip
+        return found[0].amount if len(found) == 1 else None
+
+    def _budgets(self, ctx: Ctx, q: Query, today: date, view: View, now: datetime) -> Answer:
+        shown = self._visible_budgets(view)
+        names = [b.name for b in shown]
+        statuses = [
+            budgets.status(
+                self.db, b, today, ctx.measure, self.rules.fiscal_start, self._live(now)
+            )  # fmt: skip
+            for b in shown
+        ]
+        answer = budget_answer(ctx.base, q, statuses, names)
+        answer.scope = ctx.scope
+        answer.freshness = list(self._fresh)
+        return answer
 
     def _answer(self, ctx: Ctx, q: Query, subject: Subject, period: Period, today: date, view):
         if q.kind == "anomalies":  # read from the stored detection results

@@ -41,7 +41,7 @@ ME = "@me"  # the asker, as a subject name
 @dataclass(frozen=True)
 class Query:
     kind: str  # cost total top breakdown compare compare_subjects untagged pricing series
-    # movers names idle_gpus idle_cost why anomalies help
+    # movers names idle_gpus idle_cost why anomalies forecast run_rate budget burn_now help
     period: Period | None = None
     period_given: bool = False
     dim: str | None = None  # the subject's dimension, when the user named one
@@ -168,6 +168,11 @@ def parse(
     common = dict(
         period=period, period_given=period is not None, measure=measure, notes=tuple(notes)
     )
+    from finops_bot.questions.outlook import outlook  # its forms use this module's Query
+
+    q = outlook(text, dims, common, _subject)
+    if q is not None:
+        return q
     forms = (_gpu_idle, _why, _anomalies, _series, _movers, _top, _names, _untagged)
     for form in (*forms, _pricing, _breakdown):
         q = form(text, dims, common)

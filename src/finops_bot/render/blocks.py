@@ -13,6 +13,7 @@ from datetime import date
 from finops_bot.money import format_change, format_money
 from finops_bot.questions.answer import Answer
 from finops_bot.render.charts import is_series, spark_lines
+from finops_bot.render.outlook import outlook_lines
 from finops_bot.render.text import (
     amount,
     comparison_lines,
@@ -77,12 +78,14 @@ def _total_text(answer: Answer) -> str:
     if hours := hours_total(answer):
         lines.append(f"*{hours}*{'  (' + span + ')' if span else ''}")
     elif not answer.totals:  # side by side (rows only): the period, not "no spend"
-        lines.append(f"_{span}_" if answer.rows and span else nothing_line(answer, span))
+        shown = (answer.rows or answer.budgets) and span
+        lines.append(f"_{span}_" if shown else nothing_line(answer, span))
     for currency, total in answer.totals.items():
         lines.append(
             f"*{format_money(total, currency)}{rate(answer)}*  "
             f"({currency}{', ' + span if span else ''})"
         )
+    lines.extend(outlook_lines(answer))
     if top := top_line(answer):
         lines.append(top)
     lines.extend(comparison_lines(answer))

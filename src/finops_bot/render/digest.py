@@ -5,6 +5,7 @@ digest object's fields."""
 from __future__ import annotations
 
 from finops_bot.digest.daily import DailyDigest, ProviderDay
+from finops_bot.forecast.model import Forecast
 from finops_bot.money import format_change, format_money
 from finops_bot.render.anomalies import KIND_WORDS
 from finops_bot.render.blocks import escape
@@ -64,10 +65,39 @@ def sections(digest: DailyDigest) -> list[tuple[str, list[str]]]:
             f"{share * 100:.1f}% of the last 7 days' {c} spend has no project tag"
             for c, share in digest.untagged.items()
         ]))  # fmt: skip
+    if digest.budgets:
+        out.append(("Budgets", budget_digest_lines(digest)))
     fresh = [f"{p}: data through {t} ({s}, loaded {(at or '?')[:16]})"
              for p, s, t, at in digest.freshness]  # fmt: skip
     out.append(("Freshness", [*(f"⚠ {w}" for w in digest.warnings), *fresh]))
     return [(h, lines) for h, lines in out if lines]
+
+
+def budget_digest_lines(digest: DailyDigest) -> list[str]:
+    """One line per budget, then what crossed since yesterday and what a restatement un-did."""
+    lines = []
+    for s in digest.budgets:
+        cur = s.budget.currency
+        if s.problem:
+            lines.append(f"{s.budget.name}: not checked — {s.problem}")
+            continue
+        line = (f"{s.budget.name} ({s.budget.scope}, {s.label}): {format_money(s.spent, cur)} "
+                f"of {format_money(s.amount, cur)} ({s.percent:.0f}%)")  # fmt: skip
+        if isinstance(s.forecast, Forecast):
+            line += f", forecast {format_money(s.forecast.total, cur)}"
+        if s.at_risk:
+            line += " — at risk" + (f", driven by {s.driven_by}" if s.driven_by else "")
+        lines.append(line)
+    for c in digest.crossings:
+        what = "forecast over budget" if c.threshold == "forecast" else f"crossed {c.threshold}%"
+        lines.append(f"{c.budget} {what} ({c.crossed_at[:16].replace('T', ' ')} UTC)")
+    for c in digest.uncrossed:
+        spent, amount = (format_money(v, c.currency) for v in (c.uncrossed_spent, c.amount))
+        lines.append(
+            f"{c.budget}: back below {c.threshold}% after a restatement of the billing data "
+            f"({spent} of {amount}); a later re-crossing is not posted again"
+        )
+    return lines
 
 
 def anomaly_line(a) -> str:

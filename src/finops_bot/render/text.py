@@ -6,6 +6,7 @@ from __future__ import annotations
 from finops_bot.money import format_change, format_money
 from finops_bot.questions.answer import Answer
 from finops_bot.render.charts import format_value, full_title, is_series, spark_lines
+from finops_bot.render.outlook import outlook_lines
 
 MEASURE_WORDS = {
     "EffectiveCost": "EffectiveCost: amortised, credits included",
@@ -137,10 +138,11 @@ def render_text(answer: Answer) -> str:
     lines.append(full_title(answer) if answer.period else answer.title)
     if hours := hours_total(answer):
         lines.append(f"  {hours}")
-    elif not answer.totals and not answer.rows:  # side by side (rows only): no "no spend"
-        lines.append(f"  {nothing_line(answer)}")
+    elif not answer.totals and not answer.rows and not answer.budgets:  # side by side (rows
+        lines.append(f"  {nothing_line(answer)}")  # only) or budgets: no "no spend"
     for currency, total in answer.totals.items():
         lines.append(f"  {format_money(total, currency)}{rate(answer)}")
+    lines.extend(f"  {line}" for line in outlook_lines(answer))
     if top := top_line(answer):
         lines.append(f"  {top}")
     lines.extend(f"  {line}" for line in comparison_lines(answer))

@@ -886,3 +886,29 @@ def m017_checkpoints(db: Database) -> None:
     """Whether a node's job says it writes checkpoints (the heartbeat's labels.checkpoints):
     evidence that its work survives a Spot interruption."""
     db.executescript("ALTER TABLE gpu_latest ADD COLUMN checkpoints INTEGER;")
+
+
+@migrations()
+def m018_budget_crossings(db: Database) -> None:
+    """The budget ladder: one row per (budget, period, threshold) the spend (or the
+    forecast: threshold "forecast") crossed, inserted once (so a restart or a second
+    process never records it again); a restatement that un-crosses it is kept on the row
+    for the next daily digest to note, and a later re-crossing does not post again."""
+    db.executescript(
+        """
+CREATE TABLE budget_crossings (
+  budget TEXT NOT NULL,
+  period_start TEXT NOT NULL,
+  threshold TEXT NOT NULL,
+  crossed_at TEXT NOT NULL,
+  data_through TEXT,
+  spent REAL,
+  amount REAL NOT NULL,
+  currency TEXT NOT NULL,
+  uncrossed_at TEXT,
+  uncrossed_spent REAL,
+  noted_at TEXT,
+  PRIMARY KEY (budget, period_start, threshold)
+) WITHOUT ROWID;
+"""
+    )

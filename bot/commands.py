@@ -180,9 +180,9 @@ def _preview(args: argparse.Namespace, deps):
 def _chart_files(answer, folder) -> list[dict]:
     """A series answer's chart as a PNG in ``folder``: its ``files`` entry; [] for other
     answers, or when the file cannot be written (said on stderr: the answer still prints)."""
-    from finops_bot.render.charts import chart_alt, chart_filename, chart_png, is_series
+    from finops_bot.render.charts import chart_alt, chart_filename, chart_png, has_chart
 
-    if not is_series(answer):
+    if not has_chart(answer):
         return []
     try:
         png = chart_png(answer)

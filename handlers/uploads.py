@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from finops_bot.questions import Answer
 from finops_bot.render.blocks import image_block
-from finops_bot.render.charts import chart_alt, chart_filename, chart_png, is_series
+from finops_bot.render.charts import chart_alt, chart_filename, chart_png, has_chart
 
 log = logging.getLogger("finops_bot.slack")
 RETRY_DELAYS = (0.5, 1.5)  # seconds before showing a just-uploaded image again
@@ -27,7 +27,7 @@ Send = Callable[..., object]
 def upload_chart(client, answer: Answer) -> dict | None:
     """Draw and upload the answer's chart; its image block, or None (logged) when the answer
     has no chart or the drawing or the upload fails."""
-    if client is None or not is_series(answer):
+    if client is None or not has_chart(answer):
         return None
     try:
         png = chart_png(answer)

@@ -8,7 +8,7 @@ from functools import partial
 
 from finops_bot.questions import Answer
 from finops_bot.render.blocks import escape, parse_share_value
-from finops_bot.render.charts import is_series
+from finops_bot.render.charts import has_chart
 from finops_bot.render.text import freshness_line, measure_line
 from handlers.reply import answer_later, audience, message
 from handlers.uploads import send_with_image, upload_chart
@@ -40,7 +40,7 @@ def show_chart(ack, action, client, context, respond, logger) -> None:
 def chart_reply(answer: Answer, send, client) -> None:
     """The chart alone (with its measure and freshness); the answer itself when it has no
     chart any more; one line when the chart cannot be uploaded."""
-    if not is_series(answer):
+    if not has_chart(answer):
         send(**message(answer))
         return
     image = upload_chart(client, answer)

@@ -12,7 +12,7 @@ from datetime import date
 
 from finops_bot.money import format_change, format_money
 from finops_bot.questions.answer import Answer
-from finops_bot.render.charts import is_series, spark_lines
+from finops_bot.render.charts import has_chart, is_series, spark_lines
 from finops_bot.render.outlook import outlook_lines
 from finops_bot.render.text import (
     amount,
@@ -207,7 +207,7 @@ def answer_blocks(
                 "value": share,
             }
         )
-    if chart and is_series(answer) and len(chart) <= MAX_BUTTON_VALUE:
+    if chart and has_chart(answer) and len(chart) <= MAX_BUTTON_VALUE:
         elements.append(
             {
                 "type": "button",

@@ -51,6 +51,13 @@ def is_series(answer: Answer) -> bool:
     return bool(answer.granularity) and bool(answer.rows)
 
 
+def has_chart(answer: Answer) -> bool:
+    """A series, or a forecast (billed to date, the rest with its band, the budget)."""
+    from finops_bot.render.forecast_chart import drawable
+
+    return is_series(answer) or bool(drawable(answer))
+
+
 def hours(answer: Answer) -> bool:
     return answer.unit == "gpu_hours"
 
@@ -111,6 +118,10 @@ def _noun(answer: Answer) -> str:
 
 def chart_alt(answer: Answer) -> str:
     """Alt text: what is drawn, over which period, and min / max / last per currency."""
+    if not is_series(answer) and has_chart(answer):
+        from finops_bot.render.forecast_chart import forecast_alt
+
+        return forecast_alt(answer)
     kind = "Bar chart" if _bars(answer) else "Line chart"
     parts = []
     for currency, points in series(answer).items():
@@ -160,8 +171,12 @@ def _compact(value: float, currency: str, unit: str | None) -> str:
 def chart_png(answer: Answer) -> bytes:
     """The series as a PNG of CHART_SIZE pixels: one panel per currency (never one axis
     for two currencies), a line (or bars, for a few weeks or months) over the bucket dates."""
+    if not is_series(answer) and has_chart(answer):
+        from finops_bot.render.forecast_chart import forecast_png
+
+        return forecast_png(answer)
     if not is_series(answer):
-        raise ValueError("chart_png needs a series answer (granularity and rows)")
+        raise ValueError("chart_png needs a series or forecast answer")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -127,6 +127,7 @@ def next_steps(prog: str, db_flag: str, as_of: str, db_path: Path) -> list[str]:
     lines.append(f"{prog} digest idle{db_flag}{as_of}")
     lines.append(f"{prog} anomalies{db_flag}{as_of}")
     lines.append(f"{prog} proposals{db_flag}   # the remediation proposals the demo made")
+    lines.append(f"{prog} budgets{db_flag}{as_of}   # the demo's budgets: spent, forecast, at risk")
     sample, sample_db = (shlex.quote(str(p)) for p in sample_paths(db_path))
     lines.append(f"{prog} import {sample} --db {sample_db}   # a cache of its own: the demo stays")
     lines.append(f'{prog} ask "top 5 services last month" --db {sample_db}{as_of}')
@@ -136,8 +137,9 @@ def next_steps(prog: str, db_flag: str, as_of: str, db_path: Path) -> list[str]:
 def ask(args: argparse.Namespace) -> int:
     deps = build(args.db, args.config, args.as_of)
     db = connect(deps.settings.db_path)
+    now = deps.fleet_now(db)  # the demo's fleet is seen when it was built, not gone silent
     answer = deps.engine(db).ask(
-        " ".join(args.question), deps.today, deps.answer_now, scope=_preview(args, deps)
+        " ".join(args.question), deps.today, now, scope=_preview(args, deps)
     )
 
     chart_dir = getattr(args, "chart_dir", None)

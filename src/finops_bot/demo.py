@@ -472,6 +472,10 @@ DEMO_QUESTIONS = [
     "daily spend for llm-finetune last 14 days",
     "gpu spend by gpu model last month",
     "h100 hours last month",
+    "forecast for team nlp this month",
+    "are we on budget",
+    "run rate",
+    "what are we burning right now",
 ]
 # [access] mode = "scoped": what someone granted one team sees, and what they are refused
 DEMO_SCOPE = ("teams=nlp",)

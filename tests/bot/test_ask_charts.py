@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import bot.commands
+import bot.deps
 from bot.cli import main
 from tests.bot.test_cli import AS_OF, run
 from tests.series import series_answer
@@ -36,7 +36,7 @@ def ask_json(capsys, *args: str) -> dict:
 
 
 def test_a_series_chart_is_written_beside_the_cache(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(bot.commands, "Engine", SeriesEngine)
+    monkeypatch.setattr(bot.deps.Deps, "engine", lambda self, db: SeriesEngine())
     db = tmp_path / "cache.db"
     payload = ask_json(capsys, "--db", str(db))
     (entry,) = payload["files"]
@@ -50,7 +50,7 @@ def test_a_series_chart_is_written_beside_the_cache(tmp_path, capsys, monkeypatc
 
 
 def test_chart_dir_and_text_mode(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(bot.commands, "Engine", SeriesEngine)
+    monkeypatch.setattr(bot.deps.Deps, "engine", lambda self, db: SeriesEngine())
     db, out = tmp_path / "cache.db", tmp_path / "out" / "deep"
     payload = ask_json(capsys, "--db", str(db), "--chart-dir", str(out))
     assert Path(payload["files"][0]["path"]).parent == out.resolve()
@@ -63,7 +63,7 @@ def test_chart_dir_and_text_mode(tmp_path, capsys, monkeypatch):
 
 
 def test_a_chart_that_cannot_be_written_still_prints_the_answer(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(bot.commands, "Engine", SeriesEngine)
+    monkeypatch.setattr(bot.deps.Deps, "engine", lambda self, db: SeriesEngine())
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert main(["ask", "daily", "--json", "--db", str(tmp_path / "c.db"),

@@ -42,7 +42,7 @@ def test_every_try_next_line_runs(tmp_path, monkeypatch, capsys, prog, db):
     assert "../shared" not in out
     assert f'$ {prog} ask "what did project bert-training cost this week"' in out
     lines = try_next(out)
-    assert len(lines) == 10
+    assert len(lines) == 11
     for line in lines:
         args = command(line, prog)
         for word in args:

@@ -170,13 +170,6 @@ def test_a_forecast_over_the_budget_is_posted_as_its_own_crossing(cache):
     assert check(cache, NOV17 + timedelta(minutes=15), send, rules=rules) == []
 
 
-@pytest.mark.xfail(
-    reason="scheduled/budgets.check skips every crossing with uncrossed_at set, and "
-    "budget_ledger.record never clears it on a re-crossing: a crossing whose posts failed "
-    "(Slack down), then un-crossed by a restatement and crossed again, is never posted "
-    "to anyone although the budget is over the threshold again",
-    strict=True,
-)
 def test_a_crossing_never_posted_is_posted_when_crossed_again(cache, tmp_path):
     check(cache, NOV17, Slack(fail={"C0P1", "U1"}))  # recorded; both posts fail
     load(cache, tmp_path, date(2026, 11, 16), override={"2026-11-15": 0.0, "2026-11-16": 0.0})

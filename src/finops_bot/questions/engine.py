@@ -292,6 +292,11 @@ class Engine:
             for b in shown
         ]
         answer = budget_answer(ctx.base, q, statuses, names)
+        if q.period_given and q.period and not q.period.start <= today <= q.period.end:
+            answer.notes.append(
+                f"Budgets are shown for their current period; “{q.period.label}” was not "
+                f"used (ask “cost for {q.name or 'everything'} {q.period.phrase}” for it)."
+            )
         answer.scope = ctx.scope
         answer.freshness = list(self._fresh)
         return answer

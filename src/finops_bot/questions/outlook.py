@@ -13,17 +13,20 @@ from collections.abc import Callable
 
 from finops_bot.questions.parse import Query
 
+_A, _Z = r"(?<![\w-])", r"(?![\w-])"  # a word, not part of a hyphenated name ("budget-tracker")
 BURN_NOW = re.compile(
-    r"\bburning\b|\bcurrent(?:ly)? burn\b|\bburn (?:right )?now\b|\bburn at the moment\b"
+    rf"{_A}burning{_Z}|\bcurrent(?:ly)? burn{_Z}|{_A}burn (?:right )?now\b|\bburn at the moment\b"
     r"|\b(?:spend|spending|cost|costing|pay|paying)\s+(?:per|an|a|/)\s*hour\b"
 )
-RUN_RATE = re.compile(r"\b(?:run|burn)[- ]?rates?\b")
-BUDGET = re.compile(r"\bbudget(?:s|ed)?\b")
+RUN_RATE = re.compile(rf"{_A}(?:run|burn)[- ]?rates?{_Z}")
+BUDGET = re.compile(rf"{_A}budget(?:s|ed)?{_Z}")
 FORECAST = re.compile(
-    r"\bforecast(?:s|ed|ing)?\b|\bproject(?:ed|ion)\b|\bwhere will\b|\bend up\b"
+    rf"{_A}forecast(?:s|ed|ing)?{_Z}|{_A}project(?:ed|ion){_Z}|\bwhere will\b|\bwill\b.*\bend up\b"
     r"|\b(?:month|quarter)[- ]end\b|\bend (?:of )?the (?:month|quarter)\b"
     r"|\bby the end of\b|\bon track\b"
 )
+_WHY = re.compile(r"\bwhy\b|\bhow come\b|\bexplain\b")
+NEXT = re.compile(r"\bnext (?:month|quarter|year|week)\b")
 _QUARTER = re.compile(r"\bquarter(?:ly)?\b|\bq[1-4]\b")
 _NOISE = (
     r"\bforecast(?:s|ed|ing)?\b|\bprojected\b|\bprojection\b|\bwhere\b|\bwill\b|\bend(?:s)?\b"
@@ -42,7 +45,9 @@ Subject = Callable[[str, dict], tuple[str | None, str | None]]
 
 def outlook(text: str, dims: dict, common: dict, subject: Subject) -> Query | None:
     """The query when ``text`` asks one of these, else None (the other forms decide)."""
-    if BURN_NOW.search(text) and not RUN_RATE.search(text):
+    if _WHY.search(text):  # "why did X end up so high": a why question
+        return None
+    if BURN_NOW.search(text) and not RUN_RATE.search(text) and common.get("period") is None:
         rest = re.sub(BURN_NOW.pattern + r"|\bright now\b|\bnow\b|" + _NOISE, " ", text)
         dim, name = subject(rest, dims)
         return Query(kind="burn_now", dim=dim, name=name)
@@ -57,14 +62,16 @@ def outlook(text: str, dims: dict, common: dict, subject: Subject) -> Query | No
         period = common.get("period")
         if period is not None and period.kind in ("quarter", "month"):
             grain = period.kind
-        rest = re.sub(_NOISE, " ", text)
+        ahead = NEXT.search(text)  # not a period the parser reads: said, not a name
+        rest = re.sub(_NOISE, " ", NEXT.sub(" ", text))
         dim, name = subject(rest, dims)
-        return Query(kind="forecast", dim=dim, name=name, granularity=grain, **common)
+        by = ahead[0] if ahead else None
+        return Query(kind="forecast", dim=dim, name=name, granularity=grain, by=by, **common)
     return None
 
 
 def _budget(text: str, dims: dict, common: dict, subject: Subject) -> Query:
-    if re.search(r"\bat[- ]risk\b|\bover (?:the )?budget\b|\bover budgets?\b|\bexceed", text):
+    if re.search(r"\bat[- ]risk\b|\bover\b|\bexceed", text):
         what = "risk"
     elif re.search(r"\bleft\b|\bremain(?:ing|s)?\b", text):
         what = "left"

@@ -27,13 +27,17 @@ def current_period(q: Query, today: date, fiscal_start: int) -> tuple[Period | N
     future period is not forecast)."""
     grain = q.granularity or "month"
     start, end = period_bounds(grain, today, fiscal_start)
+    if q.by:  # "next month": not forecast yet
+        return None, (
+            f"I forecast the current month or quarter ({period_label(start, end, grain)}), "
+            f"not {q.by}: ask “forecast this {grain}”."
+        )
     if q.period_given and q.period is not None and not (start <= q.period.start <= end):
         return None, (
             f"I forecast the current month or quarter ({period_label(start, end, grain)}); "
             f"for {q.period.label}, ask for its cost (e.g. “cost {q.period.phrase}”)."
         )
-    label = f"this {grain} ({period_label(start, end, grain)})"
-    return Period(start, end, label, grain), None
+    return Period(start, end, f"this {grain}", grain), None
 
 
 def live_keep(subject: Subject, scope: Scope | None):
@@ -87,9 +91,10 @@ def forecast_answer(
         answer.live_estimate = live(period.start, min(period.end, today), keep)
         if answer.live_estimate is not None:
             answer.notes.append(live_note(answer.live_estimate))
+    name = subject.key or subject.label
     answer.suggestions = [
-        f"run rate for {subject.key or subject.label}" if key else "run rate",
-        f"budget for {subject.key or subject.label}" if key else "are we on budget",
+        f"run rate for {name}" if key else "run rate",
+        f"budget for {name}" if key and subject.dim in LIVE_DIMS else "are we on budget",
     ]
     return answer
 
@@ -109,7 +114,10 @@ def _billed_line(f) -> str:
     )
     if f.pace is not None:
         pace = format_money(f.pace, f.currency)
-        line += f" MTD pace (month-to-date ÷ days so far × days in the period): {pace}."
+        if (f.end - f.start).days > 31:
+            line += f" QTD pace (quarter-to-date ÷ days so far × days in the quarter): {pace}."
+        else:
+            line += f" MTD pace (month-to-date ÷ days so far × days in the month): {pace}."
     if r.shift_from:
         line += f" The rest continues at the level since {r.shift_from} (an open level shift)."
     return line[:1].upper() + line[1:]
@@ -118,9 +126,10 @@ def _billed_line(f) -> str:
 def live_note(est) -> str:
     days = span(est.start, est.end)
     return (
-        f"Live GPU estimate {days}: {format_money(est.total, est.currency)} from "
-        f"{est.nodes} node{'s' if est.nodes != 1 else ''} (heartbeats × {est.price_basis}); "
-        "an estimate for days billing does not cover yet, kept apart from the figures above."
+        f"Live GPU estimate {days} (so far): {format_money(est.total, est.currency)} from "
+        f"{est.nodes} node{'s' if est.nodes != 1 else ''}' heartbeats, priced at "
+        f"{est.price_basis}; an estimate for days billing does not cover yet, kept apart "
+        "from the figures above."
     )
 
 

@@ -95,7 +95,7 @@ def budget_digest_lines(digest: DailyDigest) -> list[str]:
         spent, amount = (format_money(v, c.currency) for v in (c.uncrossed_spent, c.amount))
         lines.append(
             f"{c.budget}: back below {c.threshold}% after a restatement of the billing data "
-            f"({spent} of {amount}); a later re-crossing is not posted again"
+            f"({spent} of {amount}); a later re-crossing is not announced again"
         )
     return lines
 

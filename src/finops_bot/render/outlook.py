@@ -61,7 +61,9 @@ def status_lines(statuses: list) -> list[str]:
             out.append(f"{head}: not checked — {s.problem}.")
             continue
         line = f"{head}: {format_money(s.spent, cur)} of {format_money(s.amount, cur)}"
-        line += f" ({s.percent:.0f}%), {format_money(s.left, cur)} left"
+        left = f"{format_money(s.left, cur)} left" if s.left >= 0 else (
+            f"{format_money(-s.left, cur)} over")  # fmt: skip
+        line += f" ({s.percent:.0f}%), {left}"
         if s.data_through:
             line += f", billed through {s.data_through}"
         out.append(line + ".")
@@ -80,6 +82,9 @@ def status_lines(statuses: list) -> list[str]:
             out.append(f"  At the forecast it reaches the budget on {s.hits_on}.")
         elif s.spent is not None and s.amount and s.spent >= s.amount:
             out.append("  Already over the budget.")
+        elif isinstance(s.forecast, Forecast) and s.forecast.total < s.amount:
+            out.append(f"  At the forecast it does not reach the budget this period (under by "
+                       f"{format_money(s.amount - s.forecast.total, cur)}).")  # fmt: skip
         if s.driven_by and s.forecast_over:
             out.append(
                 f"  Driven by {s.driven_by} (the largest share of forecast over pro-rated budget)."

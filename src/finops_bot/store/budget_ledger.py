@@ -2,9 +2,11 @@
 
 ``record`` runs in one write transaction: a threshold crossed for the first time is
 inserted (the primary key makes a second process's insert a no-op), one whose spend fell
-back below it after a restatement is marked un-crossed (once), and nothing else changes:
-a re-crossing is the same row, never a new post. Posting itself goes through the digest
-ledger (store.ledger), keyed by the crossing, so each is posted at most once per target."""
+back below it after a restatement is marked un-crossed (once), and a re-crossing clears
+that mark on the same row: never a new crossing, and a target already told is never
+told again, while one a failed post missed still is. Posting itself goes through the
+digest ledger (store.ledger), keyed by the crossing, so each is posted at most once per
+target."""
 
 from __future__ import annotations
 
@@ -76,6 +78,13 @@ def record(db: Database, reading: Reading, now: datetime) -> list[str]:
             )
             if cur.rowcount == 1:
                 new.append(threshold)
+            else:  # crossed again after a restatement: a post that failed may go now
+                conn.execute(
+                    "UPDATE budget_crossings SET uncrossed_at = NULL, uncrossed_spent = NULL, "
+                    "noted_at = NULL WHERE budget = ? AND period_start = ? AND threshold = ? "
+                    "AND uncrossed_at IS NOT NULL",
+                    (reading.budget, reading.period_start, threshold),
+                )
         for threshold in reading.below:
             conn.execute(
                 "UPDATE budget_crossings SET uncrossed_at = ?, uncrossed_spent = ? "

@@ -105,22 +105,10 @@ def test_ordinary_questions_are_not_taken_by_the_outlook_forms(question):
     assert parse(question, TODAY).kind not in OUTLOOK_KINDS
 
 
-@pytest.mark.xfail(
-    reason="questions/outlook.py FORECAST matches 'end up' anywhere, and outlook() runs "
-    "before the why form: 'why did bert-training end up so high last month' is read as a "
-    "forecast of a subject named 'why did bert-training so high' (→ 'no project named …')",
-    strict=True,
-)
 def test_a_why_question_saying_end_up_is_not_a_forecast():
     assert parse("why did bert-training end up so high last month", TODAY).kind == "why"
 
 
-@pytest.mark.xfail(
-    reason="questions/outlook.py BUDGET (\\bbudget\\b) matches inside a hyphenated name: "
-    "'cost for project budget-tracker last month' is read as a budget question about "
-    "'-tracker' instead of the cost of project budget-tracker",
-    strict=True,
-)
 def test_a_project_whose_name_holds_budget_is_a_cost_question():
     q = parse("cost for project budget-tracker last month", TODAY)
     assert (q.kind, q.name) == ("cost", "budget-tracker")
@@ -282,24 +270,12 @@ def test_no_such_budget_says_so_and_names_the_visible_ones(engine):
     assert scoped.nothing.endswith("Budgets here: vision.")
 
 
-@pytest.mark.xfail(
-    reason="engine._budgets ignores the period asked: 'budget for nlp last month' answers "
-    "November 2026 with no word that October was not used (a forecast of a past period "
-    "says so; a budget question silently answers another period)",
-    strict=True,
-)
 def test_a_budget_question_for_a_past_period_does_not_silently_answer_this_one(engine):
     a = ask(engine, "budget for nlp last month")
     text = render_text(a)
     assert a.kind == "error" or "October" in text or "last month" in text
 
 
-@pytest.mark.xfail(
-    reason="budget_answers.budget_answer ignores by='when': for a budget the forecast stays "
-    "under ('when will bert-training hit its budget') the answer never says it will not "
-    "reach it this month; only a budget that does reach it gets a 'reaches … on' line",
-    strict=True,
-)
 def test_when_for_a_budget_that_stays_under_says_it_does_not_hit(engine):
     a = ask(engine, "when will bert-training hit its budget")
     (s,) = a.budgets
@@ -307,13 +283,6 @@ def test_when_for_a_budget_that_stays_under_says_it_does_not_hit(engine):
     assert re.search(r"\b(?:reach|hit)", "\n".join(status_lines(a.budgets)))
 
 
-@pytest.mark.xfail(
-    reason="'next month' is no period the parser knows, so it stays in the subject: "
-    "'forecast for bert-training next month' answers \"No project … named 'bert-training "
-    "next'\" and suggests 'forecast for bert-training month' instead of saying only the "
-    "current month or quarter is forecast",
-    strict=True,
-)
 def test_a_forecast_of_next_month_is_not_a_name_lookup(engine):
     a = ask(engine, "forecast for bert-training next month")
     assert "bert-training next" not in render_text(a)

@@ -4,10 +4,14 @@ from forecast.budgets, only for the budgets the audience's access scope admits."
 
 from __future__ import annotations
 
+from datetime import date
+
+from finops_bot.forecast import budgets
 from finops_bot.forecast.budgets import BudgetStatus
 from finops_bot.providers import fold
 from finops_bot.questions.answer import Answer
 from finops_bot.questions.parse import Query
+from finops_bot.store import reads
 
 
 def matching(statuses: list[BudgetStatus], q: Query) -> list[BudgetStatus]:
@@ -21,6 +25,26 @@ def matching(statuses: list[BudgetStatus], q: Query) -> list[BudgetStatus]:
         if fold(s.budget.name) == wanted
         or (s.budget.value and fold(s.budget.value) == wanted and q.dim in (None, s.budget.dim))
     ]
+
+
+def visible_budgets(db, rules, view) -> list:
+    """The budgets the view's access scope admits (forecast.budgets.visible)."""
+    teams = reads.project_teams(db) if view.limited else {}
+    return budgets.visible(rules, view.scope if view.limited else None, teams)
+
+
+def budgets_answer(db, rules, fiscal_start: int, ctx, q: Query, today: date, view, live) -> Answer:
+    """A budget question: the visible budgets' statuses as of ``today``."""
+    shown = visible_budgets(db, rules, view)
+    statuses = [budgets.status(db, b, today, ctx.measure, fiscal_start, live) for b in shown]
+    answer = budget_answer(ctx.base, q, statuses, [b.name for b in shown])
+    if q.period_given and q.period and not q.period.start <= today <= q.period.end:
+        answer.notes.append(
+            f"Budgets are shown for their current period; “{q.period.label}” was not "
+            f"used (ask “cost for {q.name or 'everything'} {q.period.phrase}” for it)."
+        )
+    answer.scope = ctx.scope
+    return answer
 
 
 def budget_answer(base: dict, q: Query, statuses: list[BudgetStatus], names: list[str]) -> Answer:

@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from sqlite_utils import Database
 
 from finops_bot.access import Scope
-from finops_bot.forecast import budgets
 from finops_bot.forecast.budget_rules import BudgetRules
 from finops_bot.gpu.burn import live_estimate
 from finops_bot.gpu.fleet import FleetRules
@@ -24,12 +23,11 @@ from finops_bot.questions import scoping
 from finops_bot.questions import trend_answers as trends
 from finops_bot.questions import why_answers as why
 from finops_bot.questions.answer import Answer, Fresh
-from finops_bot.questions.budget_answers import budget_answer
+from finops_bot.questions.budget_answers import budgets_answer
 from finops_bot.questions.cost_answers import DIM_LABELS, Ctx, Subject
 from finops_bot.questions.coverage import coverage, freshness_of, partial_notes, replace_name
 from finops_bot.questions.gpu_answers import gpu_answer
 from finops_bot.questions.names import Candidates, Match, NameIndex, NoMatch
-from finops_bot.questions.outlook_answers import current_period
 from finops_bot.questions.parse import ME, ParseError, Query, parse
 from finops_bot.questions.periods import Period, PeriodError, check_day, previous_period
 from finops_bot.questions.rules import Asker, QuestionRules
@@ -255,49 +253,17 @@ class Engine:
         return lambda start, end, keep: live_estimate(self.db, self.prices, start, end, now, keep)
 
     def _outlook(self, q: Query, subject: Subject, base: dict, view: View, today, now) -> Answer:
-        period, problem = current_period(q, today, self.rules.fiscal_start)
-        if period is None:
-            return Answer(kind="error", message=problem, suggestions=EXAMPLES[:3], **base)
-        ctx = Ctx(self.db, view.names, base["measure"], base, list(q.notes), view.all,
-                  view.describe())  # fmt: skip
-        if q.kind == "run_rate":
-            answer = outlook.run_rate_answer(ctx, subject, period, today)
-        else:
-            keep = outlook.live_keep(subject, view.scope if view.limited else None)
-            line = self._budget_line(subject, q.granularity or "month", view)
-            answer = outlook.forecast_answer(
-                ctx, q, subject, period, today, self._live(now), keep, line
-            )
-        answer.freshness, _ = self._freshness(subject.where, period.start, period)
+        answer = outlook.outlook_answer(
+            self.db, q, subject, base, view, today, self._live(now), self.budgets.budgets,
+            self.rules.fiscal_start,
+        )  # fmt: skip
+        if answer.period is not None:
+            answer.freshness, _ = self._freshness(subject.where, answer.period.start, answer.period)
         return answer
 
-    def _visible_budgets(self, view: View) -> list:
-        teams = reads.project_teams(self.db) if view.limited else {}
-        return budgets.visible(self.budgets.budgets, view.scope if view.limited else None, teams)
-
-    def _budget_line(self, subject: Subject, grain: str, view: View) -> float | None:
-        """The amount of the one visible budget whose scope is the subject, if any."""
-        wanted = {} if subject.dim == "*" else {subject.dim: subject.label}
-        found = [b for b in self._visible_budgets(view)
-                 if b.period == grain and not b.untagged and b.scope_filters == wanted]  # fmt: skip
-        return found[0].amount if len(found) == 1 else None
-
     def _budgets(self, ctx: Ctx, q: Query, today: date, view: View, now: datetime) -> Answer:
-        shown = self._visible_budgets(view)
-        names = [b.name for b in shown]
-        statuses = [
-            budgets.status(
-                self.db, b, today, ctx.measure, self.rules.fiscal_start, self._live(now)
-            )  # fmt: skip
-            for b in shown
-        ]
-        answer = budget_answer(ctx.base, q, statuses, names)
-        if q.period_given and q.period and not q.period.start <= today <= q.period.end:
-            answer.notes.append(
-                f"Budgets are shown for their current period; “{q.period.label}” was not "
-                f"used (ask “cost for {q.name or 'everything'} {q.period.phrase}” for it)."
-            )
-        answer.scope = ctx.scope
+        answer = budgets_answer(self.db, self.budgets.budgets, self.rules.fiscal_start, ctx, q,
+                                today, view, self._live(now))  # fmt: skip
         answer.freshness = list(self._fresh)
         return answer
 

@@ -17,6 +17,7 @@ from finops_bot.questions.answer import Answer
 from finops_bot.questions.cost_answers import Ctx, Subject
 from finops_bot.questions.parse import Query
 from finops_bot.questions.periods import Period, span
+from finops_bot.questions.suggest import EXAMPLES
 
 LIVE_DIMS = ("project", "team", "owner", "provider")  # what a GPU node's labels carry
 Live = Callable[[date, date, Callable[[Mapping[str, Any]], bool] | None], Any]
@@ -51,6 +52,30 @@ def live_keep(subject: Subject, scope: Scope | None):
         return grant.admits(values) and (scope is None or scope.admits(values))
 
     return keep
+
+
+def outlook_answer(db, q: Query, subject: Subject, base: dict, view, today: date, live: Live,
+                   budgets, fiscal_start: int) -> Answer:  # fmt: skip
+    """A forecast or run-rate question about ``subject`` (the current month or quarter)."""
+    period, problem = current_period(q, today, fiscal_start)
+    if period is None:
+        return Answer(kind="error", message=problem, suggestions=EXAMPLES[:3], **base)
+    ctx = Ctx(db, view.names, base["measure"], base, list(q.notes), view.all, view.describe())
+    if q.kind == "run_rate":
+        return run_rate_answer(ctx, subject, period, today)
+    scope = view.scope if view.limited else None
+    line = budget_line(db, budgets, subject, q.granularity or "month", view)
+    return forecast_answer(ctx, q, subject, period, today, live, live_keep(subject, scope), line)
+
+
+def budget_line(db, budgets, subject: Subject, grain: str, view) -> float | None:
+    """The amount of the one visible budget whose scope is the subject, if any."""
+    from finops_bot.questions.budget_answers import visible_budgets
+
+    wanted = {} if subject.dim == "*" else {subject.dim: subject.label}
+    found = [b for b in visible_budgets(db, budgets, view)
+             if b.period == grain and not b.untagged and b.scope_filters == wanted]  # fmt: skip
+    return found[0].amount if len(found) == 1 else None
 
 
 def forecast_answer(

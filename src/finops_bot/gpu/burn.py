@@ -15,6 +15,7 @@ book: [gpu_prices] config, the GCP catalog, the bundled table), never billed amo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -105,14 +106,16 @@ def live_estimate(
     contributes (no heartbeats in those days, billing covers them all, or none is priced).
 
     The agent reports every GPU of a node in each batch, so a node's GPU-minutes are its
-    minutes × its GPUs: one GPU's rows are read per node (an eighth of an 8-GPU fleet's)."""
+    minutes × its GPUs: the counts come from gpu_node_days (one GPU's minutes per node, day
+    and labels, kept by store_batches; see heartbeat._roll_up), a few rows per node-day
+    instead of a node's minutes."""
     clock = _naive_utc(now)
     last = min(end, clock.date())
     providers = [p for (p,) in db.execute("SELECT DISTINCT provider FROM gpu_latest")]
     spans = _open_days(providers, billed_through(db), start, last, clock)
     if not spans:
         return None
-    nodes, minutes = _node_minutes(db, prices.with_catalog(db), providers, spans)
+    nodes, minutes = _node_minutes(db, prices.with_catalog(db), spans)
     by_day, by_project, used, unpriced = _tally(db, nodes, minutes, keep)
     if not used:
         return None
@@ -131,7 +134,7 @@ def live_estimate(
     )
 
 
-def _tally(db: Database, nodes: dict[str, _Node], minutes: list, keep: Keep | None):
+def _tally(db: Database, nodes: dict[str, _Node], minutes: Minutes, keep: Keep | None):
     """Dollars by day and by project of the kept, priced nodes' minutes; the nodes used;
     the kept nodes with no price (by hostname)."""
     teams = reads.project_teams(db) if keep is not None else {}
@@ -140,7 +143,7 @@ def _tally(db: Database, nodes: dict[str, _Node], minutes: list, keep: Keep | No
     by_project: dict[str, float] = {}
     used: dict[str, _Node] = {}
     unpriced: set[str] = set()
-    for node_id, day, project, owner, count in minutes:
+    for node_id, day, project, owner, gpus, count in minutes:
         node = nodes[node_id]
         if not project or not owner:
             if node_id not in fallback:
@@ -154,7 +157,7 @@ def _tally(db: Database, nodes: dict[str, _Node], minutes: list, keep: Keep | No
         if node.per_gpu is None:
             unpriced.add(node.hostname)
             continue
-        dollars = node.per_gpu * node.gpus * count / 60
+        dollars = node.per_gpu * gpus * count / 60
         by_day[day] = by_day.get(day, 0.0) + dollars
         by_project[project] = by_project.get(project, 0.0) + dollars
         used[node_id] = node
@@ -186,62 +189,85 @@ def _open_days(
     return spans
 
 
-_COUNTING_GPU = (  # the node's GPU seen last (a replaced GPU's row is not it), lowest index
-    "SELECT x.gpu FROM gpu_latest x WHERE x.node = l.node "
-    "ORDER BY x.window_end DESC, x.gpu_index LIMIT 1"
+_NODES = (  # each node's counting GPU: the GPU seen last (a replaced GPU's row is not it),
+    # lowest index (heartbeat._roll_up counts the same one), and its GPUs
+    "SELECT l.node, l.gpu, l.hostname, l.provider, l.instance_type, l.spot, l.name, l.region, "
+    "l.project, l.owner, (SELECT COUNT(*) FROM gpu_latest x WHERE x.node = l.node) "
+    "FROM gpu_latest l WHERE l.gpu = (SELECT x.gpu FROM gpu_latest x WHERE x.node = l.node "
+    "ORDER BY x.window_end DESC, x.gpu_index, x.gpu LIMIT 1)"
 )
-_IN_DAY = (
-    "FROM gpu_minutes m WHERE m.node = l.node AND m.gpu = l.gpu "
-    "AND m.minute >= d.lo AND m.minute < d.hi"
+_ROLLUP = (  # per [node, first day, last day]: its gpu_node_days rows (a primary-key range)
+    "SELECT r.node, r.day, r.project, r.owner, r.gpus, r.minutes FROM json_each(?) j "
+    "JOIN gpu_node_days r ON r.node = json_extract(j.value, '$[0]') "
+    "AND r.day >= json_extract(j.value, '$[1]') AND r.day <= json_extract(j.value, '$[2]')"
 )
+_AFTER = (  # per [node, counting GPU]: its minutes in [?, ?) by label
+    "SELECT m.node, COALESCE(m.project, ''), COALESCE(m.owner, ''), COUNT(*) FROM json_each(?) j "
+    "JOIN gpu_minutes m ON m.node = json_extract(j.value, '$[0]') "
+    "AND m.gpu = json_extract(j.value, '$[1]') AND m.minute >= ? AND m.minute < ? "
+    "GROUP BY 1, 2, 3"
+)
+
+Minutes = list[tuple[str, str, str, str, int, int]]  # node, day, project, owner, gpus, minutes
 
 
 def _node_minutes(
     db: Database,
     book: PriceBook,
-    providers: list[str | None],
     spans: dict[str, list[tuple[str, str, str]]],
-) -> tuple[dict[str, _Node], list[tuple[str, str, str | None, str | None, int]]]:
-    """The nodes, and (node, day, project, owner, minutes) of their open days: one read,
-    each (node, day) a count over the primary key's range (no sort of the minutes); a day
-    whose minutes carry other labels than the node's latest is read again by label."""
-    days = [(p, *day) for p in providers for day in spans.get(cloud_of(p or ""), [])]
-    if not days:
-        return {}, []
-    values = ", ".join("(?, ?, ?, ?)" for _ in days)
-    sql = (
-        f"WITH d(provider, day, lo, hi) AS (VALUES {values}) "
-        "SELECT l.node, l.gpu, l.hostname, l.provider, l.instance_type, l.spot, l.name, "
-        "l.region, l.project, l.owner, (SELECT COUNT(*) FROM gpu_latest x WHERE x.node = l.node), "
-        f"d.day, d.lo, d.hi, (SELECT COUNT(*) {_IN_DAY}), (SELECT 1 {_IN_DAY} AND "
-        "(m.project IS NOT l.project OR m.owner IS NOT l.owner) LIMIT 1) "
-        f"FROM gpu_latest l JOIN d ON d.provider IS l.provider WHERE l.gpu = ({_COUNTING_GPU})"
-    )
+) -> tuple[dict[str, _Node], Minutes]:
+    """The nodes, and (node, day, project, owner, GPUs, minutes) of their open days, read
+    from gpu_node_days (per node-day and label, '' unlabelled: the counting GPU's minutes
+    and the node's GPUs): a few rows per node-day, never its minutes. A day ``now``
+    cuts short has the counting GPU's minutes after it taken off (none, unless the minutes
+    run ahead of ``now``: a past ``now``, an agent's clock ahead)."""
+    open_days = {cloud: {day for day, _, _ in days} for cloud, days in spans.items()}
     nodes: dict[str, _Node] = {}
-    minutes: list[tuple[str, str, str | None, str | None, int]] = []
-    for row in db.execute(sql, [x for day in days for x in day]).fetchall():
-        node_id, gpu, hostname, provider, itype, spot, name, region, project, owner, gpus = row[:11]
-        day, lo, hi, count, relabelled = row[11:]
-        if node_id not in nodes:
-            spot = None if spot is None else bool(spot)
-            price = book.node(provider, itype, spot, name, region, gpus)
-            nodes[node_id] = _Node(
-                node_id, hostname, provider, project, owner, price.per_gpu, gpus, price.basis
-            )
-        if not count:
+    counting: dict[str, str] = {}
+    for row in db.execute(_NODES).fetchall():
+        node_id, gpu, hostname, provider, itype, spot, name, region, project, owner, gpus = row
+        if cloud_of(provider or "") not in spans:
             continue
-        if not relabelled:
-            minutes.append((node_id, day, project, owner, count))
-            continue
-        minutes += [
-            (node_id, day, p, o, n)
-            for p, o, n in db.execute(
-                "SELECT project, owner, COUNT(*) FROM gpu_minutes WHERE node = ? AND gpu = ? "
-                "AND minute >= ? AND minute < ? GROUP BY 1, 2",
-                (node_id, gpu, lo, hi),
-            )
+        spot = None if spot is None else bool(spot)
+        price = book.node(provider, itype, spot, name, region, gpus)
+        nodes[node_id] = _Node(
+            node_id, hostname, provider, project, owner, price.per_gpu, gpus, price.basis
+        )
+        counting[node_id] = gpu
+    if not nodes:
+        return {}, []
+    ranges = []
+    for node in nodes.values():
+        days = spans[cloud_of(node.provider or "")]
+        ranges.append([node.node, days[0][0], days[-1][0]])
+    counts: dict[tuple[str, str, str, str], list[int]] = {}
+    for node_id, day, project, owner, gpus, count in db.execute(_ROLLUP, [json.dumps(ranges)]):
+        if day in open_days[cloud_of(nodes[node_id].provider or "")]:
+            counts[(node_id, day, project, owner)] = [gpus or nodes[node_id].gpus, count]
+    for day, after, midnight in _cut(spans):
+        pairs = [
+            [node_id, gpu]
+            for node_id, gpu in counting.items()
+            if day in open_days[cloud_of(nodes[node_id].provider or "")]
         ]
+        for node_id, project, owner, count in db.execute(
+            _AFTER, (json.dumps(pairs), after, midnight)
+        ):
+            if (entry := counts.get((node_id, day, project, owner))) is not None:
+                entry[1] -= count
+    minutes = [(*key, gpus, count) for key, (gpus, count) in counts.items() if count > 0]
     return nodes, minutes
+
+
+def _cut(spans: dict[str, list[tuple[str, str, str]]]) -> set[tuple[str, str, str]]:
+    """(ISO day, first minute not counted, next midnight) of the open days ``now`` ends
+    before their end."""
+    cut = set()
+    for day, _, after in (span for days in spans.values() for span in days):
+        midnight = f"{date.fromisoformat(day) + timedelta(days=1):%Y-%m-%d}T00:00"
+        if after < midnight:
+            cut.add((day, after, midnight))
+    return cut
 
 
 def _days(start: date, end: date) -> str:

@@ -912,3 +912,38 @@ CREATE TABLE budget_crossings (
 ) WITHOUT ROWID;
 """
     )
+
+
+@migrations()
+def m019_gpu_node_days(db: Database) -> None:
+    """What the live GPU estimate reads: per node, UTC day and the minutes' project and
+    owner ('' when unlabelled), the minutes its counting GPU reported (the node's GPU seen
+    last, lowest index) and the node's GPUs (its gpu_latest rows): GPU-minutes = minutes ×
+    gpus. store_batches recomputes a node-day's rows from gpu_minutes at each write, prune
+    drops the days that lose their minutes; filled here from the minutes already held."""
+    db.executescript(
+        f"""
+CREATE TABLE gpu_node_days (
+  node TEXT NOT NULL,
+  day TEXT NOT NULL,
+  project TEXT NOT NULL DEFAULT '',
+  owner TEXT NOT NULL DEFAULT '',
+  gpus INTEGER,
+  minutes INTEGER NOT NULL,
+  PRIMARY KEY (node, day, project, owner)
+) WITHOUT ROWID;
+INSERT INTO gpu_node_days (node, day, project, owner, gpus, minutes)
+SELECT m.node, substr(m.minute, 1, 10), COALESCE(m.project, ''), COALESCE(m.owner, ''),
+  c.gpus, COUNT(*)
+FROM (
+  SELECT n.node,
+    (SELECT x.gpu FROM gpu_latest x WHERE x.node = n.node
+     ORDER BY x.window_end DESC, x.gpu_index, x.gpu LIMIT 1) AS gpu,
+    (SELECT COUNT(*) FROM gpu_latest x WHERE x.node = n.node) AS gpus
+  FROM (SELECT DISTINCT node FROM gpu_latest) n
+) c
+JOIN gpu_minutes m ON m.node = c.node AND m.gpu = c.gpu
+WHERE m.minute >= '{PLAUSIBLE_FROM}' AND m.minute < '{PLAUSIBLE_TO}'
+GROUP BY m.node, 2, 3, 4;
+"""
+    )

@@ -45,6 +45,8 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m015_digest_mutes",
         "m016_remediation",
         "m017_checkpoints",
+        "m018_budget_crossings",
+        "m019_gpu_node_days",
     ]
     assert not migrations.pending(second)
     first.close()

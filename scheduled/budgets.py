@@ -24,6 +24,7 @@ from finops_bot.gpu.prices import PriceBook
 from finops_bot.render.blocks import escape
 from finops_bot.render.outlook import crossing_text
 from finops_bot.store import budget_ledger, connect, ledger, reads
+from scheduled.alerts import _section
 
 log = logging.getLogger("finops_bot.budgets")
 
@@ -106,10 +107,6 @@ def _post(db, s, c, routing, now, send, user_of, access) -> list[str]:
         ledger.posted(db, claim, ts, now)
         done.append(f"{c.post_key} → {target}")
     return done
-
-
-def _section(text: str) -> dict:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
 
 
 def register(scheduler: BaseScheduler, job: Callable[[], object]) -> str:

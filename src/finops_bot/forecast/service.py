@@ -94,17 +94,9 @@ def forecast_where(
     out = []
     for currency in sorted(set(usage) | set(one_offs)):
         shift = shifts.get((*subject, currency)) if subject else None
+        span = (start, end, today, through)
         out.append(
-            _one(
-                usage.get(currency, {}),
-                one_offs.get(currency, 0.0),
-                currency,
-                start,
-                end,
-                today,
-                through,
-                shift,
-            )
+            _one(usage.get(currency, {}), one_offs.get(currency, 0.0), currency, span, shift)
         )
     return out
 
@@ -126,19 +118,10 @@ def forecast_dimension(
         for key, currency, _, total in reads.all_series(db, dim, start, through, measure, ONE_OFFS):
             one_offs[(key, currency)] += total
     shifts = open_shifts(db, measure)
-    out = {}
-    for key, currency in set(usage) | set(one_offs):
-        shift = shifts.get((dim, key, currency))
-        out[(key, currency)] = _one(
-            usage.get((key, currency), {}),
-            one_offs.get((key, currency), 0.0),
-            currency,
-            start,
-            end,
-            today,
-            through,
-            shift,
-        )
+    span, out = (start, end, today, through), {}
+    for pair in set(usage) | set(one_offs):
+        shift = shifts.get((dim, *pair))
+        out[pair] = _one(usage.get(pair, {}), one_offs.get(pair, 0.0), pair[1], span, shift)
     return out
 
 
@@ -147,8 +130,10 @@ def _through_all(db: Database, today: date) -> date | None:
     return min(min(days), today - timedelta(days=1)) if days else None
 
 
-def _one(values, one_offs, currency, start, end, today, through, shift) -> SubjectForecast:
-    """Days with no charge between the subject's first charge and ``through`` are zeros."""
+def _one(values, one_offs, currency, span, shift) -> SubjectForecast:
+    """``span``: (period start, end, today, billed through). Days with no charge between
+    the subject's first charge and ``through`` are zeros."""
+    start, end, today, through = span
     if not values:
         array, first_day = np.zeros(0), start
     else:

@@ -6,8 +6,6 @@ currency the data does not have left unchecked (never a zero)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import sqlite3
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.demo_cache import build_demo
 
 AS_OF = "2026-11-22"
 DEMO_BUDGETS = {"nlp", "vision", "bert-training", "all-spend"}
@@ -39,15 +38,7 @@ DEFAULT_THRESHOLDS = (50, 80, 100)
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("budgets-cli")
-    path = folder / "demo.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(folder)
-        for name in ("FINOPS_BOT_DB", "FINOPS_BOT_CONFIG"):
-            mp.delenv(name, raising=False)
-        with contextlib.redirect_stdout(io.StringIO()):
-            assert main(["demo", "--as-of", AS_OF, "--db", str(path)]) == 0
-    return path
+    return build_demo(tmp_path_factory.mktemp("budgets-cli"), AS_OF)[0]
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,6 @@ table, and a bad --since as one line."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import sqlite3
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.demo_cache import build_demo
 
 AS_OF = "2026-11-22"
 PROPOSAL_KEYS = {
@@ -45,15 +44,8 @@ STALLED = "i-0c4b2d3e5f6a70002"  # bob's: stopped and started again by the demo
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("remediation-cli")
-    path = folder / "demo.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(folder)
-        for name in ("FINOPS_BOT_DB", "FINOPS_BOT_CONFIG"):
-            mp.delenv(name, raising=False)
-        with contextlib.redirect_stdout(io.StringIO()) as out:
-            assert main(["demo", "--as-of", AS_OF, "--db", str(path)]) == 0
-    assert "# Remediation" in out.getvalue()
+    path, out = build_demo(tmp_path_factory.mktemp("remediation-cli"), AS_OF)
+    assert "# Remediation" in out
     return path
 
 

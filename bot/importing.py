@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.deps import build
 from finops_bot.errors import FinopsError, NotBillingFile, UsageError
+from finops_bot.ingest.commitments import CommitmentReport
 from finops_bot.ingest.importer import ImportReport, import_file, new_delivery
 from finops_bot.money import format_money
 from finops_bot.store import connect
@@ -132,11 +133,27 @@ def import_files(args: argparse.Namespace) -> int:
             continue
         bar.done()
         stored += 1
+        if isinstance(report, CommitmentReport):
+            partial += bool(report.bad.count)
+            print_commitments(report)
+            continue
         partial += bool(report.result.bad.count)
         print_report(report)
     if not stored:
         return EXIT_NOTHING
     return EXIT_PARTIAL if refused or partial else EXIT_ALL_STORED
+
+
+def print_commitments(report: CommitmentReport) -> None:
+    """A Contract Commitment import: the summary line, then what was refused or nulled."""
+    print(report.summary())
+    for column, bad in sorted(report.nulled.items()):
+        print(f"  {column} unreadable in {bad.count:,} row(s): stored empty ({bad.describe(3)})")
+    if report.bad.count:
+        print(
+            f"  rows refused (counted from the first data row): {report.bad.describe()}. "
+            "Use --strict to refuse such a file instead."
+        )
 
 
 def print_report(report: ImportReport) -> None:

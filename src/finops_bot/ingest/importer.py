@@ -21,6 +21,11 @@ from finops_bot.ingest.azure_export import (
     azure_to_focus,
     is_azure_export,
 )
+from finops_bot.ingest.commitments import (
+    CommitmentReport,
+    import_commitments,
+    is_contract_commitment,
+)
 from finops_bot.ingest.cur import cur_columns, cur_to_focus, is_cur, missing_required
 from finops_bot.ingest.files import (
     BillingFile,
@@ -64,7 +69,8 @@ V13_COLUMNS = {  # ServiceProviderName and HostProviderName are mandatory in 1.3
     "ContractApplied",
 }
 # FOCUS datasets that hold no costs (1.3 Contract Commitment; 1.4 Billing Period, Invoice
-# Detail): the columns that tell each one apart
+# Detail): the columns that tell each one apart. import_file imports a Contract Commitment
+# file (ingest.commitments); a sync, and the other two datasets, refuse them
 OTHER_DATASETS = {
     "Contract Commitment": {"ContractCommitmentId", "ContractId"},
     "Billing Period": {"BillingPeriodStatus"},
@@ -162,10 +168,13 @@ def _refuse_other_dataset(bf: BillingFile) -> None:
     present = {c.strip() for c in bf.columns}
     for name, marks in OTHER_DATASETS.items():
         if marks <= present and "BilledCost" not in present:
+            instead = "import the FOCUS Cost and Usage export instead"
+            if name == "Contract Commitment":  # import_file takes it; a sync does not
+                instead = f"import it with `python -m bot import {bf.path}`"
             raise ImportRefused(
                 f"{bf.path}: not imported, this is a FOCUS {name} file (it describes "
-                "contracts or invoices and holds no charges); import the FOCUS Cost and "
-                "Usage export instead. The cache is unchanged."
+                f"contracts or invoices and holds no charges); {instead}. The cache is "
+                "unchanged."
             )
 
 
@@ -186,17 +195,23 @@ def import_file(
     progress: Callable[[float], None] | None = None,
     delivery: Delivery | None = None,
     wait: WriteWait | None = None,
-) -> ImportReport:
+) -> ImportReport | CommitmentReport:
     """Import one billing file as part of ``delivery`` (default: a delivery of its own): it
     replaces what earlier deliveries held for the same partitions (see store.deliveries),
-    and the same bytes imported before under another path."""
+    and the same bytes imported before under another path. A FOCUS 1.3 Contract
+    Commitment file replaces its source's commitments instead (no delivery)."""
     began = time.perf_counter()
     delivery = delivery or new_delivery()
     bf = open_billing_file(path)
+    name = source or f"file:{bf.path.resolve()}"
+    if is_contract_commitment(bf):
+        return import_commitments(
+            db, bf, source=name, now=now, strict=strict, currency=currency,
+            progress=progress, wait=wait,
+        )  # fmt: skip
     reader = file_columns(bf, currency=currency, progress=progress)
     if reader.cost_type is None:  # only Azure cost-details exports have a cost type
         delivery = replace(delivery, cost_type=None)
-    name = source or f"file:{bf.path.resolve()}"
     result = load_columns(
         db,
         reader.batches,

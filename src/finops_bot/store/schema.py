@@ -947,3 +947,32 @@ WHERE m.minute >= '{PLAUSIBLE_FROM}' AND m.minute < '{PLAUSIBLE_TO}'
 GROUP BY m.node, 2, 3, 4;
 """
     )
+
+
+@migrations()
+def m021_commitments(db: Database) -> None:
+    """FOCUS 1.3 Contract Commitment rows, per source (an import replaces its source's
+    rows as a whole): periods as ISO dates, the end exclusive as in the spec."""
+    db.executescript(
+        """
+CREATE TABLE commitments (
+  id TEXT NOT NULL, /* ContractCommitmentId */
+  source TEXT NOT NULL,
+  contract_id TEXT,
+  type TEXT,
+  category TEXT, /* Spend | Usage */
+  description TEXT,
+  period_start TEXT NOT NULL, /* ISO date, inclusive */
+  period_end TEXT NOT NULL, /* ISO date, exclusive */
+  cost REAL,
+  currency TEXT,
+  quantity REAL,
+  unit TEXT,
+  contract_period_start TEXT,
+  contract_period_end TEXT,
+  loaded_at TEXT NOT NULL,
+  PRIMARY KEY (source, id, period_start)
+) WITHOUT ROWID;
+CREATE INDEX commitments_period_end ON commitments(period_end);
+"""
+    )

@@ -12,8 +12,10 @@ import pytest
 
 from bot.cli import main
 from finops_bot.errors import ImportRefused
-from finops_bot.ingest.importer import import_file
+from finops_bot.ingest.files import open_billing_file
+from finops_bot.ingest.importer import file_columns, import_file
 from finops_bot.store import reads
+from finops_bot.store.commitments import commitments
 from finops_bot.store.reads import Where
 from tests import thirdparty as tp
 from tests.conftest import NOW
@@ -116,11 +118,47 @@ def test_parquet_with_empty_string_quantities_loses_no_row(db, rules, tmp_path):
     )
 
 
-def test_contract_commitment_file_is_refused_in_one_line(db, rules, tmp_path):
+# the FOCUS 1.4 datasets that hold no costs: a header and one row each
+OTHER_DATASETS = {
+    "Billing Period": "BillingAccountId,BillingPeriodStart,BillingPeriodEnd,"
+    "BillingPeriodStatus\nacct-1,2026-05-01T00:00:00Z,2026-06-01T00:00:00Z,Closed\n",
+    "Invoice Detail": "InvoiceDetailId,InvoiceId,BillingCurrency,InvoiceIssuerName\n"
+    "inv-1-1,inv-1,USD,AWS\n",
+}
+
+
+def write_other_dataset(path, name: str):
+    path.write_text(OTHER_DATASETS[name], encoding="utf-8")
+    return path
+
+
+def test_contract_commitment_file_is_imported_the_other_datasets_refused(db, rules, tmp_path):
     path = tp.write_contract_commitment(tmp_path / "cc.csv")
+    report = import_file(db, path, rules=rules, now=NOW)
+    assert (report.what, report.rows_stored, report.bad.count) == (
+        "FOCUS 1.3 Contract Commitment",
+        1,
+        0,
+    )
+    (stored,) = commitments(db)
+    assert (stored.id, stored.contract_id, stored.category, stored.cost, stored.currency) == (
+        "CC-EA-SPEND-0001",
+        "CONTRACT-EA-2026-0001",
+        "Spend",
+        250000.0,
+        "USD",
+    )
+    assert (stored.period_start, stored.period_end) == ("2026-01-01", "2027-01-01")
+    assert db.execute("SELECT COUNT(*) FROM charges").fetchone()[0] == 0
+    # a sync reads cost files only: it still refuses one, in one line
     with pytest.raises(ImportRefused, match="FOCUS Contract Commitment file") as refused:
-        import_file(db, path, rules=rules, now=NOW)
-    assert "\n" not in str(refused.value)
+        file_columns(open_billing_file(path))
+    assert "\n" not in str(refused.value) and "python -m bot import" in str(refused.value)
+    for name in OTHER_DATASETS:
+        other = write_other_dataset(tmp_path / f"{name}.csv", name)
+        with pytest.raises(ImportRefused, match=f"FOCUS {name} file") as refused:
+            import_file(db, other, rules=rules, now=NOW)
+        assert "\n" not in str(refused.value)
 
 
 def test_exit_codes_all_some_none(tmp_path, capsys, monkeypatch):
@@ -130,14 +168,16 @@ def test_exit_codes_all_some_none(tmp_path, capsys, monkeypatch):
     rows = tp.minimal_rows("azure", n=50)
     rows[3]["BilledCost"] = "not-a-number"
     bad_row = tp.write_minimal(tmp_path / "bad-row.csv", rows)
-    refused = tp.write_contract_commitment(tmp_path / "cc.csv")
+    refused = write_other_dataset(tmp_path / "bp.csv", "Billing Period")
+    commitment = tp.write_contract_commitment(tmp_path / "cc.csv")
     assert main(["import", str(good), "--db", db, "--no-progress"]) == 0
+    assert main(["import", str(good), str(commitment), "--db", db, "--no-progress"]) == 0
     assert main(["import", str(bad_row), "--db", db, "--no-progress"]) == 3
     assert main(["import", str(good), str(refused), "--db", db, "--no-progress"]) == 3
     assert main(["import", str(refused), "--db", db, "--no-progress"]) == 1
     out = capsys.readouterr()
     assert "rows refused" in out.out and "BilledCost is not a number" in out.out
-    assert "Contract Commitment" in out.err
+    assert "FOCUS Billing Period file" in out.err and "Imported 1 commitment (" in out.out
 
 
 def test_an_unreadable_optional_field_is_reported_and_exit_0(tmp_path, capsys, monkeypatch):

@@ -11,6 +11,24 @@ The cost type is read from the file itself: an actual export bills commitment pu
 and shows covered usage at 0; an amortised one prices covered usage and has Unused*
 rows. The file name ("…ActualCost…", "…amortized…") is a second opinion, and
 ``--cost-type`` overrides both.
+
+The optional FOCUS columns (store.extras) these exports give:
+- CommitmentDiscountId: BenefitId (the reservation's or savings plan's resource id), else
+  ReservationId as written; Name: BenefitName, else ReservationName; Category Usage for a
+  reservation (Microsoft.Capacity, PricingModel Reservation, UnusedReservation), Spend for
+  a savings plan (Microsoft.BillingBenefits, SavingsPlan, UnusedSavingsPlan); Type
+  "Reservation" / "Savings Plan", Microsoft's words. Status Unused for the UnusedReservation
+  and UnusedSavingsPlan rows (amortised exports only), Used for other usage rows of a
+  commitment, none for purchases and refunds.
+- InvoiceId: InvoiceId (MCA) or InvoiceNumber; PublisherName; AvailabilityZone.
+- Unit prices, per UnitOfMeasure: PayGPrice → ListUnitPrice, UnitPrice (negotiated, before
+  commitments) → ContractedUnitPrice. MCA exports price in PricingCurrency: there the two
+  are PricingCurrencyListUnitPrice / PricingCurrencyContractedUnitPrice, and the billing-
+  currency ones only where both currencies are the same; CostInPricingCurrency →
+  PricingCurrencyEffectiveCost (from the amortised export once the pair is merged).
+Absent, as the exports do not say it: CommitmentDiscountQuantity and Unit (Microsoft derives
+them from price-sheet ratios), ChargeClass, InvoiceIssuerName (Microsoft, or the CSP
+partner: not in the file), ServiceSubcategory, ContractedCost, CapacityReservation*.
 """
 
 from __future__ import annotations
@@ -76,6 +94,17 @@ def azure_columns(columns: list[str]) -> dict[str, str]:
         "meter_name": ("MeterName",),  # VM sizes: "NC24ads A100 v4"
         "additional_info": ("AdditionalInfo",),  # {"ServiceType": "Standard_D2s_v3", …}
         "arm_sku_name": ("ArmSkuName",),
+        "benefit_id": ("BenefitId",),
+        "benefit_name": ("BenefitName",),
+        "reservation_id": ("ReservationId",),
+        "reservation_name": ("ReservationName",),
+        "invoice_id": ("InvoiceId", "InvoiceNumber"),
+        "publisher_name": ("PublisherName",),
+        "availability_zone": ("AvailabilityZone",),
+        "payg_price": ("PayGPrice",),
+        "unit_price": ("UnitPrice",),
+        "pricing_currency": ("PricingCurrency", "PricingCurrencyCode"),
+        "pricing_cost": ("CostInPricingCurrency",),
     }
     return {f: c for f, names in wanted.items() if (c := _find(columns, *names))}
 
@@ -126,7 +155,8 @@ def azure_to_focus(batch: pa.RecordBatch, names: dict[str, str]) -> tuple[dict, 
         dtype=object,
     )
     period = names.get("billing_period_start")
-    return {
+    extras = azure_extras(batch, names)
+    return extras | {
         "start": pa.array(_iso_dates(_text(batch, names.get("date"))), pa.string()),
         "billing_period_start": pa.array(_iso_dates(_text(batch, period)), pa.string())
         if period
@@ -153,6 +183,85 @@ def azure_to_focus(batch: pa.RecordBatch, names: dict[str, str]) -> tuple[dict, 
         "x_sku_details": col("additional_info"),
         "arm_sku_name": col("arm_sku_name"),
     }, n
+
+
+def _or_null(values: np.ndarray) -> pa.Array:
+    return pa.array(values, pa.string(), mask=values == "")
+
+
+def _prices(values: np.ndarray, where: np.ndarray) -> pa.Array:
+    """Numbers as text where ``where``, null elsewhere (the normaliser parses them)."""
+    return pa.array(values, pa.string(), mask=~where | (values == ""))
+
+
+def azure_extras(batch: pa.RecordBatch, names: dict[str, str]) -> dict[str, pa.Array]:
+    """The optional FOCUS columns of one export batch (see the module's docstring)."""
+    out: dict[str, pa.Array] = {}
+    for key in ("invoice_id", "publisher_name", "availability_zone"):
+        if key in names:
+            out[key] = _or_null(_text(batch, names[key]))
+    if "benefit_id" in names or "reservation_id" in names:
+        out.update(_commitments(batch, names))
+    everywhere = np.ones(batch.num_rows, dtype=bool)
+    priced_in = names.get("pricing_currency")
+    if priced_in is None:  # EA: prices in the billing currency
+        same = everywhere
+    else:
+        currency = _text(batch, priced_in)
+        out["pricing_currency"] = _or_null(currency)
+        same = currency == _text(batch, names.get("currency"))
+        for key, column in (
+            ("pricing_currency_list_unit_price", "payg_price"),
+            ("pricing_currency_contracted_unit_price", "unit_price"),
+            ("pricing_currency_effective_cost", "pricing_cost"),
+        ):
+            if column in names:
+                out[key] = _prices(_text(batch, names[column]), everywhere)
+    for key, column in (
+        ("list_unit_price", "payg_price"),
+        ("contracted_unit_price", "unit_price"),
+    ):
+        if column in names:
+            out[key] = _prices(_text(batch, names[column]), same)
+    return out
+
+
+def _commitments(batch: pa.RecordBatch, names: dict[str, str]) -> dict[str, pa.Array]:
+    """Reservations and savings plans → the CommitmentDiscount* columns."""
+    benefit = _text(batch, names.get("benefit_id"))
+    ids = np.where(benefit != "", benefit, _text(batch, names.get("reservation_id")))
+    benefit_name = _text(batch, names.get("benefit_name"))
+    name = np.where(benefit_name != "", benefit_name, _text(batch, names.get("reservation_name")))
+    model = np.char.lower(_text(batch, names.get("pricing_model")).astype(str))
+    charge = np.char.lower(_text(batch, names.get("charge_type")).astype(str))
+    path = np.char.lower(ids.astype(str))
+    has = ids != ""
+    reservation = has & (
+        (np.char.find(path, "/microsoft.capacity/") >= 0)
+        | (model == "reservation")
+        | (charge == "unusedreservation")
+    )
+    plan = has & ~reservation
+    plan &= (
+        (np.char.find(path, "/microsoft.billingbenefits/") >= 0)
+        | (model == "savingsplan")
+        | (charge == "unusedsavingsplan")
+    )
+    unused = has & np.isin(charge, ["unusedreservation", "unusedsavingsplan"])
+    used = has & ~unused & (charge == "usage")
+    return {
+        "commitment_discount_id": _or_null(ids),
+        "commitment_discount_name": _or_null(name),
+        "commitment_discount_category": _or_null(
+            np.select([reservation, plan], ["Usage", "Spend"], "").astype(object)
+        ),
+        "commitment_discount_type": _or_null(
+            np.select([reservation, plan], ["Reservation", "Savings Plan"], "").astype(object)
+        ),
+        "commitment_discount_status": _or_null(
+            np.select([unused, used], ["Unused", "Used"], "").astype(object)
+        ),
+    }
 
 
 COST_TYPES = ("actual", "amortized")

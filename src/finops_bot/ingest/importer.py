@@ -39,6 +39,7 @@ from finops_bot.ingest.normalize import FOCUS_FIELDS, REQUIRED_FIELDS, Chunk, no
 from finops_bot.ingest.tags import TagRules
 from finops_bot.store.charges import ChargeLoader, Delivery, LoadResult
 from finops_bot.store.db import WriteWait
+from finops_bot.store.extras import NUMBER_COLUMNS
 
 V11_COLUMNS = {
     "CapacityReservationId",
@@ -105,6 +106,7 @@ def dictionary_columns(mapping: dict[str, str]) -> frozenset[str]:
         "pricing_quantity",
         "resource_id",
         "sku_id",
+        *NUMBER_COLUMNS,  # the optional extra columns' numbers (store.extras)
     }
     return frozenset(column for f, column in mapping.items() if f not in dense)
 
@@ -271,19 +273,15 @@ def file_columns(
             evidence.notes,
         )
     mapping = focus_mapping(bf, currency)
-    field_of = {column: f for f, column in mapping.items()}
     batches = prefetch(
         iter_batches(bf, sorted(set(mapping.values())), progress, dictionary_columns(mapping))
     )
 
     def columns() -> Iterator[tuple[dict, int]]:
-        for batch in batches:
+        for batch in batches:  # one column may feed two fields (InvoiceIssuerName: provider)
+            at = {c: i for i, c in enumerate(batch.schema.names)}
             yield (
-                {
-                    field_of[c]: batch.column(i)
-                    for i, c in enumerate(batch.schema.names)
-                    if c in field_of
-                },
+                {f: batch.column(at[c]) for f, c in mapping.items() if c in at},
                 batch.num_rows,
             )
 

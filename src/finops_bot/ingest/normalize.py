@@ -24,6 +24,7 @@ from finops_bot.ingest.columns import (
     _to_float,
     _to_seconds,
 )
+from finops_bot.ingest.extra_columns import ALIAS_FIELDS, EXTRA_FIELDS, read_extras
 from finops_bot.ingest.gpus import Coded, classify_rows, gpu_hours
 from finops_bot.ingest.tags import TagRules
 from finops_bot.store.chunk import BadRows, Chunk
@@ -75,6 +76,9 @@ FOCUS_FIELDS = {
     "x_sku_meter_name": "x_SkuMeterName",
     "x_sku_description": "x_SkuDescription",
     "charge_description": "ChargeDescription",
+    # the optional columns kept beside the charges (store.extras), by charge_extras column
+    **EXTRA_FIELDS,
+    **{field: name for field, (_, name) in ALIAS_FIELDS.items()},
 }
 REQUIRED_FIELDS = ("start", "billed", "effective", "currency")
 # key columns filled straight from a field of the same name (the GPU columns come from the
@@ -311,6 +315,7 @@ def normalize(
     allocations[:] = tags.allocations
     columns.append(allocations[parts[-1][0][first]].tolist())
     key_tuples = [(*row[:-1], *row[-1]) for row in zip(*columns, strict=True)]
+    more = read_extras(get, n, start, end, keep, problems.null)
     start_k, end_k = kept(start), kept(end)
     with np.errstate(invalid="ignore"):
         subdaily = bool(
@@ -336,4 +341,5 @@ def normalize(
         unreadable_tags=tags.unreadable,
         nulled=problems.nulled,
         gpu_hours=kept(hours),
+        extras=more,
     )

@@ -8,6 +8,10 @@ _PARTITIONTIME, so BigQuery scans only the partitions that can hold those days. 
 bigquery.tables.get and bigquery.tables.getData on the export table, and bigquery.jobs.create
 on the project that runs the queries: the predefined roles roles/bigquery.dataViewer on the
 export dataset and roles/bigquery.jobUser on the query project hold them.
+
+Of the optional FOCUS columns (store.extras) the export gives AvailabilityZone
+(location.zone). invoice.month is a month, not an invoice id, and the CUD credits name no
+commitment status, so nothing else is mapped.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ SELECT
   sku.id AS sku_id,
   ANY_VALUE(sku.description) AS sku_description,
   location.region AS region,
+  location.zone AS zone,
   currency,
   cost_type,
   (SELECT l.value FROM UNNEST(labels) AS l WHERE l.key = @tag_key LIMIT 1) AS tag_value,
@@ -63,8 +68,8 @@ FROM `{table}`
 WHERE DATE(_PARTITIONTIME) >= @start
   AND usage_start_time >= TIMESTAMP(@start)
   AND usage_start_time < TIMESTAMP(DATE_ADD(@end, INTERVAL 1 DAY))
-GROUP BY day, billing_account_id, project_id, service, sku_id, region, currency, cost_type,
-  tag_value
+GROUP BY day, billing_account_id, project_id, service, sku_id, region, zone, currency,
+  cost_type, tag_value
 """
 
 
@@ -157,6 +162,7 @@ class GcpBigQueryExport:
                 "SubAccountId",
                 "SubAccountName",
                 "RegionId",
+                "AvailabilityZone",
                 "ServiceName",
                 "SkuId",
                 "ChargeCategory",
@@ -177,6 +183,7 @@ class GcpBigQueryExport:
             out["SubAccountId"].append(r["project_id"])
             out["SubAccountName"].append(r["project_name"])
             out["RegionId"].append(r["region"])
+            out["AvailabilityZone"].append(r.get("zone") or None)
             out["ServiceName"].append(r["service"])
             out["SkuId"].append(r["sku_id"])
             out["ChargeCategory"].append(CHARGE.get(r["cost_type"] or "regular", "Usage"))

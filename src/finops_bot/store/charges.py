@@ -18,14 +18,14 @@ from sqlite_utils import Database
 
 from finops_bot.days import EPOCH, day_iso, day_number
 from finops_bot.errors import ImportRefused
-from finops_bot.store import deliveries
-from finops_bot.store.chunk import BadRows, Chunk, merge_nulled
+from finops_bot.store import deliveries, extras
+from finops_bot.store.chunk import BadRows, Chunk, ChunkExtras, merge_nulled
 from finops_bot.store.db import WriteWait, begin_write
 from finops_bot.store.resources import ResourceTracker
 from finops_bot.store.rollups import (
     delete_load,
     describe,
-    drop_orphan_gpu,
+    drop_orphans,
     refresh_names,
     refresh_source,
     write_cube,
@@ -126,6 +126,7 @@ class ChargeLoader:
         self._samples: list[np.ndarray] = []
         self._sampled = 0
         self._blocks: list[tuple[int, int, int, int]] = []  # fact id range and day span
+        self._carried: set[str] = set()  # the optional FOCUS columns the rows carried
         self.load_id = 0
 
     # -- transaction -------------------------------------------------------------------
@@ -221,7 +222,7 @@ class ChargeLoader:
                 self.conn.execute(
                     "UPDATE loads SET rows = rows - ? WHERE id = ?", (deleted, load_id)
                 )
-                drop_orphan_gpu(self.conn, first_row, last_row)
+                drop_orphans(self.conn, first_row, last_row)
             for table in ("cube", "cube_pairs", "daily_keys"):
                 self.conn.execute(
                     f"DELETE FROM {table} WHERE load_id = ? AND day BETWEEN ? AND ?",
@@ -280,6 +281,17 @@ class ChargeLoader:
         tag_ids = self._ids_for_tags(chunk.tag_texts)[chunk.tag_codes]
         if self.delivery is not None:
             self._sample(chunk, key_ids)
+        frame, gpu = self._frame(chunk, key_ids, tag_ids)
+        if not len(frame):
+            return
+        self._summarise(frame)
+        self._insert(frame, chunk, gpu)
+
+    def _frame(
+        self, chunk: Chunk, key_ids: np.ndarray, tag_ids: np.ndarray
+    ) -> tuple[pd.DataFrame, bool]:
+        """The chunk's rows at the cache's grain (inside the window; hourly or finer rows
+        rolled up to UTC days), and whether any has GPU-hours."""
         frame = pd.DataFrame(
             {
                 "day": chunk.days,
@@ -298,26 +310,19 @@ class ChargeLoader:
         gpu = chunk.gpu_hours is not None and not np.isnan(chunk.gpu_hours).all()
         if gpu:  # most charges have no GPU-hours: the column is carried only when some do
             frame["gpu"] = chunk.gpu_hours
+        if chunk.extras is not None:  # likewise the optional FOCUS columns (store.extras)
+            frame = frame.assign(**extras.frame_columns(chunk.extras))
         if self.window:
             first, last = day_number(self.window[0]), day_number(self.window[1])
             inside = (frame["day"] >= first) & (frame["day"] <= last)
-            r.outside_window += int((~inside).sum())
+            self.result.outside_window += int((~inside).sum())
             frame = frame[inside]
         if chunk.subdaily and len(frame):
-            # hourly (or finer) rows → one row per UTC day and resource line
-            groups = frame.groupby(
-                ["day", "key_id", "resource_id", "sku_id", "tags_id"], sort=False, dropna=False
-            )
-            frame = pd.concat(
-                [
-                    groups[["billed", "effective"]].sum(),
-                    groups[["list", "cq", "pq", *(["gpu"] if gpu else [])]].sum(min_count=1),
-                ],
-                axis=1,
-            ).reset_index()
-        if not len(frame):
-            return
-        self._summarise(frame)
+            frame = _day_rows(frame, gpu, chunk.extras)
+        return frame, gpu
+
+    def _insert(self, frame: pd.DataFrame, chunk: Chunk, gpu: bool) -> None:
+        """The facts, with their GPU-hours and extra columns beside them."""
         # after a group-by, missing ids are NaN, not None
         clean = _texts if chunk.subdaily else pd.Series.tolist
         resource_ids = clean(frame["resource_id"])
@@ -345,11 +350,14 @@ class ChargeLoader:
                 "INSERT INTO charge_gpu (id, gpu_hours) VALUES (?,?)",
                 zip((at + self._next_id).tolist(), hours[at].tolist(), strict=True),
             )
+        if chunk.extras is not None:
+            extras.write(self.conn, frame, self._next_id, chunk.extras)
+            self._carried |= chunk.extras.carried
         days = frame["day"].to_numpy()
         last = self._next_id + n - 1
         self._blocks.append((self._next_id, last, int(days.min()), int(days.max())))
         self._next_id += n
-        r.rows_stored += n
+        self.result.rows_stored += n
 
     def _sample(self, chunk: Chunk, key_ids: np.ndarray) -> None:
         """Hash every row of the first SAMPLE_ALL, then about one row in 16, chosen by the
@@ -425,10 +433,13 @@ class ChargeLoader:
             "UPDATE loads SET first_day = ?, last_day = ?, cost_type = ? WHERE id = ?",
             (r.first_day, r.last_day, r.cost_type, self.load_id),
         )
-        self.conn.execute(
-            "DELETE FROM loads WHERE source = ? AND rows = 0 AND id != ?",
-            (self.source, self.load_id),
-        )
+        extras.record(self.conn, self.load_id, self._carried)
+        for table, column in (("load_columns", "load_id"), ("loads", "id")):
+            self.conn.execute(
+                f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM loads "
+                "WHERE source = ? AND rows = 0 AND id != ?)",
+                (self.source, self.load_id),
+            )
         stamp = self.now.isoformat(timespec="seconds")
         refresh_source(self.conn, self.source, self.kind, stamp)
         for other in r.replaced_sources:
@@ -519,6 +530,21 @@ class ChargeLoader:
         days = sorted(int(d) for d in summary["day"].unique())
         r.first_day, r.last_day, r.day_count = day_iso(days[0]), day_iso(days[-1]), len(days)
         r.providers, r.totals = describe(self.conn, summary)
+
+
+def _day_rows(frame: pd.DataFrame, gpu: bool, more: ChunkExtras | None) -> pd.DataFrame:
+    """Hourly (or finer) rows → one row per UTC day and resource line; the extra columns'
+    text code is part of the line, so Used and Unused of one commitment stay apart."""
+    keys = ["day", "key_id", "resource_id", "sku_id", "tags_id", *(["x"] if more else [])]
+    groups = frame.groupby(keys, sort=False, dropna=False)
+    return pd.concat(
+        [
+            groups[["billed", "effective"]].sum(),
+            groups[["list", "cq", "pq", *(["gpu"] if gpu else [])]].sum(min_count=1),
+            *(extras.roll_up(groups, more) if more is not None else []),
+        ],
+        axis=1,
+    ).reset_index()
 
 
 def _texts(series: pd.Series) -> list:

@@ -40,6 +40,19 @@ def merge_nulled(into: dict[str, BadRows], other: dict[str, BadRows]) -> None:
 
 
 @dataclass
+class ChunkExtras:
+    """The optional FOCUS columns of store.extras for a chunk's rows, present only when the
+    batch carried one of them. The text columns are coded together (one code per distinct
+    combination, so they group as one key); numbers are float64, NaN = null."""
+
+    codes: np.ndarray  # int64 per row, index into texts
+    texts: list[tuple[str | None, ...]]  # values in store.extras.TEXT_COLUMNS order
+    numbers: dict[str, np.ndarray]  # charge_extras column → values, only those carried
+    end: np.ndarray | None  # ChargePeriodEnd, epoch seconds; None: every row ends with its day
+    carried: frozenset[str]  # FOCUS names of the columns with a value on some row
+
+
+@dataclass
 class Chunk:
     """Normalised rows. Dimension combinations and tag sets are coded locally."""
 
@@ -63,6 +76,7 @@ class Chunk:
     # optional fields that could not be read, by FOCUS column: stored as null, row kept
     nulled: dict[str, BadRows] = field(default_factory=dict)
     gpu_hours: np.ndarray | None = None  # float64, NaN = not a GPU-hour row; None = none
+    extras: ChunkExtras | None = None  # None: the batch has none of the optional columns
 
     @property
     def rows(self) -> int:

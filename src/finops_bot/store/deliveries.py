@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from finops_bot.providers import cloud_of
-from finops_bot.store.rollups import delete_load, drop_orphan_gpu, rebuild_load
+from finops_bot.store import extras
+from finops_bot.store.rollups import delete_load, drop_orphans, rebuild_load
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def _delete_keys(conn: sqlite3.Connection, load: _Load, keys: list[int]) -> int:
             (load.first, load.last, *part),
         ).rowcount
     if deleted and load.first is not None:
-        drop_orphan_gpu(conn, load.first, load.last)
+        drop_orphans(conn, load.first, load.last)
     return deleted
 
 
@@ -218,6 +219,7 @@ def _keep_only(conn: sqlite3.Connection, load: _Load, keys: list[int]) -> None:
             f"UPDATE charges SET {assignments} WHERE id BETWEEN ? AND ? AND key_id IN ({marks})",
             (load.first, load.last, *part),
         )
+        extras.merged_side(conn, load.first, load.last, marks, part, load.cost_type)
         if load.cost_type != "actual":  # GPU-hours too come from the actual export
             conn.execute(
                 "DELETE FROM charge_gpu WHERE id BETWEEN ? AND ? AND (SELECT key_id FROM "

@@ -229,14 +229,16 @@ def rebuild_load(
     write_cube(conn, load_id)
 
 
-def drop_orphan_gpu(conn: sqlite3.Connection, first: int, last: int) -> None:
-    """GPU-hours of facts in ``first``..``last`` that were deleted (a few rows, each one
-    index seek; fact ids are never reused, so a leftover would only take room)."""
-    conn.execute(
-        "DELETE FROM charge_gpu WHERE id BETWEEN ? AND ? AND NOT EXISTS "
-        "(SELECT 1 FROM charges c WHERE c.id = charge_gpu.id)",
-        (first, last),
-    )
+def drop_orphans(conn: sqlite3.Connection, first: int, last: int) -> None:
+    """GPU-hours and extra columns (charge_extras) of facts in ``first``..``last`` that were
+    deleted (a few rows, each one index seek; fact ids are never reused, so a leftover would
+    only take room, and be read by the joins over charge_extras)."""
+    for table, column in (("charge_gpu", "id"), ("charge_extras", "charge_id")):
+        conn.execute(
+            f"DELETE FROM {table} WHERE {column} BETWEEN ? AND ? AND NOT EXISTS "
+            f"(SELECT 1 FROM charges c WHERE c.id = {table}.{column})",
+            (first, last),
+        )
 
 
 def delete_load(conn: sqlite3.Connection, load_id: int) -> int:
@@ -248,7 +250,9 @@ def delete_load(conn: sqlite3.Connection, load_id: int) -> int:
         deleted = conn.execute("DELETE FROM charges WHERE id BETWEEN ? AND ?", (first, last))
         deleted = deleted.rowcount
         conn.execute("DELETE FROM charge_gpu WHERE id BETWEEN ? AND ?", (first, last))
-    for table in ("daily_keys", "cube", "cube_pairs", "load_partitions", "charge_blocks"):
+        conn.execute("DELETE FROM charge_extras WHERE charge_id BETWEEN ? AND ?", (first, last))
+    tables = ("daily_keys", "cube", "cube_pairs", "load_partitions", "charge_blocks")
+    for table in (*tables, "load_columns"):
         conn.execute(f"DELETE FROM {table} WHERE load_id = ?", (load_id,))
     conn.execute("DELETE FROM loads WHERE id = ?", (load_id,))
     return deleted

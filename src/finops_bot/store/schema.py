@@ -950,6 +950,123 @@ GROUP BY m.node, 2, 3, 4;
 
 
 @migrations()
+def m020_charge_extras(db: Database) -> None:
+    """The optional FOCUS columns beside the facts (commitments, invoices, unit prices…), in
+    a side table by fact id: a file without them writes nothing here and pays nothing. A row
+    exists only for a charge with at least one of them; it goes with its charge. At the
+    cache's daily grain the text columns are part of the roll-up key (Used and Unused of one
+    commitment stay apart), quantities and costs are summed, unit prices kept where equal.
+    charge_period_end is stored only where the charge ends elsewhere than at the end of its
+    UTC day (a monthly fee, a commitment's term, a partial day); the view shows the day's end
+    otherwise. The commitment index leaves out the charges without one (most). load_columns:
+    which of these columns each load's file carried (a value on at least one stored charge;
+    ChargePeriodEnd: one not at its day's end). Charges imported before have none until
+    their files are imported again."""
+    db.executescript(
+        """
+CREATE TABLE charge_extras (
+  charge_id INTEGER PRIMARY KEY, /* = charges.id */
+  commitment_discount_id TEXT,
+  commitment_discount_name TEXT,
+  commitment_discount_category TEXT, /* Spend | Usage */
+  commitment_discount_type TEXT,
+  commitment_discount_status TEXT, /* Used | Unused */
+  commitment_discount_quantity REAL,
+  commitment_discount_unit TEXT,
+  charge_class TEXT, /* Correction */
+  charge_period_end TEXT, /* ISO datetime UTC, e.g. 2026-11-02T00:00:00Z */
+  invoice_id TEXT,
+  invoice_issuer_name TEXT,
+  publisher_name TEXT,
+  service_subcategory TEXT,
+  availability_zone TEXT,
+  contracted_cost REAL,
+  contracted_unit_price REAL,
+  list_unit_price REAL,
+  pricing_currency TEXT,
+  pricing_currency_effective_cost REAL,
+  pricing_currency_list_unit_price REAL,
+  pricing_currency_contracted_unit_price REAL,
+  capacity_reservation_id TEXT,
+  capacity_reservation_status TEXT /* Used | Unused */
+);
+CREATE INDEX charge_extras_commitment ON charge_extras(commitment_discount_id)
+  WHERE commitment_discount_id IS NOT NULL;
+CREATE TABLE load_columns (
+  load_id INTEGER NOT NULL,
+  column TEXT NOT NULL, /* FOCUS column name */
+  PRIMARY KEY (load_id, column)
+) WITHOUT ROWID;
+DROP VIEW focus_charges;
+CREATE VIEW focus_charges AS
+SELECT
+  l.source AS source,
+  date(c.day * 86400, 'unixepoch') AS ChargeDay,
+  k.billing_period_start AS BillingPeriodStart,
+  k.provider AS ProviderName,
+  k.billing_account_id AS BillingAccountId,
+  k.billing_account_name AS BillingAccountName,
+  k.sub_account_id AS SubAccountId,
+  k.sub_account_name AS SubAccountName,
+  k.region AS RegionId,
+  k.service_name AS ServiceName,
+  k.service_category AS ServiceCategory,
+  k.charge_category AS ChargeCategory,
+  k.pricing_category AS PricingCategory,
+  c.resource_id AS ResourceId,
+  k.resource_type AS ResourceType,
+  c.sku_id AS SkuId,
+  k.currency AS BillingCurrency,
+  c.billed_cost AS BilledCost,
+  c.effective_cost AS EffectiveCost,
+  c.list_cost AS ListCost,
+  c.consumed_quantity AS ConsumedQuantity,
+  k.consumed_unit AS ConsumedUnit,
+  c.pricing_quantity AS PricingQuantity,
+  k.pricing_unit AS PricingUnit,
+  k.project AS project,
+  k.team AS team,
+  k.owner AS owner,
+  t.tags AS Tags,
+  k.instance_type AS x_InstanceType,
+  k.gpu_model AS x_GpuModel,
+  g.gpu_hours AS x_GpuHours,
+  k.dims AS x_Dimensions,
+  COALESCE(x.charge_period_end,
+    strftime('%Y-%m-%dT%H:%M:%SZ', (c.day + 1) * 86400, 'unixepoch')) AS ChargePeriodEnd,
+  x.commitment_discount_id AS CommitmentDiscountId,
+  x.commitment_discount_name AS CommitmentDiscountName,
+  x.commitment_discount_category AS CommitmentDiscountCategory,
+  x.commitment_discount_type AS CommitmentDiscountType,
+  x.commitment_discount_status AS CommitmentDiscountStatus,
+  x.commitment_discount_quantity AS CommitmentDiscountQuantity,
+  x.commitment_discount_unit AS CommitmentDiscountUnit,
+  x.charge_class AS ChargeClass,
+  x.invoice_id AS InvoiceId,
+  x.invoice_issuer_name AS InvoiceIssuerName,
+  x.publisher_name AS PublisherName,
+  x.service_subcategory AS ServiceSubcategory,
+  x.availability_zone AS AvailabilityZone,
+  x.contracted_cost AS ContractedCost,
+  x.contracted_unit_price AS ContractedUnitPrice,
+  x.list_unit_price AS ListUnitPrice,
+  x.pricing_currency AS PricingCurrency,
+  x.pricing_currency_effective_cost AS PricingCurrencyEffectiveCost,
+  x.pricing_currency_list_unit_price AS PricingCurrencyListUnitPrice,
+  x.pricing_currency_contracted_unit_price AS PricingCurrencyContractedUnitPrice,
+  x.capacity_reservation_id AS CapacityReservationId,
+  x.capacity_reservation_status AS CapacityReservationStatus
+FROM charges c
+JOIN charge_keys k ON k.id = c.key_id
+JOIN loads l ON c.id BETWEEN l.first_rowid AND l.last_rowid
+LEFT JOIN tag_sets t ON t.id = c.tags_id
+LEFT JOIN charge_gpu g ON g.id = c.id
+LEFT JOIN charge_extras x ON x.charge_id = c.id;
+"""
+    )
+
+
+@migrations()
 def m021_commitments(db: Database) -> None:
     """FOCUS 1.3 Contract Commitment rows, per source (an import replaces its source's
     rows as a whole): periods as ISO dates, the end exclusive as in the spec."""

@@ -47,6 +47,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m017_checkpoints",
         "m018_budget_crossings",
         "m019_gpu_node_days",
+        "m020_charge_extras",
         "m021_commitments",
     ]
     assert not migrations.pending(second)

@@ -52,6 +52,41 @@ class Resource:
     spike: float = 1.0  # multiplier on the spike day
     shift: float = 1.0  # multiplier from the level-shift day on
     billed_share: float = 1.0  # 0 for usage covered by a prepaid commitment
+    commitment: str | None = None  # the savings plan or reservation covering it (COMMITMENTS)
+    unused: bool = False  # a reservation slot no VM used: its cost is the Unused row
+
+
+# the demo's commitments: (id, name, category, type, unit); one savings plan, one
+# reservation of four T4 VMs of which one slot sits unused
+SAVINGS_PLAN = "arn:aws:savingsplans::111122223333:savingsplan/demo-compute-sp"
+RESERVATION = "/providers/Microsoft.Capacity/reservationOrders/demo-order/reservations/demo-t4-x4"
+COMMITMENTS = {
+    SAVINGS_PLAN: ("compute savings plan", "Spend", "Compute Savings Plan", "USD"),
+    RESERVATION: ("T4 reservation x4", "Usage", "Reserved VM Instance", "Hours"),
+}
+COMMITMENT_COLUMNS = (
+    "CommitmentDiscountId",
+    "CommitmentDiscountName",
+    "CommitmentDiscountCategory",
+    "CommitmentDiscountType",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountQuantity",
+    "CommitmentDiscountUnit",
+)
+
+
+def _commitment(r: Resource, effective: float, quantity: float, status: str | None) -> dict:
+    if r.commitment is None:
+        return dict.fromkeys(COMMITMENT_COLUMNS)
+    name, category, kind, unit = COMMITMENTS[r.commitment]
+    amount = effective if unit == "USD" else quantity
+    return dict(
+        zip(
+            COMMITMENT_COLUMNS,
+            (r.commitment, name, category, kind, status, amount if status else None, unit),
+            strict=True,
+        )
+    )
 
 
 def _aws_tags(project: str, team: str, owner: str) -> dict[str, str]:
@@ -106,6 +141,7 @@ def _organisation() -> list[Resource]:
         t,
         pricing="Committed",
         billed_share=0.0,
+        commitment=SAVINGS_PLAN,
     )
     ec2(
         ml_prod,
@@ -327,8 +363,18 @@ def _organisation() -> list[Resource]:
     azvm("asr-nd96-0", "Standard_ND96asr_v4", 27.20, 20, t)
     azvm("asr-nd96-spot-0", "Standard_ND96asr_v4", 8.16, 12, t, pricing="Dynamic", list_price=27.20)
     t = _azure_tags("inference-api", "platform", "frank@acme.ai")
-    for i in range(4):
-        azvm(f"infer-t4-{i}", "Standard_NC4as_T4_v3", 0.526, 24, t)
+    for i in range(4):  # reserved; the fourth slot has had no VM: its hours are Unused
+        azvm(
+            f"infer-t4-{i}",
+            "Standard_NC4as_T4_v3",
+            0.526,
+            24,
+            t,
+            pricing="Committed",
+            list_price=0.752,
+            commitment=RESERVATION,
+            unused=i == 3,
+        )
     res.append(
         Resource(
             AZURE,
@@ -367,6 +413,7 @@ def demo_table(today: date) -> pa.Table:
         quantity: float,
         category: str = "Usage",
         pricing: str | None = None,
+        status: str | None = "Used",
     ) -> None:
         start = datetime.combine(day, time(0), tzinfo=UTC)
         provider, billing_id, billing_name = r.cloud
@@ -396,7 +443,16 @@ def demo_table(today: date) -> pa.Table:
             "PricingQuantity": round(quantity, 4),
             "PricingUnit": r.unit,
             "Tags": json.dumps(r.tags) if r.tags else None,
+            **_commitment(r, effective, quantity, status if category == "Usage" else None),
         }
+        if r.unused and category == "Usage":  # FOCUS: the commitment is the resource
+            row.update(
+                ResourceId=r.commitment,
+                ResourceType="Reservation",
+                ConsumedQuantity=None,
+                PricingQuantity=None,
+            )
+            row.update(CommitmentDiscountStatus="Unused", x_InstanceType=None)
         for k, v in row.items():
             cols.setdefault(k, []).append(v)
 
@@ -448,7 +504,7 @@ def load_demo(db, today: date, now: datetime, rules: TagRules) -> LoadResult:
     table = demo_table(today)
     field_of = {name: f for f, name in FOCUS_FIELDS.items()}
     field_of["x_InstanceType"] = "x_instance_type"
-    return load_batches(
+    result = load_batches(
         db,
         table.to_batches(max_chunksize=50_000),
         field_of,
@@ -456,6 +512,41 @@ def load_demo(db, today: date, now: datetime, rules: TagRules) -> LoadResult:
         kind="demo",
         rules=rules,
         now=now,
+    )
+    _demo_commitments(db, today, now)
+    return result
+
+
+def _demo_commitments(db, today: date, now: datetime) -> None:
+    """The FOCUS 1.3 Contract Commitment rows of the demo's two commitments: the savings
+    plan ends in 45 days, the reservation in 200."""
+    from finops_bot.store.commitments import Terms, replace
+
+    def terms(cid: str, months: int, ends_in: int, cost: float, quantity: float) -> Terms:
+        name, category, kind, unit = COMMITMENTS[cid]
+        end = today + timedelta(days=ends_in)
+        return Terms(
+            cid,
+            (end - timedelta(days=365)).isoformat(),
+            end.isoformat(),
+            contract_id="demo-contract",
+            type=kind,
+            category=category,
+            description=name,
+            cost=cost,
+            currency="USD",
+            quantity=quantity,
+            unit=unit,
+        )
+
+    replace(
+        db,
+        DEMO_SOURCE,
+        [
+            terms(SAVINGS_PLAN, 12, 45, 32.77 * 0.6 * 24 * 365, 32.77 * 0.6 * 24 * 365),
+            terms(RESERVATION, 12, 200, 0.526 * 24 * 365 * 4, 24 * 365 * 4),
+        ],
+        now.isoformat(timespec="seconds"),
     )
 
 
@@ -476,6 +567,9 @@ DEMO_QUESTIONS = [
     "are we on budget",
     "run rate",
     "what are we burning right now",
+    "commitment utilization last month",
+    "unused commitments last month",
+    "which commitments expire in the next 60 days",
 ]
 # [access] mode = "scoped": what someone granted one team sees, and what they are refused
 DEMO_SCOPE = ("teams=nlp",)

@@ -4,8 +4,9 @@ They read its fields (unit, freshness source, what it summed), never its kind.
 JSON contract (schema_version 1, stable; fields are only ever added): see the README,
 "JSON contract". Kinds: cost, total, top, breakdown, compare, untagged, pricing,
 candidates, idle_gpus, idle_cost, series, compare_subjects, names, why, anomalies,
-forecast, run_rate, budget, burn_now, help, not_understood, unknown_name, empty, error,
-refused.
+forecast, run_rate, budget, burn_now, commitment_utilization, commitment_coverage,
+savings_rate, unused_commitments, commitment_purchases, commitment_expiry, unsupported,
+help, not_understood, unknown_name, empty, error, refused.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from finops_bot.questions.periods import Period
 
 SCHEMA_VERSION = 1
 NUMBERLESS = (
+    "unsupported",
     "help",
     "not_understood",
     "unknown_name",
@@ -46,6 +48,29 @@ class Row:
         if self.quantity is not None:
             out["quantity"] = round(self.quantity, 6)
         return out
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A ratio and what it is made of: numerator ÷ denominator, both in ``unit`` (a
+    currency code, "hours", or the commitment's unit)."""
+
+    key: str
+    ratio: float | None
+    numerator: float
+    denominator: float
+    unit: str
+    basis: str = ""  # what the ratio is of, e.g. "over list price"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "ratio": None if self.ratio is None else round(self.ratio, 6),
+            "numerator": round(self.numerator, 6),
+            "denominator": round(self.denominator, 6),
+            "unit": self.unit,
+            "basis": self.basis,
+        }
 
 
 @dataclass
@@ -108,7 +133,7 @@ class Answer:
     message: str | None = None
     notes: list[str] = field(default_factory=list)
     more_rows: int = 0  # rows left out of ``rows``
-    unit: str | None = "money"  # money, money_per_hour, gpu_hours (later ratio); None: no number
+    unit: str | None = "money"  # money, money_per_hour, gpu_hours, ratio; None: no number
     freshness: list[Fresh] = field(default_factory=list)
     fresh_from: str = "billing"  # "billing" (charge days) or "heartbeats"
     candidates: list[Candidate] = field(default_factory=list)
@@ -126,6 +151,10 @@ class Answer:
     budget_line: float | None = None
     budgets: list = field(default_factory=list)  # forecast.budgets.BudgetStatus
     live_estimate: Any = None  # gpu.burn.LiveEstimate: days billing does not cover yet
+    ratio: float | None = None  # unit ratio: the answer's one rate (None: see rates)
+    rates: list[Rate] = field(default_factory=list)  # unit ratio: each rate and its parts
+    missing_columns: list[str] = field(default_factory=list)  # unsupported: what is lacking
+    sources_lacking: list[str] = field(default_factory=list)  # … and the sources lacking it
     changes: bool = False  # rows are signed changes (why: against ``previous``; anomalies:
     # each one's impact), shown with their sign; not in the JSON (``kind`` says so)
 
@@ -199,6 +228,10 @@ class Answer:
             "budget_line": self.budget_line,
             "budgets": [b.to_dict() for b in self.budgets],
             "live_estimate": self.live_estimate.to_dict() if self.live_estimate else None,
+            "ratio": _round(self.ratio, 6),
+            "rates": [r.to_dict() for r in self.rates],
+            "missing_columns": list(self.missing_columns),
+            "sources_lacking": list(self.sources_lacking),
         }
 
 

@@ -17,6 +17,7 @@ from finops_bot.gpu.burn import live_estimate
 from finops_bot.gpu.fleet import FleetRules
 from finops_bot.gpu.prices import PriceBook
 from finops_bot.providers import fold
+from finops_bot.questions import commitment_answers as commitments
 from finops_bot.questions import cost_answers as build
 from finops_bot.questions import outlook_answers as outlook
 from finops_bot.questions import scoping
@@ -164,6 +165,8 @@ class Engine:
                 message=help_text(),
                 **base,
             )
+        if view.limited and q.kind in commitments.ORG_WIDE:  # no project owns a commitment
+            return self._refused(view, base, "commitments are the organisation's: admins only")
         if view.scope.nothing or (view.limited and q.kind == "untagged"):
             reason = "nothing is granted here" if view.scope.nothing else None
             return self._refused(view, base, reason or "untagged spend is for admins only")
@@ -268,6 +271,9 @@ class Engine:
         return answer
 
     def _answer(self, ctx: Ctx, q: Query, subject: Subject, period: Period, today: date, view):
+        if q.kind in commitments.KINDS:
+            answer = commitments.commitment_answer(ctx, q, subject, period, today)
+            return self._finish(answer, subject.where, period)
         if q.kind == "anomalies":  # read from the stored detection results
             answer = why.anomalies_answer(ctx, view, subject, period)
             return self._finish(answer, subject.where, period)

@@ -168,9 +168,10 @@ def parse(
     common = dict(
         period=period, period_given=period is not None, measure=measure, notes=tuple(notes)
     )
-    from finops_bot.questions.outlook import outlook  # its forms use this module's Query
+    from finops_bot.questions.commitment_words import commitment_form
+    from finops_bot.questions.outlook import outlook  # their forms use this module's Query
 
-    q = outlook(text, dims, common, _subject)
+    q = commitment_form(text, dims, common, _subject) or outlook(text, dims, common, _subject)
     if q is not None:
         return q
     forms = (_gpu_idle, _why, _anomalies, _series, _movers, _top, _names, _untagged)

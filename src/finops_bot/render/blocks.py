@@ -78,7 +78,7 @@ def _total_text(answer: Answer) -> str:
     if hours := hours_total(answer):
         lines.append(f"*{hours}*{'  (' + span + ')' if span else ''}")
     elif not answer.totals:  # side by side (rows only): the period, not "no spend"
-        shown = (answer.rows or answer.budgets) and span
+        shown = (answer.rows or answer.budgets or answer.rates) and span
         lines.append(f"_{span}_" if shown else nothing_line(answer, span))
     for currency, total in answer.totals.items():
         lines.append(

@@ -96,8 +96,26 @@ def status_lines(statuses: list) -> list[str]:
     return out
 
 
+def rate_lines(answer: Answer) -> list[str]:
+    """A ratio answer: its one rate (when there is one), then each rate and its parts."""
+    lines = []
+    if answer.ratio is not None:
+        lines.append(f"{answer.ratio * 100:.1f}%" + (f" ({answer.basis})" if answer.basis else ""))
+    for r in answer.rates:
+        parts = f"{_amount(r.numerator, r.unit)} of {_amount(r.denominator, r.unit)}"
+        value = "n/a" if r.ratio is None else f"{r.ratio * 100:.1f}%"
+        lines.append(f"{r.key}: {value} ({parts})")
+    return lines
+
+
+def _amount(value: float, unit: str) -> str:
+    if len(unit) == 3 and unit.isupper():  # a currency code
+        return format_money(value, unit)
+    return f"{value:,.1f} {unit}".strip()
+
+
 def outlook_lines(answer: Answer) -> list[str]:
-    return forecast_lines(answer) + budget_lines(answer)
+    return forecast_lines(answer) + budget_lines(answer) + rate_lines(answer)
 
 
 def crossing_text(s, threshold: str) -> str:

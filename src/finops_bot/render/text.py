@@ -138,7 +138,7 @@ def render_text(answer: Answer) -> str:
     lines.append(full_title(answer) if answer.period else answer.title)
     if hours := hours_total(answer):
         lines.append(f"  {hours}")
-    elif not answer.totals and not answer.rows and not answer.budgets:  # side by side (rows
+    elif not (answer.totals or answer.rows or answer.budgets or answer.rates):  # side by side (rows
         lines.append(f"  {nothing_line(answer)}")  # only) or budgets: no "no spend"
     for currency, total in answer.totals.items():
         lines.append(f"  {format_money(total, currency)}{rate(answer)}")

@@ -1,0 +1,221 @@
+"""Commitment reads: savings plans and reservations as the exports describe them.
+
+Every sum here runs over the charges that carry FOCUS commitment columns (the
+``charge_extras`` side table, small next to the facts), joined to their dimension
+combination, within a subject (``Where``) and a day span, one currency at a time (never
+added across currencies). Definitions (the README's "Commitments"):
+
+- used / unused: EffectiveCost of rows with CommitmentDiscountStatus Used / Unused, and in
+  committed units, CommitmentDiscountQuantity of the same rows;
+- coverage: usage hours (ChargeCategory Usage, ConsumedUnit in hours, not Spot) of the
+  subject that a Usage-category commitment (a reservation) covered, over all of them;
+- effective savings rate: (ListCost − EffectiveCost) ÷ ListCost over usage, and over
+  contracted price (ContractedCost) where the rows carry it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlite_utils import Database
+
+from finops_bot.days import day_iso, day_number
+from finops_bot.store.reads import Where
+
+HOUR_UNITS = ("hours", "hour", "hrs", "hr", "h", "instance-hours", "instance hours")
+_JOIN = (
+    "FROM charge_extras x JOIN charges c ON c.id = x.charge_id "
+    "JOIN charge_keys k ON k.id = c.key_id"
+)
+
+
+@dataclass(frozen=True)
+class CommitmentUse:
+    """One commitment's use over a span, in one currency."""
+
+    id: str
+    name: str
+    category: str  # Spend (savings plans) or Usage (reservations); '' when not given
+    type: str
+    currency: str
+    used: float  # EffectiveCost of its Used rows
+    unused: float  # EffectiveCost of its Unused rows
+    used_quantity: float | None  # CommitmentDiscountQuantity, when the rows carry it
+    unused_quantity: float | None
+    unit: str
+
+    @property
+    def committed(self) -> float:
+        return self.used + self.unused
+
+
+def _span(where: Where, start: date, end: date) -> tuple[str, list]:
+    where_sql, params = where._keys_sql(start)
+    return f"c.day BETWEEN ? AND ? AND {where_sql}", [day_number(start), day_number(end), *params]
+
+
+def uses(
+    db: Database, where: Where, start: date, end: date, category: str | None = None
+) -> list[CommitmentUse]:
+    """Each commitment's used and unused amounts over [start, end], largest first."""
+    span, params = _span(where, start, end)
+    cat = ""
+    if category:
+        cat = " AND x.commitment_discount_category = ?"
+        params.append(category)
+    rows = db.execute(
+        "SELECT x.commitment_discount_id, MAX(COALESCE(x.commitment_discount_name, '')), "
+        "MAX(COALESCE(x.commitment_discount_category, '')), "
+        "MAX(COALESCE(x.commitment_discount_type, '')), k.currency, "
+        "SUM(CASE WHEN x.commitment_discount_status = 'Used' THEN c.effective_cost END), "
+        "SUM(CASE WHEN x.commitment_discount_status = 'Unused' THEN c.effective_cost END), "
+        "SUM(CASE WHEN x.commitment_discount_status = 'Used' "
+        "THEN x.commitment_discount_quantity END), "
+        "SUM(CASE WHEN x.commitment_discount_status = 'Unused' "
+        "THEN x.commitment_discount_quantity END), "
+        f"MAX(COALESCE(x.commitment_discount_unit, '')) {_JOIN} "
+        f"WHERE x.commitment_discount_id IS NOT NULL AND x.commitment_discount_status IN "
+        f"('Used', 'Unused') AND {span}{cat} GROUP BY 1, 5",
+        params,
+    ).fetchall()
+    out = [
+        CommitmentUse(cid, name, cat_, typ, cur, used or 0.0, unused or 0.0, uq, unq, unit)
+        for cid, name, cat_, typ, cur, used, unused, uq, unq, unit in rows
+    ]
+    return sorted(out, key=lambda u: (-u.committed, u.id))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    currency: str  # '' : hours have no currency; kept per billing currency of the rows
+    covered_hours: float
+    eligible_hours: float
+    covered_cost: float
+    eligible_cost: float
+
+
+def coverage(db: Database, where: Where, start: date, end: date) -> list[Coverage]:
+    """Usage hours covered by a reservation (a Usage-category commitment, Used) over every
+    usage hour of the subject that is not Spot, per currency."""
+    where_sql, params = where._keys_sql(start)
+    units = ",".join("?" * len(HOUR_UNITS))
+    rows = db.execute(
+        "SELECT k.currency, "
+        "SUM(CASE WHEN x.commitment_discount_category = 'Usage' AND "
+        "x.commitment_discount_status = 'Used' THEN c.consumed_quantity END), "
+        "SUM(c.consumed_quantity), "
+        "SUM(CASE WHEN x.commitment_discount_category = 'Usage' AND "
+        "x.commitment_discount_status = 'Used' THEN c.effective_cost END), "
+        "SUM(c.effective_cost) FROM charges c JOIN charge_keys k ON k.id = c.key_id "
+        "LEFT JOIN charge_extras x ON x.charge_id = c.id "
+        f"WHERE c.day BETWEEN ? AND ? AND {where_sql} AND k.charge_category = 'Usage' "
+        f"AND k.pricing_category != 'Dynamic' AND LOWER(k.consumed_unit) IN ({units}) "
+        "AND COALESCE(x.commitment_discount_status, '') != 'Unused' GROUP BY 1",
+        (day_number(start), day_number(end), *params, *HOUR_UNITS),
+    ).fetchall()
+    return [
+        Coverage(cur, ch or 0.0, eh or 0.0, cc or 0.0, ec or 0.0) for cur, ch, eh, cc, ec in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Savings:
+    key: str  # '' for the subject as a whole, else the ``by`` value
+    currency: str
+    list_cost: float
+    effective_cost: float
+    contracted_cost: float | None  # over the rows that carry ContractedCost
+    effective_on_contracted: float | None  # those rows' EffectiveCost
+
+    @property
+    def over_list(self) -> float | None:
+        return (self.list_cost - self.effective_cost) / self.list_cost if self.list_cost else None
+
+    @property
+    def over_contracted(self) -> float | None:
+        if not self.contracted_cost:
+            return None
+        return (self.contracted_cost - (self.effective_on_contracted or 0.0)) / self.contracted_cost
+
+
+BY_COLUMNS = {
+    "service": "k.service_name",
+    "provider": "k.provider",
+    "project": "k.project",
+    "team": "k.team",
+    "account": "k.sub_account_id",
+    "region": "k.region",
+}
+
+
+def savings(
+    db: Database, where: Where, start: date, end: date, by: str | None = None
+) -> list[Savings]:
+    """List, effective and contracted cost of usage (ChargeCategory Usage), per currency
+    (and per ``by`` value), for the effective savings rate; rows without a ListCost count
+    in neither list nor effective (a rate over what is known)."""
+    where_sql, params = where._keys_sql(start)
+    group = BY_COLUMNS[by] if by else "''"
+    rows = db.execute(
+        f"SELECT {group}, k.currency, SUM(c.list_cost), SUM(c.effective_cost), "
+        "SUM(x.contracted_cost), SUM(CASE WHEN x.contracted_cost IS NOT NULL "
+        "THEN c.effective_cost END) FROM charges c JOIN charge_keys k ON k.id = c.key_id "
+        "LEFT JOIN charge_extras x ON x.charge_id = c.id "
+        f"WHERE c.day BETWEEN ? AND ? AND {where_sql} AND k.charge_category = 'Usage' "
+        "AND c.list_cost IS NOT NULL GROUP BY 1, 2",
+        (day_number(start), day_number(end), *params),
+    ).fetchall()
+    out = [
+        Savings(key or "", cur, lc or 0.0, ec or 0.0, cc, eoc) for key, cur, lc, ec, cc, eoc in rows
+    ]
+    return sorted(out, key=lambda s: -s.list_cost)
+
+
+@dataclass(frozen=True)
+class Purchase:
+    id: str  # the commitment's id ('' when the row names none)
+    name: str
+    currency: str
+    billed: float
+    first_day: str
+    period_end: str | None  # the latest ChargePeriodEnd of its purchase rows
+
+
+def purchases(db: Database, where: Where, start: date, end: date) -> list[Purchase]:
+    """Commitment purchases (ChargeCategory Purchase) by commitment, BilledCost."""
+    where_sql, params = where._keys_sql(start)
+    rows = db.execute(
+        "SELECT COALESCE(x.commitment_discount_id, ''), "
+        "MAX(COALESCE(x.commitment_discount_name, '')), k.currency, SUM(c.billed_cost), "
+        "MIN(c.day), MAX(x.charge_period_end) FROM charges c "
+        "JOIN charge_keys k ON k.id = c.key_id LEFT JOIN charge_extras x ON x.charge_id = c.id "
+        f"WHERE c.day BETWEEN ? AND ? AND {where_sql} AND k.charge_category = 'Purchase' "
+        "GROUP BY 1, 3",
+        (day_number(start), day_number(end), *params),
+    ).fetchall()
+    out = [
+        Purchase(cid, name, cur, billed or 0.0, day_iso(first), pend)
+        for cid, name, cur, billed, first, pend in rows
+    ]
+    return sorted(out, key=lambda p: -p.billed)
+
+
+def purchase_ends(db: Database, first: date, last: date) -> list[tuple[str, str, str]]:
+    """(commitment id, name, its purchase rows' latest ChargePeriodEnd) ending in [first,
+    last]: what expires, when there is no commitments dataset."""
+    rows = db.execute(
+        "SELECT x.commitment_discount_id, MAX(COALESCE(x.commitment_discount_name, '')), "
+        f"MAX(x.charge_period_end) {_JOIN} WHERE k.charge_category = 'Purchase' "
+        "AND x.commitment_discount_id IS NOT NULL GROUP BY 1",
+    ).fetchall()
+    lo, hi = first.isoformat(), last.isoformat() + "T23:59:59Z"
+    return sorted(((c, n, e) for c, n, e in rows if e and lo <= e <= hi), key=lambda r: r[2])
+
+
+def sources_in(db: Database, start: date, end: date) -> list[str]:
+    """The sources with charges in [start, end] (their loads' days meet the span)."""
+    rows = db.execute(
+        "SELECT DISTINCT source FROM loads WHERE first_day <= ? AND last_day >= ?",
+        (end.isoformat(), start.isoformat()),
+    ).fetchall()
+    return sorted(r[0] for r in rows)

@@ -187,7 +187,7 @@ def test_over_1_mib_is_413(bot):
 
 
 def test_a_flooding_token_gets_429(db_path):
-    b = Bot(db_path, rate=1.0, burst=3)
+    b = Bot(db_path, rate=0.01, burst=3)  # a token per 100 s: none refills during the test
     try:
         codes = [b.post(good_batch(f"batch-{i:04d}"))[0] for i in range(6)]
     finally:

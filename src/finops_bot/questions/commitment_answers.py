@@ -219,7 +219,8 @@ def _money_answer(ctx, kind: str, title: str, period: Period, measure: str) -> A
 
 def _unused(ctx, q, subject, period, today) -> Answer:
     answer = _money_answer(ctx, "unused_commitments", "Unused commitments", period, "EffectiveCost")
-    found = [u for u in cr.uses(ctx.db, subject.where, period.start, period.end) if u.unused]
+    uses = cr.uses(ctx.db, subject.where, period.start, period.end, q.by)
+    found = [u for u in uses if u.unused]
     for u in found[:ROWS]:
         answer.rows.append(Row(u.name or u.id, u.unused, u.currency))
     answer.more_rows = max(len(found) - ROWS, 0)
@@ -254,12 +255,14 @@ def _expiry(ctx, q, subject, period, today) -> Answer:
     answer = _money_answer(ctx, "commitment_expiry", "Commitments expiring", shown, None)
     if commitments(ctx.db):
         for c in expiring(ctx.db, today, days):
+            if q.by and c.category and c.category != q.by:  # "which reservations expire"
+                continue
             what = f"{c.description or c.id} ({c.type or c.category or 'commitment'})"
             row = Row(f"{what}, ends {c.period_end}", c.cost or 0.0, c.currency or "")
             answer.rows.append(row)
         answer.basis = "the FOCUS Contract Commitment dataset (ContractCommitmentPeriodEnd)"
     else:
-        for cid, name, end in cr.purchase_ends(ctx.db, today, last):
+        for cid, name, end in cr.purchase_ends(ctx.db, today, last, q.by):
             answer.notes.append(f"{name or cid}: its purchase's charge period ends {end[:10]}")
         answer.basis = "the purchase rows' ChargePeriodEnd (no commitments dataset imported)"
     answer.unit = "money" if answer.rows else None

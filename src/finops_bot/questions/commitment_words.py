@@ -31,13 +31,13 @@ Subject = Callable[[str, dict], tuple[str | None, str | None]]
 def commitment_form(text: str, dims: dict, common: dict, subject: Subject) -> Query | None:
     """The query when ``text`` asks about commitments, else None."""
     kind, by, top = None, None, None
+    category = (
+        "Spend"
+        if re.search(rf"\b{_SP}\b", text)
+        else ("Usage" if re.search(rf"\b{_RI}\b", text) else None)
+    )
     if UTILIZATION.search(text):
-        kind = "commitment_utilization"
-        by = (
-            "Spend"
-            if re.search(rf"\b{_SP}\b", text)
-            else ("Usage" if re.search(rf"\b{_RI}\b", text) else None)
-        )
+        kind, by = "commitment_utilization", category
     elif COVERAGE.search(text):
         kind = "commitment_coverage"
     elif SAVINGS_RATE.search(text):
@@ -46,11 +46,11 @@ def commitment_form(text: str, dims: dict, common: dict, subject: Subject) -> Qu
         by = m[1] if m else None
         text = text[: m.start()] + " " + text[m.end() :] if m else text
     elif UNUSED.search(text):
-        kind = "unused_commitments"
+        kind, by = "unused_commitments", category
     elif PURCHASES.search(text):
         kind = "commitment_purchases"
     elif EXPIRY.search(text):
-        kind = "commitment_expiry"
+        kind, by = "commitment_expiry", category
         m = re.search(r"\b(\d{1,3})\s+days?\b", text)
         top = int(m[1]) if m else 60
     if kind is None:

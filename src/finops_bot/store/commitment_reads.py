@@ -200,13 +200,17 @@ def purchases(db: Database, where: Where, start: date, end: date) -> list[Purcha
     return sorted(out, key=lambda p: -p.billed)
 
 
-def purchase_ends(db: Database, first: date, last: date) -> list[tuple[str, str, str]]:
+def purchase_ends(
+    db: Database, first: date, last: date, category: str | None = None
+) -> list[tuple[str, str, str]]:
     """(commitment id, name, its purchase rows' latest ChargePeriodEnd) ending in [first,
     last]: what expires, when there is no commitments dataset."""
     rows = db.execute(
         "SELECT x.commitment_discount_id, MAX(COALESCE(x.commitment_discount_name, '')), "
         f"MAX(x.charge_period_end) {_JOIN} WHERE k.charge_category = 'Purchase' "
-        "AND x.commitment_discount_id IS NOT NULL GROUP BY 1",
+        "AND x.commitment_discount_id IS NOT NULL AND (? IS NULL OR "
+        "x.commitment_discount_category = ?) GROUP BY 1",
+        (category, category),
     ).fetchall()
     lo, hi = first.isoformat(), last.isoformat() + "T23:59:59Z"
     return sorted(((c, n, e) for c, n, e in rows if e and lo <= e <= hi), key=lambda r: r[2])

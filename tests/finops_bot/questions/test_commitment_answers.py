@@ -492,8 +492,11 @@ def test_a_scoped_audience_gets_rates_within_its_scope_and_no_org_wide_figures(c
 
     engine, raw = cache
     scope = scope_from_pairs(["teams=nlp"])
-    for question in ("savings plan utilization last month", "unused commitments last month",
-                     "which commitments expire in the next 60 days"):  # fmt: skip
+    for question in (
+        "savings plan utilization last month",
+        "unused commitments last month",
+        "which commitments expire in the next 60 days",
+    ):
         a = engine.ask(question, TODAY, NOW, scope=scope)
         assert a.kind == "refused" and a.total is None and not a.rates, question
     a = engine.ask("effective savings rate last month", TODAY, NOW, scope=scope)
@@ -503,3 +506,19 @@ def test_a_scoped_audience_gets_rates_within_its_scope_and_no_org_wide_figures(c
         "'Usage' AND ListCost IS NOT NULL AND Tags LIKE '%\"team\": \"nlp\"%'"
     ).fetchone()
     assert usd.ratio == pytest.approx((lst - eff) / lst)
+
+
+def test_a_named_kind_of_commitment_narrows_unused_and_expiry(cache):
+    engine, _ = cache
+    ri = ask(engine, "unused reservations last month")
+    assert [r.key for r in ri.rows] == ["p4d RI"]
+    sp = ask(engine, "unused savings plans last month")
+    assert [r.key for r in sp.rows] == ["compute SP"]
+    assert not any(
+        "compute SP" in n
+        for n in ask(engine, "which reservations expire in the next 60 days").notes
+    )
+    assert any(
+        "compute SP" in n
+        for n in ask(engine, "which savings plans expire in the next 60 days").notes
+    )

@@ -20,12 +20,13 @@ from datetime import date
 from sqlite_utils import Database
 
 from finops_bot.days import day_iso, day_number
+from finops_bot.store import reads
 from finops_bot.store.reads import Where
 
 HOUR_UNITS = ("hours", "hour", "hrs", "hr", "h", "instance-hours", "instance hours")
 _JOIN = (
-    "FROM charge_extras x JOIN charges c ON c.id = x.charge_id "
-    "JOIN charge_keys k ON k.id = c.key_id"
+    "FROM charge_extras x CROSS JOIN charges c ON c.id = x.charge_id "  # CROSS: the side
+    "CROSS JOIN charge_keys k ON k.id = c.key_id"  # table drives (SQLite keeps the order)
 )
 
 
@@ -151,24 +152,47 @@ BY_COLUMNS = {
 def savings(
     db: Database, where: Where, start: date, end: date, by: str | None = None
 ) -> list[Savings]:
-    """List, effective and contracted cost of usage (ChargeCategory Usage), per currency
-    (and per ``by`` value), for the effective savings rate; rows without a ListCost count
-    in neither list nor effective (a rate over what is known)."""
+    """List and effective cost of usage (ChargeCategory Usage) from the rollups, per
+    currency (and per ``by`` value): a row without a ListCost counts as list 0 (an unused
+    commitment's row lowers the rate, as it should); contracted cost from the rows that
+    carry it (the side table, small)."""
+    usage = ("Usage",)
+    if by:
+        lists = reads.grouped(db, where, by, start, end, "ListCost", usage)
+        effs = reads.grouped(db, where, by, start, end, "EffectiveCost", usage)
+    else:
+        lists = [
+            ("", c, v) for c, v in reads.totals(db, where, start, end, "ListCost", usage).items()
+        ]
+        effs = [
+            ("", c, v)
+            for c, v in reads.totals(db, where, start, end, "EffectiveCost", usage).items()
+        ]
+    contracted = _contracted(db, where, start, end, by)
+    effective = {(k, c): v for k, c, v in effs}
+    out = [
+        Savings(
+            key or "",
+            cur,
+            lc,
+            effective.get((key, cur), 0.0),
+            *contracted.get((key, cur), (None, None)),
+        )
+        for key, cur, lc in lists
+    ]
+    return sorted(out, key=lambda s: -s.list_cost)
+
+
+def _contracted(db, where: Where, start: date, end: date, by: str | None) -> dict:
     where_sql, params = where._keys_sql(start)
     group = BY_COLUMNS[by] if by else "''"
     rows = db.execute(
-        f"SELECT {group}, k.currency, SUM(c.list_cost), SUM(c.effective_cost), "
-        "SUM(x.contracted_cost), SUM(CASE WHEN x.contracted_cost IS NOT NULL "
-        "THEN c.effective_cost END) FROM charges c JOIN charge_keys k ON k.id = c.key_id "
-        "LEFT JOIN charge_extras x ON x.charge_id = c.id "
-        f"WHERE c.day BETWEEN ? AND ? AND {where_sql} AND k.charge_category = 'Usage' "
-        "AND c.list_cost IS NOT NULL GROUP BY 1, 2",
+        f"SELECT {group}, k.currency, SUM(x.contracted_cost), SUM(c.effective_cost) {_JOIN} "
+        f"WHERE x.contracted_cost IS NOT NULL AND c.day BETWEEN ? AND ? AND {where_sql} "
+        "AND k.charge_category = 'Usage' GROUP BY 1, 2",
         (day_number(start), day_number(end), *params),
     ).fetchall()
-    out = [
-        Savings(key or "", cur, lc or 0.0, ec or 0.0, cc, eoc) for key, cur, lc, ec, cc, eoc in rows
-    ]
-    return sorted(out, key=lambda s: -s.list_cost)
+    return {(key or "", cur): (cc, eoc) for key, cur, cc, eoc in rows}
 
 
 @dataclass(frozen=True)
@@ -182,21 +206,27 @@ class Purchase:
 
 
 def purchases(db: Database, where: Where, start: date, end: date) -> list[Purchase]:
-    """Commitment purchases (ChargeCategory Purchase) by commitment, BilledCost."""
+    """Commitment purchases (ChargeCategory Purchase, BilledCost) by commitment: the named
+    ones from the side table, the rest (no CommitmentDiscountId) from the rollups."""
     where_sql, params = where._keys_sql(start)
     rows = db.execute(
-        "SELECT COALESCE(x.commitment_discount_id, ''), "
-        "MAX(COALESCE(x.commitment_discount_name, '')), k.currency, SUM(c.billed_cost), "
-        "MIN(c.day), MAX(x.charge_period_end) FROM charges c "
-        "JOIN charge_keys k ON k.id = c.key_id LEFT JOIN charge_extras x ON x.charge_id = c.id "
-        f"WHERE c.day BETWEEN ? AND ? AND {where_sql} AND k.charge_category = 'Purchase' "
-        "GROUP BY 1, 3",
+        "SELECT x.commitment_discount_id, MAX(COALESCE(x.commitment_discount_name, '')), "
+        f"k.currency, SUM(c.billed_cost), MIN(c.day), MAX(x.charge_period_end) {_JOIN} "
+        f"WHERE x.commitment_discount_id IS NOT NULL AND c.day BETWEEN ? AND ? AND {where_sql} "
+        "AND k.charge_category = 'Purchase' GROUP BY 1, 3",
         (day_number(start), day_number(end), *params),
     ).fetchall()
     out = [
         Purchase(cid, name, cur, billed or 0.0, day_iso(first), pend)
         for cid, name, cur, billed, first, pend in rows
     ]
+    named: dict[str, float] = {}
+    for p in out:
+        named[p.currency] = named.get(p.currency, 0.0) + p.billed
+    for cur, total in reads.totals(db, where, start, end, "BilledCost", ("Purchase",)).items():
+        rest = total - named.get(cur, 0.0)
+        if abs(rest) >= 0.005:
+            out.append(Purchase("", "", cur, rest, start.isoformat(), None))
     return sorted(out, key=lambda p: -p.billed)
 
 

@@ -390,15 +390,15 @@ def test_effective_savings_rate_over_list_and_contracted(cache):
     engine, raw = cache
     a = ask(engine, "effective savings rate last month")
     lst, eff = raw.execute(
-        f"SELECT SUM(ListCost), SUM(EffectiveCost) FROM f WHERE {NOV} AND ChargeCategory = "
-        "'Usage' AND ListCost IS NOT NULL"
+        f"SELECT SUM(COALESCE(ListCost, 0)), SUM(EffectiveCost) FROM f WHERE {NOV} AND "
+        "ChargeCategory = 'Usage'"  # an unused commitment's row: list 0, its cost counts
     ).fetchone()
     usd = next(r for r in a.rates if r.key == "over list price (USD)")
     assert usd.ratio == pytest.approx((lst - eff) / lst)
     assert a.ratio is None  # two currencies: one rate each, none added
     con, con_eff = raw.execute(
         f"SELECT SUM(ContractedCost), SUM(EffectiveCost) FROM f WHERE {NOV} AND "
-        "ChargeCategory = 'Usage' AND ContractedCost IS NOT NULL AND ListCost IS NOT NULL"
+        "ChargeCategory = 'Usage' AND ContractedCost IS NOT NULL"
     ).fetchone()
     contracted = next(r for r in a.rates if r.key.startswith("over contracted"))
     assert contracted.ratio == pytest.approx((con - con_eff) / con)
@@ -410,8 +410,8 @@ def test_effective_savings_rate_by_service(cache):
     a = ask(engine, "effective savings rate by service last month")
     sage = next(r for r in a.rates if r.key.startswith("Amazon SageMaker"))
     lst, eff = raw.execute(
-        f"SELECT SUM(ListCost), SUM(EffectiveCost) FROM f WHERE {NOV} AND ChargeCategory = "
-        "'Usage' AND ListCost IS NOT NULL AND ServiceName = 'Amazon SageMaker'"
+        f"SELECT SUM(COALESCE(ListCost, 0)), SUM(EffectiveCost) FROM f WHERE {NOV} AND "
+        "ChargeCategory = 'Usage' AND ServiceName = 'Amazon SageMaker'"
     ).fetchone()
     assert sage.ratio == pytest.approx((lst - eff) / lst)
 
@@ -502,8 +502,8 @@ def test_a_scoped_audience_gets_rates_within_its_scope_and_no_org_wide_figures(c
     a = engine.ask("effective savings rate last month", TODAY, NOW, scope=scope)
     usd = next(r for r in a.rates if r.key == "over list price (USD)")
     lst, eff = raw.execute(
-        f"SELECT SUM(ListCost), SUM(EffectiveCost) FROM f WHERE {NOV} AND ChargeCategory = "
-        "'Usage' AND ListCost IS NOT NULL AND Tags LIKE '%\"team\": \"nlp\"%'"
+        f"SELECT SUM(COALESCE(ListCost, 0)), SUM(EffectiveCost) FROM f WHERE {NOV} AND "
+        "ChargeCategory = 'Usage' AND Tags LIKE '%\"team\": \"nlp\"%'"
     ).fetchone()
     assert usd.ratio == pytest.approx((lst - eff) / lst)
 

@@ -47,7 +47,7 @@ def serve(args: argparse.Namespace) -> int:
         rules=deps.settings.questions,
         people=people(slack, deps.settings.questions.people),
         access=deps.settings.access,
-        budgets=deps.settings.budgets,
+        budgets=_answer_budgets(deps),
     )
     from bot.feedback import Feedback
 
@@ -112,6 +112,16 @@ def access_line(policy: AccessPolicy, slack_api: bool) -> str:
             "up, so everyone gets only the grants that name them"
         )
     return line
+
+
+def _answer_budgets(deps: Deps):
+    """The budgets answers know: the config's; for a cache the demo built and a config
+    with none, the demo's (answers only: the ladder job never posts the demo's)."""
+    db = connect(deps.settings.db_path)
+    try:
+        return deps.budgets(db)
+    finally:
+        db.close()
 
 
 def _built_by_demo(deps: Deps) -> bool:

@@ -231,3 +231,18 @@ def test_a_bad_budgets_entry_is_one_line(capsys, demo_db, tmp_path, entry, named
     assert len(lines) == 1, err
     assert lines[0].startswith("error: [[budgets]]") and named in lines[0]
     assert "Traceback" not in err
+
+
+def test_serve_answers_with_the_demo_budgets_but_its_ladder_posts_only_configured_ones(
+    demo_db, tmp_path
+):
+    from bot.deps import build
+    from bot.serving import _answer_budgets
+
+    deps = build(str(demo_db), None)
+    assert [b.name for b in _answer_budgets(deps).budgets][:1] == ["nlp"]
+    assert deps.settings.budgets.budgets == ()  # what the ladder job is given
+    config = tmp_path / "c.toml"
+    config.write_text('[[budgets]]\nname = "mine"\namount = 10\n')
+    mine = build(str(demo_db), str(config))
+    assert [b.name for b in _answer_budgets(mine).budgets] == ["mine"]

@@ -22,8 +22,10 @@ from finops_bot.access import Grant, Scope
 from finops_bot.forecast.budget_rules import Budget, period_bounds
 from finops_bot.forecast.model import Forecast, TooLittle
 from finops_bot.forecast.service import USAGE, SubjectForecast, billed_through, forecast_where
+from finops_bot.providers import cloud_of, fold
 from finops_bot.store import budget_ledger, reads
 from finops_bot.store.budget_ledger import FORECAST, Reading
+from finops_bot.store.reads import Where
 
 CHILD = {None: "team", "team": "project", "owner": "project", "project": "service"}
 CHILD_DEFAULT = "service"
@@ -150,7 +152,7 @@ def status(
     if s.amount is None:
         s.problem = f'no amount is set for {label} (amounts has no "{start:%Y-%m}")'
         return s
-    where = budget.where
+    where = where_of(db, budget)
     subject = None if budget.dim is None or budget.untagged else (budget.dim, budget.value)
     mine = _mine(forecast_where(db, where, start, end, today, measure, subject), budget)
     through = billed_through(db, where, start, today)
@@ -174,6 +176,17 @@ def status(
     if live is not None and end >= today - timedelta(days=3):
         s.live = live(start, min(end, today), _keep(budget))
     return s
+
+
+def where_of(db: Database, budget: Budget) -> Where:
+    """The budget's scope as the data spells it: a provider by its cloud ("aws" is "AWS"
+    and "Amazon Web Services"), any other name by its folded spelling, as questions match."""
+    if budget.dim is None or budget.untagged:
+        return budget.where
+    same = cloud_of if budget.dim == "provider" else fold
+    wanted = same(budget.value)
+    values = [v for d, v, _ in reads.names(db) if d == budget.dim and v and same(v) == wanted]
+    return Where.of({budget.dim: values or [budget.value]})
 
 
 def _mine(found: list[SubjectForecast], budget: Budget) -> SubjectForecast | None:
@@ -202,7 +215,7 @@ def _driven_by(db, budget: Budget, s: BudgetStatus, measure: str, through) -> st
     child = CHILD.get(None if budget.untagged else budget.dim, CHILD_DEFAULT)
     if budget.untagged:
         child = CHILD_DEFAULT
-    where, cur = budget.where, budget.currency
+    where, cur = where_of(db, budget), budget.currency
     to_date = _shares(reads.grouped(db, where, child, s.start, through, measure), cur)
     recent = _shares(
         reads.grouped(

@@ -88,9 +88,10 @@ def _lacking(ctx: Ctx, q: Query, period: Period, today: date) -> Answer | None:
     )
 
 
-def _ratio_answer(ctx: Ctx, kind: str, title: str, period: Period) -> Answer:
+def _ratio_answer(ctx: Ctx, kind: str, title: str, period: Period, measure=None) -> Answer:
+    """``measure``: the cost measure the rate is of (None: hours, or units and dollars)."""
     return Answer(
-        **{**ctx.base, "measure": "EffectiveCost"},
+        **{**ctx.base, "measure": measure},
         kind=kind,
         title=title,
         period=period,
@@ -170,7 +171,7 @@ def _coverage(ctx, q, subject, period, today) -> Answer:
 
 def _savings(ctx, q, subject, period, today) -> Answer:
     title = f"Effective savings rate: {subject.title}" + (f", by {q.by}" if q.by else "")
-    answer = _ratio_answer(ctx, "savings_rate", title, period)
+    answer = _ratio_answer(ctx, "savings_rate", title, period, "EffectiveCost")
     whole = cr.savings(ctx.db, subject.where, period.start, period.end)
     parts = cr.savings(ctx.db, subject.where, period.start, period.end, q.by) if q.by else []
     for s in whole:
@@ -258,7 +259,8 @@ def _expiry(ctx, q, subject, period, today) -> Answer:
             if q.by and c.category and c.category != q.by:  # "which reservations expire"
                 continue
             what = f"{c.description or c.id} ({c.type or c.category or 'commitment'})"
-            row = Row(f"{what}, ends {c.period_end}", c.cost or 0.0, c.currency or "")
+            key = f"{what}, ends {c.period_end} (term cost)"
+            row = Row(key, c.cost or 0.0, c.currency or "")
             answer.rows.append(row)
         answer.basis = "the FOCUS Contract Commitment dataset (ContractCommitmentPeriodEnd)"
     else:

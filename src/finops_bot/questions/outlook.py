@@ -39,6 +39,7 @@ _BUDGET_NOISE = (
     _NOISE + r"|\bbudget(?:s|ed)?\b|\bleft\b|\bremaining\b|\bremain\b|\bwhen\b|\bhit\b"
     r"|\breach\b|\bits\b|\btheir\b|\bwhich\b|\brisk\b|\bat-risk\b|\bover\b|\bunder\b"
     r"|\bstatus\b|\bexceed\b|\bgo\b|\bhave\b|\bhas\b|\bany\b|\ball\b|\bof\b|\blist\b"
+    r"|\btracking\b|\bdoing\b|\blooking\b|\bagainst\b|\bversus\b|\bvs\b|\bcompared\b"
 )
 Subject = Callable[[str, dict], tuple[str | None, str | None]]
 

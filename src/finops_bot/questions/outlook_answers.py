@@ -149,10 +149,11 @@ def _billed_line(f) -> str:
 
 
 def live_note(est) -> str:
+    whose = "node's" if est.nodes == 1 else "nodes'"
     days = span(est.start, est.end)
     return (
         f"Live GPU estimate {days} (so far): {format_money(est.total, est.currency)} from "
-        f"{est.nodes} node{'s' if est.nodes != 1 else ''}' heartbeats, priced at "
+        f"{est.nodes} {whose} heartbeats, priced at "
         f"{est.price_basis}; an estimate for days billing does not cover yet, kept apart "
         "from the figures above."
     )

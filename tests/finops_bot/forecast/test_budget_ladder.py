@@ -29,8 +29,10 @@ def _days(first: date, last: date) -> list[str]:
 def _bill(tmp_path: Path, last: date, cost=100.0, override=None, extra=()) -> Path:
     """p1 (team t1) at ``cost`` a day from Aug 1 to ``last``; ``override``: day → cost."""
     override = override or {}
-    rows = [charge(d, override.get(d, cost), project="p1", team="t1")
-            for d in _days(date(2026, 8, 1), last)]  # fmt: skip
+    rows = [
+        charge(d, override.get(d, cost), project="p1", team="t1")
+        for d in _days(date(2026, 8, 1), last)
+    ]
     return write_focus(tmp_path / "bill.csv", [*rows, *extra])
 
 
@@ -117,8 +119,9 @@ def test_two_processes_checking_at_once_record_each_crossing_once(tmp_path):
     db.close()
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
-    runs = [ctx.Process(target=_check_in_process, args=(str(tmp_path / "c.db"), out))
-            for _ in range(3)]  # fmt: skip
+    runs = [
+        ctx.Process(target=_check_in_process, args=(str(tmp_path / "c.db"), out)) for _ in range(3)
+    ]
     for p in runs:
         p.start()
     for p in runs:
@@ -130,14 +133,18 @@ def test_two_processes_checking_at_once_record_each_crossing_once(tmp_path):
 
 def test_currencies_are_never_mixed(tmp_path):
     db = connect(tmp_path / "c.db")
-    eur = [charge(d, 1000.0, project="p1", team="t1", currency="EUR")
-           for d in _days(date(2026, 11, 1), date(2026, 11, 16))]  # fmt: skip
+    eur = [
+        charge(d, 1000.0, project="p1", team="t1", currency="EUR")
+        for d in _days(date(2026, 11, 1), date(2026, 11, 16))
+    ]
     _load(db, tmp_path, date(2026, 11, 16), extra=eur)
-    rules = parse_budgets([
-        {"name": "usd", "team": "t1", "amount": 3000},
-        {"name": "eur", "team": "t1", "amount": 30000, "currency": "EUR"},
-        {"name": "gbp", "team": "t1", "amount": 3000, "currency": "GBP"},
-    ])  # fmt: skip
+    rules = parse_budgets(
+        [
+            {"name": "usd", "team": "t1", "amount": 3000},
+            {"name": "eur", "team": "t1", "amount": 30000, "currency": "EUR"},
+            {"name": "gbp", "team": "t1", "amount": 3000, "currency": "GBP"},
+        ]
+    )
     usd, eur_, gbp = _check(db, date(2026, 11, 17), rules)
     assert usd.status.spent == pytest.approx(1600)  # the EUR rows are not in it
     assert eur_.status.spent == pytest.approx(16000)
@@ -152,8 +159,7 @@ def test_status_against_an_independent_sum_and_the_forecast_threshold(tmp_path):
     db = connect(tmp_path / "c.db")
     purchase = charge("2026-11-01", 500.0, project="p1", team="t1", category="Purchase")
     _load(db, tmp_path, date(2026, 11, 16), extra=[purchase])
-    rules = parse_budgets([{"name": "t1", "team": "t1", "amount": 3000,
-                            "forecast_threshold": 100}])  # fmt: skip
+    rules = parse_budgets([{"name": "t1", "team": "t1", "amount": 3000, "forecast_threshold": 100}])
     (checked,) = _check(db, date(2026, 11, 17), rules)
     s = checked.status
     (independent,) = db.execute(
@@ -213,11 +219,14 @@ def test_a_bad_budget_is_named_in_one_line(table, named):
 
 
 def test_budget_rules_read_singular_and_plural_scope_keys_and_fiscal_quarters():
-    rules = parse_budgets([
-        {"name": "a", "teams": ["nlp"], "amount": 1},
-        {"name": "b", "owner": "Alice@Acme.ai", "amounts": {"2026-11": 5, "2026-12": 6}},
-        {"name": "c", "amounts": {"2026-11": 9}, "period": "quarter"},
-    ], fiscal_start=2)  # fmt: skip
+    rules = parse_budgets(
+        [
+            {"name": "a", "teams": ["nlp"], "amount": 1},
+            {"name": "b", "owner": "Alice@Acme.ai", "amounts": {"2026-11": 5, "2026-12": 6}},
+            {"name": "c", "amounts": {"2026-11": 9}, "period": "quarter"},
+        ],
+        fiscal_start=2,
+    )
     a, b, c = rules.budgets
     assert (a.dim, a.value, a.scope) == ("team", "nlp", "team nlp")
     assert b.value == "alice@acme.ai" and b.amount_for(date(2026, 12, 1)) == 6
@@ -227,3 +236,32 @@ def test_budget_rules_read_singular_and_plural_scope_keys_and_fiscal_quarters():
     assert c.amount_for(date(2026, 11, 1)) == 9
     with pytest.raises(ConfigError, match="used twice"):
         parse_budgets([{"name": "a", "amount": 1}, {"name": "a", "amount": 2}])
+
+
+def test_a_budget_scope_is_matched_as_questions_match_names(tmp_path):
+    """provider = "aws" is the AWS spend; team = "T1" is team t1 (spellings fold)."""
+    db = connect(tmp_path / "c.db")
+    _load(db, tmp_path, date(2026, 11, 16))
+    rules = parse_budgets(
+        [
+            {"name": "aws", "provider": "aws", "amount": 3000},
+            {"name": "amazon", "provider": "Amazon Web Services", "amount": 3000},
+            {"name": "team", "team": "T1", "amount": 3000},
+        ]
+    )
+    for checked in _check(db, date(2026, 11, 17), rules):
+        assert checked.status.problem is None, checked.status.budget.name
+        assert checked.status.spent == pytest.approx(1600)
+    db.close()
+
+
+@pytest.mark.parametrize("amount", [1e300, 0.01])
+def test_huge_and_tiny_amounts_give_finite_figures(tmp_path, amount):
+    db = connect(tmp_path / "c.db")
+    _load(db, tmp_path, date(2026, 11, 16))
+    rules = parse_budgets([{"name": "x", "team": "t1", "amount": amount}])
+    (checked,) = _check(db, date(2026, 11, 17), rules)
+    d = checked.status.to_dict()
+    assert d["percent"] is not None and d["percent"] == d["percent"]  # not NaN
+    assert (d["crossed"] == []) == (amount > 1e6)
+    db.close()

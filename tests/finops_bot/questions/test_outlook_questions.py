@@ -325,3 +325,15 @@ def test_both_renderers_and_slack_limits(engine, question, scope):
     if a.kind == "budget" and a.budgets:  # every status shows in both
         for s in a.budgets:
             assert s.budget.name in text and s.budget.name in json.dumps(blocks)
+
+
+@pytest.mark.parametrize(
+    "question", ["how are we tracking against budget", "how are we doing on budget"]
+)
+def test_plain_budget_questions_name_no_budget(question):
+    from datetime import date as _date
+
+    from finops_bot.questions.parse import parse as _parse
+
+    q = _parse(question, _date(2026, 11, 22))
+    assert (q.kind, q.name) == ("budget", None)

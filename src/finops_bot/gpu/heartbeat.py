@@ -72,7 +72,7 @@ def _gpu_rows(batch: dict, stamp: str, idle_util: float) -> tuple[list[tuple], l
         )
         minutes.append(
             (key, gpu_key, minute, u_min, u_mean, u_max, mem, power, n, held, progress)
-            + (project, owner)
+            + (project, owner, labels["job"])
         )
     return latest, minutes
 
@@ -126,7 +126,7 @@ _LATEST = (
     f", progress_minute = CASE WHEN NOT ({_NEWER}) OR excluded.progress IS gpu_latest.progress "
     "THEN gpu_latest.progress_minute ELSE excluded.progress_minute END"
 )
-_MINUTES = "INSERT OR REPLACE INTO gpu_minutes VALUES (" + ",".join("?" * 13) + ")"
+_MINUTES = "INSERT OR REPLACE INTO gpu_minutes VALUES (" + ",".join("?" * 14) + ")"
 
 
 def store_batches(

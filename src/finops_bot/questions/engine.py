@@ -44,6 +44,23 @@ LATEST_DAYS = 30  # no period given and nothing this month yet: the latest 30 da
 SUBJECT_WORDS = "project, team, owner, service, account, provider, region or service category"
 
 
+
+
+def _portfolio():
+    from finops_bot.questions.portfolio_answers import portfolio_answer
+
+    return portfolio_answer
+
+
+def _steps():
+    from finops_bot.questions.step_answers import step_answer
+
+    return step_answer
+
+
+# kind → its answer function (imported when asked): (db, q, question, today, now, prices,
+# fleet_rules, scope) → Answer
+HEARTBEAT_KINDS = {"portfolio": _portfolio, "step_cost": _steps, "gpu_hour_cost": _steps}
 MAX_QUESTION_CHARS = 500
 log = logging.getLogger("finops_bot.access")
 
@@ -180,6 +197,11 @@ class Engine:
 
             gpu_scope = view.scope if view.limited else None
             return burn_now_answer(self.db, question, now, self.prices, self.fleet_rules, gpu_scope)
+        if q.kind in HEARTBEAT_KINDS:  # heartbeats first, billed cost where billing covers
+            gpu_scope = view.scope if view.limited else None
+            answer_of = HEARTBEAT_KINDS[q.kind]()
+            return answer_of(self.db, q, question, today, now, self.prices, self.fleet_rules,
+                             gpu_scope)  # fmt: skip
         if not sources:
             return Answer(
                 kind="empty",

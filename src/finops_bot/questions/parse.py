@@ -55,6 +55,7 @@ class Query:
     granularity: str | None = None  # series: day, week, month (None: chosen by length)
     other_dim: str | None = None  # compare_subjects: the second subject
     other_name: str | None = None
+    detail: str | None = None  # a form's own particular: the use case's id, a unit asked
 
 
 class ParseError(ValueError):
@@ -169,11 +170,15 @@ def parse(
         period=period, period_given=period is not None, measure=measure, notes=tuple(notes)
     )
     from finops_bot.questions.commitment_words import commitment_form
+    from finops_bot.questions.library import library_form
     from finops_bot.questions.outlook import outlook  # their forms use this module's Query
+    from finops_bot.questions.portfolio_answers import portfolio_form
+    from finops_bot.questions.step_answers import step_form
 
-    q = commitment_form(text, dims, common, _subject) or outlook(text, dims, common, _subject)
-    if q is not None:
-        return q
+    for special in (step_form, portfolio_form, commitment_form, library_form, outlook):
+        q = special(text, dims, common, _subject)
+        if q is not None:
+            return q
     forms = (_gpu_idle, _why, _anomalies, _series, _movers, _top, _names, _untagged)
     for form in (*forms, _pricing, _breakdown):
         q = form(text, dims, common)

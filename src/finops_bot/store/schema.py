@@ -1093,3 +1093,86 @@ CREATE TABLE commitments (
 CREATE INDEX commitments_period_end ON commitments(period_end);
 """
     )
+
+
+@migrations()
+def m022_detail_days(db: Database) -> None:
+    """What the FOCUS use-case library reads (store.detail_reads): per day, load,
+    dimension combination and the reporting columns of charge_extras (ChargeClass,
+    invoice, issuer, publisher, subcategory, zone, pricing currency, capacity reservation;
+    '' where none), the measures, the quantities and the pricing-currency costs. Written
+    at the end of each import from the loader's own summary, rebuilt with daily_keys;
+    filled here from the facts already held."""
+    db.executescript(
+        f"""
+CREATE TABLE detail_days (
+  day INTEGER NOT NULL,
+  load_id INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  {", ".join(f"{c} TEXT NOT NULL DEFAULT ''" for c in _M022_TEXTS)},
+  billed_cost REAL NOT NULL,
+  effective_cost REAL NOT NULL,
+  list_cost REAL,
+  contracted_cost REAL,
+  consumed_quantity REAL,
+  pricing_quantity REAL,
+  pc_effective_cost REAL,
+  pc_list_cost REAL,
+  pc_contracted_cost REAL,
+  PRIMARY KEY (day, load_id, key_id, {", ".join(_M022_TEXTS)})
+) WITHOUT ROWID;
+CREATE INDEX detail_days_load ON detail_days(load_id, key_id);
+INSERT INTO detail_days
+SELECT c.day, l.id, c.key_id, {", ".join(f"COALESCE(x.{c}, '')" for c in _M022_TEXTS)},
+  SUM(c.billed_cost), SUM(c.effective_cost), SUM(c.list_cost), SUM(x.contracted_cost),
+  SUM(c.consumed_quantity), SUM(c.pricing_quantity), SUM(x.pricing_currency_effective_cost),
+  SUM(x.pricing_currency_list_unit_price * c.pricing_quantity),
+  SUM(x.pricing_currency_contracted_unit_price * c.pricing_quantity)
+FROM loads l
+JOIN charges c ON c.id BETWEEN l.first_rowid AND l.last_rowid
+LEFT JOIN charge_extras x ON x.charge_id = c.id
+GROUP BY 1, 2, 3, {", ".join(str(i + 4) for i in range(len(_M022_TEXTS)))};
+"""
+    )
+
+
+# the charge_extras text columns detail_days groups by, as m022 wrote them (frozen)
+_M022_TEXTS = (
+    "charge_class",
+    "invoice_id",
+    "invoice_issuer_name",
+    "publisher_name",
+    "service_subcategory",
+    "availability_zone",
+    "pricing_currency",
+    "capacity_reservation_id",
+    "capacity_reservation_status",
+)
+
+
+@migrations()
+def m023_instance_hours(db: Database) -> None:
+    """Hourly instance usage, what portfolio advice reads (P10 of hourly-equivalent
+    instance counts): per UTC hour (hours since the epoch), load and dimension combination
+    with an instance type, the usage hours of charges an hour long or shorter. Written by
+    the loader from the rows before they are rolled up to days; daily files write none."""
+    db.executescript(
+        """
+CREATE TABLE instance_hours (
+  hour INTEGER NOT NULL,
+  load_id INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  usage_hours REAL NOT NULL,
+  cost REAL NOT NULL,
+  PRIMARY KEY (hour, load_id, key_id)
+) WITHOUT ROWID;
+CREATE INDEX instance_hours_load ON instance_hours(load_id, key_id);
+"""
+    )
+
+
+@migrations()
+def m024_minute_jobs(db: Database) -> None:
+    """The job label (labels.job) on each heartbeat minute, so a job's steps and
+    GPU-minutes can be read for any past day the minutes are kept (not only its latest)."""
+    db.executescript("ALTER TABLE gpu_minutes ADD COLUMN job TEXT;")

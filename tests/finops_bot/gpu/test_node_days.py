@@ -185,19 +185,27 @@ def test_rebuild_equals_what_ingest_kept(db):
     assert rollup(db) == kept
 
 
+MINUTE_COLUMNS = (  # gpu_minutes as m018 left it (m024 adds the job)
+    "node, gpu, minute, util_min, util_mean, util_max, mem_used_mb, power_w, processes, "
+    "process_mem_mb, progress, project, owner"
+)
+
+
 def test_the_migration_fills_the_rollup_from_minutes_written_before_it(db_path, tmp_path):
     written = connect(tmp_path / "written.db")  # the same minutes, through store_batches
     minutes(written, 0, 10, [50.0] * 8, project="a")
     minutes(written, 10, 15, [50.0] * 8, project="b", owner=None)
     minutes(written, 0, 6, [50.0] * 4, node="i-four", t0=T0 - timedelta(days=1))
     latest = written.execute("SELECT * FROM gpu_latest").fetchall()
-    rows = written.execute("SELECT * FROM gpu_minutes").fetchall()
+    rows = written.execute(f"SELECT {MINUTE_COLUMNS} FROM gpu_minutes").fetchall()
     old = Database(db_path)
     migrations.apply(old, stop_before="m019_gpu_node_days")
     with old.conn:  # a cache as m018 left it
         marks = ",".join("?" * len(latest[0]))
         old.conn.executemany(f"INSERT INTO gpu_latest VALUES ({marks})", latest)
-        old.conn.executemany(f"INSERT INTO gpu_minutes VALUES ({','.join('?' * 13)})", rows)
+        old.conn.executemany(
+            f"INSERT INTO gpu_minutes ({MINUTE_COLUMNS}) VALUES ({','.join('?' * 13)})", rows
+        )
         old.execute(  # a minute no clock could give (m010 quarantines them) is not counted
             "INSERT INTO gpu_minutes (node, gpu, minute) VALUES ('i-0abc', 'i-0abc-gpu0', "
             "'1-01-01T00:01')"

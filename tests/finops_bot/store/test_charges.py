@@ -49,6 +49,9 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m019_gpu_node_days",
         "m020_charge_extras",
         "m021_commitments",
+        "m022_detail_days",
+        "m023_instance_hours",
+        "m024_minute_jobs",
     ]
     assert not migrations.pending(second)
     first.close()

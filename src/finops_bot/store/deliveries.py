@@ -220,7 +220,11 @@ def _keep_only(conn: sqlite3.Connection, load: _Load, keys: list[int]) -> None:
             (load.first, load.last, *part),
         )
         extras.merged_side(conn, load.first, load.last, marks, part, load.cost_type)
-        if load.cost_type != "actual":  # GPU-hours too come from the actual export
+        if load.cost_type != "actual":  # GPU-hours and hourly usage: the actual export's
+            conn.execute(
+                f"DELETE FROM instance_hours WHERE load_id = ? AND key_id IN ({marks})",
+                (load.id, *part),
+            )
             conn.execute(
                 "DELETE FROM charge_gpu WHERE id BETWEEN ? AND ? AND (SELECT key_id FROM "
                 f"charges c WHERE c.id = charge_gpu.id) IN ({marks})",

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from finops_bot.store import details
 from finops_bot.store.schema import DIM_COLUMNS, GPU_COLUMNS, PAIRS, SUBJECT_COLUMNS
 
 DIMENSIONS: dict[str, str | None] = {"*": None, **DIM_COLUMNS}
@@ -226,6 +227,13 @@ def rebuild_load(
             f"WHERE c.id BETWEEN ? AND ? AND c.key_id IN ({marks}) GROUP BY c.key_id, c.day",
             (load_id, first, last, *part),
         )
+        conn.execute(  # hourly usage whose facts are gone (m023 instance_hours)
+            f"DELETE FROM instance_hours WHERE load_id = ? AND key_id IN ({marks}) AND NOT "
+            "EXISTS (SELECT 1 FROM daily_keys d WHERE d.load_id = instance_hours.load_id "
+            "AND d.key_id = instance_hours.key_id)",
+            (load_id, *part),
+        )
+    details.rebuild(conn, load_id, first, last, keys)
     write_cube(conn, load_id)
 
 
@@ -252,6 +260,7 @@ def delete_load(conn: sqlite3.Connection, load_id: int) -> int:
         conn.execute("DELETE FROM charge_gpu WHERE id BETWEEN ? AND ?", (first, last))
         conn.execute("DELETE FROM charge_extras WHERE charge_id BETWEEN ? AND ?", (first, last))
     tables = ("daily_keys", "cube", "cube_pairs", "load_partitions", "charge_blocks")
+    tables += ("detail_days", "instance_hours")
     for table in (*tables, "load_columns"):
         conn.execute(f"DELETE FROM {table} WHERE load_id = ?", (load_id,))
     conn.execute("DELETE FROM loads WHERE id = ?", (load_id,))

@@ -1,0 +1,157 @@
+"""The detail rollup (m022 ``detail_days``) the FOCUS use-case library reads: per day, load,
+dimension combination and the reporting columns of charge_extras (TEXTS, '' where none),
+the three measures, ContractedCost, the quantities and the pricing-currency costs.
+
+The loader keeps it beside its (day, key) summary while it reads (``DetailTracker``), so an
+import pays one more group-by per batch, not another pass over the facts; a load partly
+replaced or merged is rebuilt from its facts (``rebuild``), as daily_keys is.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from finops_bot.store.chunk import ChunkExtras
+from finops_bot.store.extras import TEXT_COLUMNS
+
+TEXTS = (
+    "charge_class",
+    "invoice_id",
+    "invoice_issuer_name",
+    "publisher_name",
+    "service_subcategory",
+    "availability_zone",
+    "pricing_currency",
+    "capacity_reservation_id",
+    "capacity_reservation_status",
+)
+MEASURES = (
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+    "contracted_cost",
+    "consumed_quantity",
+    "pricing_quantity",
+    "pc_effective_cost",
+    "pc_list_cost",
+    "pc_contracted_cost",
+)
+_AT = [list(TEXT_COLUMNS).index(c) for c in TEXTS]
+_COMPACT_ROWS = 200_000
+_INSERT = (
+    f"INSERT INTO detail_days (day, load_id, key_id, {', '.join(TEXTS)}, {', '.join(MEASURES)}) "
+    f"VALUES ({','.join('?' * (3 + len(TEXTS) + len(MEASURES)))})"
+)
+
+
+class DetailTracker:
+    """Accumulates a load's detail rows batch by batch; ``write`` stores them once."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, ...], int] = {("",) * len(TEXTS): 0}
+        self._parts: list[pd.DataFrame] = []
+        self._rows = 0
+        self._merged = 0
+
+    def add(self, frame: pd.DataFrame, extras: ChunkExtras | None) -> None:
+        """A batch at the cache's grain (the loader's frame, extra columns included)."""
+        n = len(frame)
+        columns = {
+            "day": frame["day"].to_numpy(),
+            "key_id": frame["key_id"].to_numpy(),
+            "g": self._codes(frame, extras),
+            "billed_cost": frame["billed"].to_numpy(dtype=np.float64),
+            "effective_cost": frame["effective"].to_numpy(dtype=np.float64),
+            "list_cost": _floats(frame, "list", n),
+            "consumed_quantity": _floats(frame, "cq", n),
+            "pricing_quantity": _floats(frame, "pq", n),
+        }
+        pq = columns["pricing_quantity"]
+        columns["contracted_cost"] = _floats(frame, "contracted_cost", n)
+        columns["pc_effective_cost"] = _floats(frame, "pricing_currency_effective_cost", n)
+        columns["pc_list_cost"] = _floats(frame, "pricing_currency_list_unit_price", n) * pq
+        columns["pc_contracted_cost"] = (
+            _floats(frame, "pricing_currency_contracted_unit_price", n) * pq
+        )
+        part = _grouped(pd.DataFrame(columns, copy=False))
+        self._parts.append(part)
+        self._rows += len(part)
+        if self._rows > max(_COMPACT_ROWS, 2 * self._merged):
+            merged = _grouped(pd.concat(self._parts, ignore_index=True))
+            self._parts, self._rows = [merged], len(merged)
+            self._merged = len(merged)
+
+    def _codes(self, frame: pd.DataFrame, extras: ChunkExtras | None) -> np.ndarray:
+        if extras is None or "x" not in frame:
+            return np.zeros(len(frame), dtype=np.int64)
+        local = np.empty(len(extras.texts), dtype=np.int64)
+        for i, texts in enumerate(extras.texts):
+            key = tuple(texts[j] or "" for j in _AT)
+            local[i] = self._ids.setdefault(key, len(self._ids))
+        return local[frame["x"].to_numpy(dtype=np.int64)]
+
+    def write(self, conn: sqlite3.Connection, load_id: int) -> None:
+        if not self._parts:
+            return
+        merged = _grouped(pd.concat(self._parts, ignore_index=True))
+        texts = np.empty((len(self._ids), len(TEXTS)), dtype=object)
+        for key, code in self._ids.items():
+            texts[code] = key
+        rows = texts[merged["g"].to_numpy(dtype=np.int64)]
+        columns = [
+            merged["day"].astype(int).tolist(),
+            [load_id] * len(merged),
+            merged["key_id"].astype(int).tolist(),
+            *(rows[:, i].tolist() for i in range(len(TEXTS))),
+            *(_nullable(merged[m].to_numpy(dtype=np.float64)) for m in MEASURES),
+        ]
+        conn.executemany(_INSERT, zip(*columns, strict=True))
+        self._parts = []
+
+
+def rebuild(
+    conn: sqlite3.Connection, load_id: int, first: int, last: int, key_ids: Iterable[int]
+) -> None:
+    """Recompute a load's detail rows for ``key_ids`` from its facts (rows ``first``..
+    ``last``) and their extras: after some were deleted or merged."""
+    keys = sorted(set(key_ids))
+    texts = ", ".join(f"COALESCE(x.{c}, '')" for c in TEXTS)
+    groups = ", ".join(str(i + 4) for i in range(len(TEXTS)))
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        marks = ",".join("?" * len(part))
+        conn.execute(
+            f"DELETE FROM detail_days WHERE load_id = ? AND key_id IN ({marks})", (load_id, *part)
+        )
+        conn.execute(
+            f"INSERT INTO detail_days SELECT c.day, ?, c.key_id, {texts}, SUM(c.billed_cost), "
+            "SUM(c.effective_cost), SUM(c.list_cost), SUM(x.contracted_cost), "
+            "SUM(c.consumed_quantity), SUM(c.pricing_quantity), "
+            "SUM(x.pricing_currency_effective_cost), "
+            "SUM(x.pricing_currency_list_unit_price * c.pricing_quantity), "
+            "SUM(x.pricing_currency_contracted_unit_price * c.pricing_quantity) "
+            "FROM charges c LEFT JOIN charge_extras x ON x.charge_id = c.id "
+            f"WHERE c.id BETWEEN ? AND ? AND c.key_id IN ({marks}) GROUP BY 1, 2, 3, {groups}",
+            (load_id, first, last, *part),
+        )
+
+
+def _grouped(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.groupby(["day", "key_id", "g"], sort=False, as_index=False)[list(MEASURES)].sum(
+        min_count=1
+    )
+
+
+def _floats(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
+    if column not in frame:
+        return np.full(n, np.nan)
+    return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _nullable(values: np.ndarray) -> list:
+    out = values.tolist()
+    return [None if v != v else v for v in out] if np.isnan(values).any() else out

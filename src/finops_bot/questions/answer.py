@@ -36,6 +36,8 @@ class Row:
     currency: str
     previous_cost: float | None = None
     quantity: float | None = None  # unit gpu_hours: the hours (cost 0, currency "")
+    unit: str | None = None  # what ``quantity`` counts (a ConsumedUnit, "1k steps")
+    previous_quantity: float | None = None  # the quantity in the period compared with
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -47,6 +49,10 @@ class Row:
             out["previous_cost"] = round(self.previous_cost, 6)
         if self.quantity is not None:
             out["quantity"] = round(self.quantity, 6)
+        if self.unit is not None:
+            out["unit"] = self.unit
+        if self.previous_quantity is not None:
+            out["previous_quantity"] = round(self.previous_quantity, 6)
         return out
 
 
@@ -133,7 +139,8 @@ class Answer:
     message: str | None = None
     notes: list[str] = field(default_factory=list)
     more_rows: int = 0  # rows left out of ``rows``
-    unit: str | None = "money"  # money, money_per_hour, gpu_hours, ratio; None: no number
+    unit: str | None = "money"  # money, money_per_hour, gpu_hours, ratio, quantity (rows'
+    # quantities in their own units), money_per_unit (rows' cost per their unit); None: no number
     freshness: list[Fresh] = field(default_factory=list)
     fresh_from: str = "billing"  # "billing" (charge days) or "heartbeats"
     candidates: list[Candidate] = field(default_factory=list)

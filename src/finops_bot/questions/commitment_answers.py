@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from finops_bot.questions.answer import Answer, Rate, Row
 from finops_bot.questions.cost_answers import Ctx, Subject
+from finops_bot.questions.lacking import lacking
 from finops_bot.questions.parse import Query
 from finops_bot.questions.periods import Period
 from finops_bot.store import commitment_reads as cr
@@ -52,40 +53,13 @@ def commitment_answer(ctx: Ctx, q: Query, subject: Subject, period: Period, toda
 def _lacking(ctx: Ctx, q: Query, period: Period, today: date) -> Answer | None:
     """The unsupported answer when no source of the period has the columns needed."""
     from finops_bot.store.commitments import commitments
-    from finops_bot.store.extras import columns_by_source
 
     needed = NEEDS.get(q.kind)
     if not needed or (q.kind == "commitment_expiry" and commitments(ctx.db)):
         return None
-    have = columns_by_source(ctx.db)
-    start, end = (today, today) if q.kind == "commitment_expiry" else (period.start, period.end)
-    reach = timedelta(days=400 if q.kind == "commitment_expiry" else 0)
-    sources = cr.sources_in(ctx.db, start - reach, end)
-    without = [s for s in sources if not set(needed) <= have.get(s, set())]
-    if sources and len(without) < len(sources):
-        if without:
-            ctx.notes.append(
-                f"Not in these figures: {', '.join(without)} (no {', '.join(needed)} in its "
-                "data: a Cost Explorer source, or an export without commitment columns)."
-            )
-        return None
-    return Answer(
-        **{**ctx.base, "measure": None},
-        kind="unsupported",
-        title="The billing data cannot answer this",
-        message=(
-            f"“{ctx.base['question'].strip()[:200]}” needs {', '.join(needed)}, which "
-            + (
-                f"{', '.join(without)} do{'es' if len(without) == 1 else ''} not carry"
-                if without
-                else "no billing data of the period carries"
-            )
-            + ". Import a FOCUS export (or a CUR / Azure amortized export) that has them."
-        ),
-        missing_columns=list(needed),
-        sources_lacking=without,
-        unit=None,
-    )
+    if q.kind == "commitment_expiry":  # the terms that run now began up to 400 days ago
+        return lacking(ctx, needed, today, today, timedelta(days=400))
+    return lacking(ctx, needed, period.start, period.end)
 
 
 def _ratio_answer(ctx: Ctx, kind: str, title: str, period: Period, measure=None) -> Answer:

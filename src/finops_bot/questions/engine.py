@@ -28,6 +28,8 @@ from finops_bot.questions.budget_answers import budgets_answer
 from finops_bot.questions.cost_answers import DIM_LABELS, Ctx, Subject
 from finops_bot.questions.coverage import coverage, freshness_of, partial_notes, replace_name
 from finops_bot.questions.gpu_answers import gpu_answer
+from finops_bot.questions.library import KINDS as LIBRARY_KINDS
+from finops_bot.questions.library_answers import library_answer
 from finops_bot.questions.names import Candidates, Match, NameIndex, NoMatch
 from finops_bot.questions.parse import ME, ParseError, Query, parse
 from finops_bot.questions.periods import Period, PeriodError, check_day, previous_period
@@ -182,7 +184,7 @@ class Engine:
                 message=help_text(),
                 **base,
             )
-        if view.limited and q.kind in commitments.ORG_WIDE:  # no project owns a commitment
+        if view.limited and q.kind in (*commitments.ORG_WIDE, "portfolio"):  # the org's
             return self._refused(view, base, "commitments are the organisation's: admins only")
         if view.scope.nothing or (view.limited and q.kind == "untagged"):
             reason = "nothing is granted here" if view.scope.nothing else None
@@ -222,6 +224,9 @@ class Engine:
             return self._refused(view, base, str(exc))
         if q.kind == "compare_subjects" and isinstance(subject, Subject):
             subject = other if isinstance(other, Candidates | NoMatch) else (subject, other)
+        if isinstance(subject, NoMatch) and q.kind == "tag_coverage" and q.detail is None:
+            q = replace(q, dim=None, name=None, detail=q.name)  # "tag coverage for env"
+            subject = self._subject(q, asker, view)
         if isinstance(subject, NoMatch):
             return self._unknown(subject, q, base, view)
         if q.kind in OUTLOOK and isinstance(subject, Subject):
@@ -293,6 +298,9 @@ class Engine:
         return answer
 
     def _answer(self, ctx: Ctx, q: Query, subject: Subject, period: Period, today: date, view):
+        if q.kind in LIBRARY_KINDS:
+            answer = library_answer(ctx, q, subject, period, today)
+            return self._finish(answer, subject.where, period)
         if q.kind in commitments.KINDS:
             answer = commitments.commitment_answer(ctx, q, subject, period, today)
             return self._finish(answer, subject.where, period)

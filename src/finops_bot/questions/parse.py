@@ -175,10 +175,11 @@ def parse(
     from finops_bot.questions.portfolio_answers import portfolio_form
     from finops_bot.questions.step_answers import step_form
 
+    compared = f"compare {text}" if compare or previous else text  # "usage … vs …"
     for special in (step_form, portfolio_form, commitment_form, library_form, outlook):
-        q = special(text, dims, common, _subject)
+        q = special(compared if special is library_form else text, dims, common, _subject)
         if q is not None:
-            return q
+            return replace(q, previous=previous) if q.kind == "usage_compare" else q
     forms = (_gpu_idle, _why, _anomalies, _series, _movers, _top, _names, _untagged)
     for form in (*forms, _pricing, _breakdown):
         q = form(text, dims, common)

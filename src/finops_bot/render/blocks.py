@@ -15,14 +15,13 @@ from finops_bot.questions.answer import Answer
 from finops_bot.render.charts import has_chart, is_series, spark_lines
 from finops_bot.render.outlook import outlook_lines
 from finops_bot.render.text import (
-    amount,
     comparison_lines,
     freshness_line,
     hours_total,
     measure_line,
     nothing_line,
     rate,
-    row_value,
+    row_amount,
     scope_line,
     top_line,
 )
@@ -98,7 +97,7 @@ def _rows_text(answer: Answer, limit: int) -> str:
     if is_series(answer) and len(answer.rows) > limit:  # a series: its latest buckets
         lines.append(f"_… {len(answer.rows) - limit} earlier_")
     for r in rows:
-        line = f"• {r.key}  *{amount(answer, row_value(answer, r), r.currency)}*"
+        line = f"• {r.key}  *{row_amount(answer, r)}*"
         if r.previous_cost is not None:
             line += f"  (before {format_money(r.previous_cost, r.currency)}, "
             line += f"{format_change(r.cost, r.previous_cost)})"

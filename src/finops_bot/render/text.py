@@ -46,6 +46,22 @@ def row_value(answer: Answer, row) -> float:
     return (row.quantity or 0.0) if answer.unit == "gpu_hours" else row.cost
 
 
+def row_amount(answer: Answer, row) -> str:
+    """A row's number as its unit says: money, GPU-hours, a quantity in the row's own unit
+    (its cost beside it), or money per the row's unit (over how many)."""
+    if answer.unit == "quantity" and row.unit:
+        text = f"{row.quantity or 0.0:,.2f} {row.unit}"
+        if row.previous_quantity is not None:
+            text += f" (before {row.previous_quantity:,.2f})"
+        return text + (f" · {format_money(row.cost, row.currency)}" if row.cost else "")
+    if answer.unit == "money_per_unit" and row.unit:
+        return (
+            f"{format_money(row.cost, row.currency)}/{row.unit} · over "
+            f"{row.quantity or 0.0:,.2f} {row.unit}"
+        )
+    return amount(answer, row_value(answer, row), row.currency)
+
+
 def hours_total(answer: Answer) -> str | None:
     """'1,234.5 GPU-hours' for an answer counted in hours (no currency), else None."""
     if answer.unit != "gpu_hours" or answer.quantity is None:
@@ -153,7 +169,7 @@ def render_text(answer: Answer) -> str:
         lines.append("")
         width = max(len(r.key) for r in answer.rows)
         for r in answer.rows:
-            value = amount(answer, row_value(answer, r), r.currency)
+            value = row_amount(answer, r)
             line = f"  {r.key:<{width}}  {value:>14}"
             if r.previous_cost is not None:
                 line += f"   before {format_money(r.previous_cost, r.currency):>12}"

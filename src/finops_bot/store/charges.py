@@ -21,7 +21,7 @@ from finops_bot.errors import ImportRefused
 from finops_bot.store import deliveries, extras
 from finops_bot.store.chunk import BadRows, Chunk, ChunkExtras, merge_nulled
 from finops_bot.store.db import WriteWait, begin_write
-from finops_bot.store.details import DetailTracker
+from finops_bot.store.details import DetailTracker, MonthTracker, rebuild_months
 from finops_bot.store.resources import ResourceTracker
 from finops_bot.store.rollups import (
     delete_load,
@@ -125,6 +125,7 @@ class ChargeLoader:
         self._tag_ids: dict[str, int | None] = {"": None}
         self._resources = ResourceTracker()
         self._details = DetailTracker()
+        self._months = MonthTracker()
         self._samples: list[np.ndarray] = []
         self._sampled = 0
         self._blocks: list[tuple[int, int, int, int]] = []  # fact id range and day span
@@ -225,6 +226,7 @@ class ChargeLoader:
                     "UPDATE loads SET rows = rows - ? WHERE id = ?", (deleted, load_id)
                 )
                 drop_orphans(self.conn, first_row, last_row)
+                rebuild_months(self.conn, load_id, first_row, last_row, days=(first, last))
             for table in ("cube", "cube_pairs", "daily_keys", "detail_days"):
                 self.conn.execute(
                     f"DELETE FROM {table} WHERE load_id = ? AND day BETWEEN ? AND ?",
@@ -292,6 +294,7 @@ class ChargeLoader:
             return
         self._summarise(frame)
         self._details.add(frame, chunk.extras)
+        self._months.add(frame)
         self._insert(frame, chunk, gpu)
 
     def _frame(
@@ -421,6 +424,7 @@ class ChargeLoader:
             first_rowid, last_rowid = self._first_id, self._next_id - 1
         write_daily_keys(self.conn, summary, self.load_id)
         self._details.write(self.conn, self.load_id)
+        self._months.write(self.conn, self.load_id)
         write_cube(self.conn, self.load_id, summary)
         self.conn.executemany(
             "INSERT INTO charge_blocks (load_id, first_id, last_id, first_day, last_day) "

@@ -155,3 +155,127 @@ def _floats(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
 def _nullable(values: np.ndarray) -> list:
     out = values.tolist()
     return [None if v != v else v for v in out] if np.isnan(values).any() else out
+
+
+# -- resource_months (m025): the resource and SKU answers of whole months ----------------
+MONTH_MEASURES = (
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+    "consumed_quantity",
+    "pricing_quantity",
+)
+_MONTH_SQL = (
+    "CAST(julianday(date(c.day * 86400, 'unixepoch', 'start of month')) - 2440587.5 AS INTEGER)"
+)
+_MONTH_INSERT = (
+    "INSERT INTO resource_months (month, load_id, key_id, resource_id, sku_id, last_day, "
+    f"{', '.join(MONTH_MEASURES)}) VALUES ({','.join('?' * (6 + len(MONTH_MEASURES)))})"
+)
+
+
+def month_start(days: np.ndarray) -> np.ndarray:
+    """Day numbers → the day number of their month's first day."""
+    return (
+        days.astype("datetime64[D]")
+        .astype("datetime64[M]")
+        .astype("datetime64[D]")
+        .astype(np.int64)
+    )
+
+
+class MonthTracker:
+    """Accumulates a load's (month, key, resource, SKU) totals batch by batch."""
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame] = []
+        self._rows = 0
+        self._merged = 0
+
+    def add(self, frame: pd.DataFrame) -> None:
+        days = frame["day"].to_numpy(dtype=np.int64)
+        part = pd.DataFrame(
+            {
+                "month": month_start(days),
+                "key_id": frame["key_id"].to_numpy(),
+                "resource_id": frame["resource_id"].fillna(""),
+                "sku_id": frame["sku_id"].fillna(""),
+                "last_day": days,
+                "billed_cost": frame["billed"].to_numpy(dtype=np.float64),
+                "effective_cost": frame["effective"].to_numpy(dtype=np.float64),
+                "list_cost": _floats(frame, "list", len(frame)),
+                "consumed_quantity": _floats(frame, "cq", len(frame)),
+                "pricing_quantity": _floats(frame, "pq", len(frame)),
+            },
+            copy=False,
+        )
+        part = _by_month(part)
+        self._parts.append(part)
+        self._rows += len(part)
+        if self._rows > max(_COMPACT_ROWS, 2 * self._merged):
+            merged = _by_month(pd.concat(self._parts, ignore_index=True))
+            self._parts, self._rows, self._merged = [merged], len(merged), len(merged)
+
+    def write(self, conn: sqlite3.Connection, load_id: int) -> None:
+        if not self._parts:
+            return
+        m = _by_month(pd.concat(self._parts, ignore_index=True))
+        columns = [
+            m["month"].astype(int).tolist(),
+            [load_id] * len(m),
+            m["key_id"].astype(int).tolist(),
+            m["resource_id"].astype(str).tolist(),
+            m["sku_id"].astype(str).tolist(),
+            m["last_day"].astype(int).tolist(),
+            *(_nullable(m[c].to_numpy(dtype=np.float64)) for c in MONTH_MEASURES),
+        ]
+        conn.executemany(_MONTH_INSERT, zip(*columns, strict=True))
+        self._parts = []
+
+
+def _by_month(frame: pd.DataFrame) -> pd.DataFrame:
+    groups = frame.groupby(["month", "key_id", "resource_id", "sku_id"], sort=False)
+    sums = groups[list(MONTH_MEASURES)].sum(min_count=1)
+    sums["last_day"] = groups["last_day"].max()
+    return sums.reset_index()
+
+
+def rebuild_months(
+    conn: sqlite3.Connection,
+    load_id: int,
+    first: int,
+    last: int,
+    key_ids: Iterable[int] | None = None,
+    days: tuple[int, int] | None = None,
+) -> None:
+    """Recompute a load's resource_months from its facts: for ``key_ids``, or for the
+    months that meet ``days`` (first, last day numbers: a sync window replaced)."""
+    sums = "MAX(c.day), " + ", ".join(f"SUM(c.{m})" for m in MONTH_MEASURES)
+    select = (
+        f"INSERT INTO resource_months SELECT {_MONTH_SQL}, ?, c.key_id, COALESCE(c.resource_id, "
+        f"''), COALESCE(c.sku_id, ''), {sums} FROM charges c WHERE c.id BETWEEN ? AND ? "
+    )
+    if days is not None:
+        low = int(month_start(np.array([days[0]]))[0])
+        high = int(month_start(np.array([days[1]]))[0])
+        conn.execute(
+            "DELETE FROM resource_months WHERE load_id = ? AND month BETWEEN ? AND ?",
+            (load_id, low, high),
+        )
+        conn.execute(
+            f"{select} AND {_MONTH_SQL} BETWEEN ? AND ? GROUP BY 1, 2, 3, 4, 5",
+            (load_id, first, last, low, high),
+        )
+        return
+    keys = sorted(set(key_ids or ()))
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        marks = ",".join("?" * len(part))
+        conn.execute(
+            f"DELETE FROM resource_months WHERE load_id = ? AND key_id IN ({marks})",
+            (load_id, *part),
+        )
+        conn.execute(
+            f"{select} AND c.key_id IN ({marks}) GROUP BY 1, 2, 3, 4, 5",
+            (load_id, first, last, *part),
+        )

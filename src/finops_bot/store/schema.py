@@ -1176,3 +1176,42 @@ def m024_minute_jobs(db: Database) -> None:
     """The job label (labels.job) on each heartbeat minute, so a job's steps and
     GPU-minutes can be read for any past day the minutes are kept (not only its latest)."""
     db.executescript("ALTER TABLE gpu_minutes ADD COLUMN job TEXT;")
+
+
+@migrations()
+def m025_resource_months(db: Database) -> None:
+    """Per calendar month (the day number of its first day), load, dimension combination,
+    resource and SKU: the measures, the quantities and the month's latest charge day, so
+    the library's resource and SKU answers for whole months read a few hundred thousand
+    rows, not the facts. Written by the loader, rebuilt with daily_keys; filled here."""
+    db.executescript(
+        f"""
+CREATE TABLE resource_months (
+  month INTEGER NOT NULL,
+  load_id INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  resource_id TEXT NOT NULL DEFAULT '',
+  sku_id TEXT NOT NULL DEFAULT '',
+  last_day INTEGER NOT NULL,
+  billed_cost REAL NOT NULL,
+  effective_cost REAL NOT NULL,
+  list_cost REAL,
+  consumed_quantity REAL,
+  pricing_quantity REAL,
+  PRIMARY KEY (month, load_id, key_id, resource_id, sku_id)
+) WITHOUT ROWID;
+CREATE INDEX resource_months_load ON resource_months(load_id, key_id);
+INSERT INTO resource_months
+SELECT {_M025_MONTH}, l.id, c.key_id, COALESCE(c.resource_id, ''), COALESCE(c.sku_id, ''),
+  MAX(c.day), SUM(c.billed_cost), SUM(c.effective_cost), SUM(c.list_cost),
+  SUM(c.consumed_quantity), SUM(c.pricing_quantity)
+FROM loads l JOIN charges c ON c.id BETWEEN l.first_rowid AND l.last_rowid
+GROUP BY 1, 2, 3, 4, 5;
+"""
+    )
+
+
+# a charge day number → the day number of its month's first day (frozen, as m025 wrote it)
+_M025_MONTH = (
+    "CAST(julianday(date(c.day * 86400, 'unixepoch', 'start of month')) - 2440587.5 AS INTEGER)"
+)

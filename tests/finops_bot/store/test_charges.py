@@ -52,6 +52,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m022_detail_days",
         "m023_instance_hours",
         "m024_minute_jobs",
+        "m025_resource_months",
     ]
     assert not migrations.pending(second)
     first.close()

@@ -1,4 +1,4 @@
-"""The detail rollup (detail_days) the use-case library reads: what the loader writes from
+"""The detail rollups (detail_days, resource_months) the use-case library reads: what the loader writes from
 its batches equals a recomputation from the facts after every write path (import, the same
 bytes again, a replaced delivery, a partial replacement, sync windows, a rollback), and its
 measures add up to daily_keys'."""
@@ -24,8 +24,13 @@ def _detail_rows(db) -> list[tuple]:
     return [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows]
 
 
+def _month_rows(db) -> list[tuple]:
+    rows = db.execute("SELECT * FROM resource_months ORDER BY 1, 2, 3, 4, 5").fetchall()
+    return [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows]
+
+
 def _assert_consistent(db) -> None:
-    written = _detail_rows(db)
+    written, months = _detail_rows(db), _month_rows(db)
     conn = db.conn
     conn.execute("SAVEPOINT recompute")
     for load_id, first, last in conn.execute(
@@ -38,10 +43,12 @@ def _assert_consistent(db) -> None:
             )
         ]
         details.rebuild(conn, load_id, first, last, keys)
-    recomputed = _detail_rows(db)
+        details.rebuild_months(conn, load_id, first, last, keys)
+    recomputed, months_recomputed = _detail_rows(db), _month_rows(db)
     conn.execute("ROLLBACK TO recompute")
     conn.execute("RELEASE recompute")
     assert written == recomputed
+    assert months == months_recomputed
     by_key = (
         "SELECT load_id, key_id, day, ROUND(SUM(billed_cost), 6), ROUND(SUM(effective_cost), 6)"
     )

@@ -1,0 +1,53 @@
+"""The answer when no billing data of a period carries the FOCUS columns a question
+needs: ``kind: "unsupported"`` naming the columns and the sources lacking them, never a
+zero. When some sources carry them, the others are named in a note and the answer goes on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from finops_bot.questions.answer import Answer
+from finops_bot.questions.cost_answers import Ctx
+
+# columns every import carries (charge_keys and the facts): never lacking
+ALWAYS = {"ListCost", "ConsumedQuantity", "PricingQuantity"}
+
+
+def lacking(
+    ctx: Ctx, needed: Sequence[str], start: date, end: date, reach: timedelta = timedelta(0)
+) -> Answer | None:
+    """The unsupported answer when no source of [start − reach, end] has ``needed``."""
+    from finops_bot.store.commitment_reads import sources_in
+    from finops_bot.store.extras import columns_by_source
+
+    needed = [c for c in needed if c not in ALWAYS]
+    if not needed:
+        return None
+    have = columns_by_source(ctx.db)
+    sources = sources_in(ctx.db, start - reach, end)
+    without = [s for s in sources if not set(needed) <= have.get(s, set())]
+    if sources and len(without) < len(sources):
+        if without:
+            ctx.notes.append(
+                f"Not in these figures: {', '.join(without)} (no {', '.join(needed)} in its "
+                "data: a Cost Explorer source, or an export without these columns)."
+            )
+        return None
+    return Answer(
+        **{**ctx.base, "measure": None},
+        kind="unsupported",
+        title="The billing data cannot answer this",
+        message=(
+            f"“{ctx.base['question'].strip()[:200]}” needs {', '.join(needed)}, which "
+            + (
+                f"{', '.join(without)} do{'es' if len(without) == 1 else ''} not carry"
+                if without
+                else "no billing data of the period carries"
+            )
+            + ". Import a FOCUS export (or a CUR / Azure export) that has them."
+        ),
+        missing_columns=list(needed),
+        sources_lacking=without,
+        unit=None,
+    )

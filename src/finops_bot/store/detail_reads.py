@@ -1,0 +1,215 @@
+"""The reads of the FOCUS use-case library: any FOCUS columns of a subject's charges,
+grouped, with their measures summed (detail_days, m022), or, for resources and SKUs, from
+the facts of the period's blocks. Columns are named as FOCUS names them; a column outside
+these tables cannot be asked for (the caller says so)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlite_utils import Database
+
+from finops_bot.days import day_number
+from finops_bot.store.reads import Where
+from finops_bot.store.tagsets import _in, _ranges
+
+KEY_COLUMNS = {  # FOCUS name → charge_keys column
+    "ProviderName": "provider",
+    "BillingAccountId": "billing_account_id",
+    "BillingAccountName": "billing_account_name",
+    "SubAccountId": "sub_account_id",
+    "SubAccountName": "sub_account_name",
+    "RegionId": "region",
+    "ServiceName": "service_name",
+    "ServiceCategory": "service_category",
+    "ChargeCategory": "charge_category",
+    "PricingCategory": "pricing_category",
+    "BillingCurrency": "currency",
+    "ConsumedUnit": "consumed_unit",
+    "PricingUnit": "pricing_unit",
+    "BillingPeriodStart": "billing_period_start",
+    "ResourceType": "resource_type",
+    "x_InstanceType": "instance_type",
+    "x_GpuModel": "gpu_model",
+}
+DETAIL_COLUMNS = {  # FOCUS name → detail_days column
+    "ChargeClass": "charge_class",
+    "InvoiceId": "invoice_id",
+    "InvoiceIssuerName": "invoice_issuer_name",
+    "PublisherName": "publisher_name",
+    "ServiceSubcategory": "service_subcategory",
+    "AvailabilityZone": "availability_zone",
+    "PricingCurrency": "pricing_currency",
+    "CapacityReservationId": "capacity_reservation_id",
+    "CapacityReservationStatus": "capacity_reservation_status",
+}
+FACT_COLUMNS = {"ResourceId": "resource_id", "SkuId": "sku_id"}
+MEASURES = {  # FOCUS measure → detail_days column (the pricing-currency ones in PricingCurrency)
+    "BilledCost": "billed_cost",
+    "EffectiveCost": "effective_cost",
+    "ListCost": "list_cost",
+    "ContractedCost": "contracted_cost",
+    "ConsumedQuantity": "consumed_quantity",
+    "PricingQuantity": "pricing_quantity",
+    "PricingCurrencyEffectiveCost": "pc_effective_cost",
+    "PricingCurrencyListCost": "pc_list_cost",  # Σ PricingCurrencyListUnitPrice × quantity
+    "PricingCurrencyContractedCost": "pc_contracted_cost",
+}
+FACT_MEASURES = {
+    "BilledCost": "billed_cost",
+    "EffectiveCost": "effective_cost",
+    "ListCost": "list_cost",
+    "ConsumedQuantity": "consumed_quantity",
+    "PricingQuantity": "pricing_quantity",
+}
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What to group and sum: FOCUS columns ``by``, ``measures``, rows whose columns equal
+    one of ``equal``'s values; ``billing``: the period selects BillingPeriodStart months,
+    not charge days."""
+
+    by: tuple[str, ...]
+    measures: tuple[str, ...]
+    equal: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    billing: bool = False
+
+
+def _column(name: str, facts: bool) -> str:
+    if name in KEY_COLUMNS:
+        return f"k.{KEY_COLUMNS[name]}"
+    if facts and name in FACT_COLUMNS:
+        return f"COALESCE(c.{FACT_COLUMNS[name]}, '')"
+    if not facts and name in DETAIL_COLUMNS:
+        return f"d.{DETAIL_COLUMNS[name]}"
+    raise ValueError(f"no column {name} here")
+
+
+def _equal_sql(ask: Ask, facts: bool) -> tuple[str, list]:
+    clauses, params = [], []
+    for name, values in ask.equal.items():
+        clauses.append(f"{_column(name, facts)} IN ({','.join('?' * len(values))})")
+        params.extend(values)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def grouped(db: Database, where: Where, start: date, end: date, ask: Ask) -> list[tuple]:
+    """(by values…, measure sums…) of the subject's charges in [start, end] (or, with
+    ``ask.billing``, in the billing periods starting in it), from detail_days."""
+    group = ", ".join(_column(b, False) for b in ask.by) or "''"
+    sums = ", ".join(f"SUM(d.{MEASURES[m]})" for m in ask.measures)
+    equal, equal_params = _equal_sql(ask, False)
+    if ask.billing:
+        where_sql, params = where._keys_sql()
+        span = "k.billing_period_start BETWEEN ? AND ?"
+        span_params = [start.replace(day=1).isoformat(), end.isoformat()]
+    else:
+        where_sql, params = where._keys_sql(start)
+        span, span_params = "d.day BETWEEN ? AND ?", [day_number(start), day_number(end)]
+    return db.execute(
+        f"SELECT {group}, {sums} FROM detail_days d JOIN charge_keys k ON k.id = d.key_id "
+        f"JOIN loads l ON l.id = d.load_id WHERE {span} AND {where_sql}{equal} "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(len(ask.by))) or 1}",
+        (*span_params, *params, *equal_params),
+    ).fetchall()
+
+
+def whole_months(db: Database, start: date, end: date) -> bool:
+    """Whether [start, end] is whole calendar months of the data: from a 1st to a month's
+    end, or to a day no charge of that month comes after (this month so far)."""
+    if start.day != 1:
+        return False
+    if (end + timedelta(days=1)).day == 1:
+        return True
+    row = db.execute(
+        "SELECT MAX(last_day) FROM resource_months WHERE month = ?",
+        (day_number(end.replace(day=1)),),
+    ).fetchone()
+    return row[0] is None or row[0] <= day_number(end)
+
+
+def fact_grouped(db: Database, where: Where, start: date, end: date, ask: Ask) -> list[tuple]:
+    """The same over the facts, for ResourceId and SkuId (``by`` or ``equal``): from
+    resource_months for whole months, else the period's blocks only; the subject's
+    dimension combinations only."""
+    where_sql, params = where._keys_sql(start)
+    key_equal = {n: v for n, v in ask.equal.items() if n in KEY_COLUMNS}
+    extra, extra_params = _equal_sql(Ask((), (), key_equal), True)
+    keys = [
+        row[0]
+        for row in db.execute(
+            f"SELECT k.id FROM charge_keys k WHERE {where_sql}{extra}", (*params, *extra_params)
+        )
+    ]
+    if not keys:
+        return []
+    fact_equal = {n: v for n, v in ask.equal.items() if n in FACT_COLUMNS}
+    equal, equal_params = _equal_sql(Ask((), (), fact_equal), True)
+    select = ", ".join(_column(b, True) for b in ask.by)
+    sums = ", ".join(f"SUM(c.{FACT_MEASURES[m]})" for m in ask.measures)
+    group = ", ".join(str(i + 1) for i in range(len(ask.by)))
+    first, last = day_number(start), day_number(end)
+    every = where.everything and not key_equal  # every combination: no key filter
+    body = f"JOIN charge_keys k ON k.id = c.key_id WHERE {'1' if every else _in('c.key_id', keys)}"
+    body += equal
+    if whole_months(db, start, end):
+        scans = [
+            (
+                f"SELECT {select}, {sums} FROM resource_months c {body} AND c.month "
+                f"BETWEEN ? AND ? GROUP BY {group}",
+                (first, last),
+            )
+        ]
+    else:
+        scans = [
+            (
+                f"SELECT {select}, {sums} FROM charges c {body} AND c.id BETWEEN ? AND ? AND "
+                f"c.day BETWEEN ? AND ? GROUP BY {group}",
+                (low, high, first, last),
+            )
+            for low, high in _ranges(db.conn, first, last)
+        ]
+    out: dict[tuple, list] = {}
+    width = len(ask.by)
+    for sql, args in scans:
+        for row in db.execute(sql, (*equal_params, *args)):
+            sums_now = out.setdefault(row[:width], [None] * len(ask.measures))
+            for i, v in enumerate(row[width:]):
+                if v is not None:
+                    sums_now[i] = (sums_now[i] or 0.0) + v
+    return [(*g, *s) for g, s in out.items()]
+
+
+def months(db: Database, where: Where, start: date, end: date, ask: Ask) -> list[tuple]:
+    """``grouped`` per calendar month of the charge day: (month's first day, by…, sums…)."""
+    group = ", ".join(_column(b, False) for b in ask.by)
+    sums = ", ".join(f"SUM(d.{MEASURES[m]})" for m in ask.measures)
+    equal, equal_params = _equal_sql(ask, False)
+    where_sql, params = where._keys_sql(start)
+    month = "strftime('%Y-%m-01', d.day * 86400, 'unixepoch')"
+    return db.execute(
+        f"SELECT {month}, {group}, {sums} FROM detail_days d JOIN charge_keys k ON "
+        f"k.id = d.key_id JOIN loads l ON l.id = d.load_id WHERE d.day BETWEEN ? AND ? AND "
+        f"{where_sql}{equal} GROUP BY {', '.join(str(i + 1) for i in range(1 + len(ask.by)))}",
+        (day_number(start), day_number(end), *params, *equal_params),
+    ).fetchall()
+
+
+def tag_keyed(
+    db: Database, where: Where, start: date, end: date, column: str, by: Sequence[str]
+) -> list[tuple]:
+    """(by…, currency, EffectiveCost with ``column`` (an allocation column of charge_keys:
+    project, team, owner) set, EffectiveCost in all) — tag coverage of that key."""
+    group = ", ".join(_column(b, False) for b in by)
+    where_sql, params = where._keys_sql(start)
+    return db.execute(
+        f"SELECT {group + ', ' if group else ''}k.currency, "
+        f"SUM(CASE WHEN COALESCE(k.{column}, '') != '' THEN d.effective_cost ELSE 0 END), "
+        "SUM(d.effective_cost) FROM daily_keys d JOIN charge_keys k ON k.id = d.key_id "
+        f"WHERE d.day BETWEEN ? AND ? AND {where_sql} "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(len(by) + 1))}",
+        (day_number(start), day_number(end), *params),
+    ).fetchall()

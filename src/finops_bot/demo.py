@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 import pyarrow as pa
 
+from finops_bot.demo_library import invoice_columns, library_rows
 from finops_bot.ingest.importer import load_batches
 from finops_bot.ingest.normalize import FOCUS_FIELDS
 from finops_bot.ingest.tags import TagRules
@@ -414,6 +415,7 @@ def demo_table(today: date) -> pa.Table:
         category: str = "Usage",
         pricing: str | None = None,
         status: str | None = "Used",
+        **extra,
     ) -> None:
         start = datetime.combine(day, time(0), tzinfo=UTC)
         provider, billing_id, billing_name = r.cloud
@@ -444,6 +446,7 @@ def demo_table(today: date) -> pa.Table:
             "PricingUnit": r.unit,
             "Tags": json.dumps(r.tags) if r.tags else None,
             **_commitment(r, effective, quantity, status if category == "Usage" else None),
+            **invoice_columns(r, day),
         }
         if r.unused and category == "Usage":  # FOCUS: the commitment is the resource
             row.update(
@@ -453,6 +456,7 @@ def demo_table(today: date) -> pa.Table:
                 PricingQuantity=None,
             )
             row.update(CommitmentDiscountStatus="Unused", x_InstanceType=None)
+        row.update(extra)
         for k, v in row.items():
             cols.setdefault(k, []).append(v)
 
@@ -486,6 +490,7 @@ def demo_table(today: date) -> pa.Table:
             ):
                 credit = -0.05 * r.price * r.hours
                 emit(day, r, credit, credit, 0.0, 0, category="Credit")
+        library_rows(emit, resources, day, today)
     return pa.table(cols)
 
 
@@ -570,6 +575,12 @@ DEMO_QUESTIONS = [
     "commitment utilization last month",
     "unused commitments last month",
     "which commitments expire in the next 60 days",
+    "invoices last month",
+    "what changed in last month's bill after it closed",
+    "marketplace spend last month",
+    "top resources for bert-training last month",
+    "tag coverage for aws last month",
+    "average cost per hour last month",
 ]
 # [access] mode = "scoped": what someone granted one team sees, and what they are refused
 DEMO_SCOPE = ("teams=nlp",)

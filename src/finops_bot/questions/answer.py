@@ -5,7 +5,8 @@ JSON contract (schema_version 1, stable; fields are only ever added): see the RE
 "JSON contract". Kinds: cost, total, top, breakdown, compare, untagged, pricing,
 candidates, idle_gpus, idle_cost, series, compare_subjects, names, why, anomalies,
 forecast, run_rate, budget, burn_now, commitment_utilization, commitment_coverage,
-savings_rate, unused_commitments, commitment_purchases, commitment_expiry, unsupported,
+savings_rate, unused_commitments, commitment_purchases, commitment_expiry, the use-case
+library's kinds (questions.library.KINDS), portfolio, step_cost, gpu_hour_cost, unsupported,
 help, not_understood, unknown_name, empty, error, refused.
 """
 

@@ -12,6 +12,8 @@ from finops_bot.questions.cost_answers import Ctx
 
 # columns every import carries (charge_keys and the facts): never lacking
 ALWAYS = {"ListCost", "ConsumedQuantity", "PricingQuantity"}
+# FOCUS columns the cache does not keep yet, whatever the file had
+NOT_KEPT = {"ChargeFrequency", "SkuPriceId", "ChargeDescription"}
 
 
 def lacking(
@@ -24,6 +26,14 @@ def lacking(
     needed = [c for c in needed if c not in ALWAYS]
     if not needed:
         return None
+    if set(needed) & NOT_KEPT:
+        return _unsupported(
+            ctx,
+            needed,
+            [],
+            f"finops-bot does not keep {', '.join(sorted(set(needed) & NOT_KEPT))}"
+            " from the exports yet, so it cannot answer this exactly",
+        )
     have = columns_by_source(ctx.db)
     sources = sources_in(ctx.db, start - reach, end)
     without = [s for s in sources if not set(needed) <= have.get(s, set())]
@@ -34,19 +44,28 @@ def lacking(
                 "data: a Cost Explorer source, or an export without these columns)."
             )
         return None
+    carry = (
+        f"{', '.join(without)} do{'es' if len(without) == 1 else ''} not carry"
+        if without
+        else "no billing data of the period carries"
+    )
+    return _unsupported(
+        ctx,
+        needed,
+        without,
+        f"{carry}. Import a FOCUS export (or a CUR / Azure export) that has them",
+    )
+
+
+def _unsupported(ctx: Ctx, needed: list[str], without: list[str], why: str) -> Answer:
+    asked = ctx.base["question"].strip()[:200]
+    joined = ", ".join(needed)
+    which = "which " if not why.startswith("finops-bot") else "and "
     return Answer(
         **{**ctx.base, "measure": None},
         kind="unsupported",
         title="The billing data cannot answer this",
-        message=(
-            f"“{ctx.base['question'].strip()[:200]}” needs {', '.join(needed)}, which "
-            + (
-                f"{', '.join(without)} do{'es' if len(without) == 1 else ''} not carry"
-                if without
-                else "no billing data of the period carries"
-            )
-            + ". Import a FOCUS export (or a CUR / Azure export) that has them."
-        ),
+        message=f"“{asked}” needs {joined}, {which}{why}.",
         missing_columns=list(needed),
         sources_lacking=without,
         unit=None,

@@ -70,6 +70,11 @@ USE_CASES: tuple[UseCase, ...] = (
             ("CapacityReservationId", "CapacityReservationStatus"),
             needs=("CapacityReservationId",), keep="set:CapacityReservationId",
             example="capacity reservations last month"),
+    UseCase("recurring_commitment_charges", "Recurring commitment charges",
+            _w(r"\brecurring\b.*\b(?:commitment|savings plan|reservation|ri)s?\b"
+               r"|\brecurring (?:charges|fees)\b"),
+            ("ChargeFrequency",), needs=("ChargeFrequency",),
+            example="recurring commitment charges this year"),
     UseCase("corrections", "Corrections to an invoiced period",
             _w(r"\bcorrections?\b|\bafter it closed\b|\bchanged in\b.*\bbill\b|\brestat\w*"),
             ("BillingPeriodStart", "SubAccountId", "ServiceName"), "BilledCost",
@@ -168,7 +173,7 @@ def library_form(text: str, dims: dict, common: dict, subject: Subject) -> Query
         rest = re.sub(r"\bmeter\w*\b|\bcomponents?\b|\bmakes? up\b|\bbreakdown\b", " ", rest)
     elif use.detail == "unit":
         m = re.search(r"\b(?:per|many)\s+([a-z][\w-]*(?:[ -]hours?)?)", text)
-        m = None if m and m[1] in ("unit", "units", "hour", "hours") else m
+        m = None if m and m[1] in ("unit", "units") else m
         detail = _unit(m[1]) if m else None
         rest = rest.replace(m[0], " ") if m else rest
     elif use.detail == "tag":

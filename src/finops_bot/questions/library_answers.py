@@ -45,7 +45,12 @@ def library_answer(ctx: Ctx, q: Query, subject: Subject, period: Period, today: 
     answer = build(ctx, use, q, subject, period, today)
     answer.kind, answer.period, answer.filters = use.kind, period, subject.filters
     if not answer.title:
-        answer.title = f"{use.title} · {subject.title}"
+        what = (
+            f"{use.title}: {q.detail}"
+            if use.detail in ("resource", "sku", "unit") and q.detail
+            else use.title
+        )
+        answer.title = f"{what} · {subject.title}"
     what = "; ".join(f"{c} = {', '.join(v) or '(empty)'}" for c, v in answer.summed.items())
     inside = f", within the access scope ({ctx.scope})" if ctx.scope else ""
     answer.notes = [

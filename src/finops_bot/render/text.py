@@ -56,7 +56,7 @@ def row_amount(answer: Answer, row) -> str:
         return text + (f" · {format_money(row.cost, row.currency)}" if row.cost else "")
     if answer.unit == "money_per_unit" and row.unit:
         return (
-            f"{format_money(row.cost, row.currency)}/{row.unit} · over "
+            f"{format_money(row.cost, row.currency, unit_price=True)}/{row.unit} · over "
             f"{row.quantity or 0.0:,.2f} {row.unit}"
         )
     return amount(answer, row_value(answer, row), row.currency)

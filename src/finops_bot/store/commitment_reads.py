@@ -100,18 +100,14 @@ def coverage(db: Database, where: Where, start: date, end: date) -> list[Coverag
     usage hour of the subject that is not Spot, per currency."""
     where_sql, params = where._keys_sql(start)
     units = ",".join("?" * len(HOUR_UNITS))
-    rows = db.execute(
-        "SELECT k.currency, "
-        "SUM(CASE WHEN x.commitment_discount_category = 'Usage' AND "
-        "x.commitment_discount_status = 'Used' THEN c.consumed_quantity END), "
-        "SUM(c.consumed_quantity), "
-        "SUM(CASE WHEN x.commitment_discount_category = 'Usage' AND "
-        "x.commitment_discount_status = 'Used' THEN c.effective_cost END), "
-        "SUM(c.effective_cost) FROM charges c JOIN charge_keys k ON k.id = c.key_id "
-        "LEFT JOIN charge_extras x ON x.charge_id = c.id "
-        f"WHERE c.day BETWEEN ? AND ? AND {where_sql} AND k.charge_category = 'Usage' "
+    covered = "d.commitment_discount_category = 'Usage' AND d.commitment_discount_status = 'Used'"
+    rows = db.execute(  # detail_days (m022): the commitment columns are part of its key
+        f"SELECT k.currency, SUM(CASE WHEN {covered} THEN d.consumed_quantity END), "
+        f"SUM(d.consumed_quantity), SUM(CASE WHEN {covered} THEN d.effective_cost END), "
+        "SUM(d.effective_cost) FROM detail_days d JOIN charge_keys k ON k.id = d.key_id "
+        f"WHERE d.day BETWEEN ? AND ? AND {where_sql} AND k.charge_category = 'Usage' "
         f"AND k.pricing_category != 'Dynamic' AND LOWER(k.consumed_unit) IN ({units}) "
-        "AND COALESCE(x.commitment_discount_status, '') != 'Unused' GROUP BY 1",
+        "AND d.commitment_discount_status != 'Unused' GROUP BY 1",
         (day_number(start), day_number(end), *params, *HOUR_UNITS),
     ).fetchall()
     return [

@@ -44,6 +44,8 @@ DETAIL_COLUMNS = {  # FOCUS name → detail_days column
     "PricingCurrency": "pricing_currency",
     "CapacityReservationId": "capacity_reservation_id",
     "CapacityReservationStatus": "capacity_reservation_status",
+    "CommitmentDiscountCategory": "commitment_discount_category",
+    "CommitmentDiscountStatus": "commitment_discount_status",
 }
 FACT_COLUMNS = {"ResourceId": "resource_id", "SkuId": "sku_id"}
 MEASURES = {  # FOCUS measure → detail_days column (the pricing-currency ones in PricingCurrency)

@@ -28,6 +28,8 @@ TEXTS = (
     "pricing_currency",
     "capacity_reservation_id",
     "capacity_reservation_status",
+    "commitment_discount_category",
+    "commitment_discount_status",
 )
 MEASURES = (
     "billed_cost",

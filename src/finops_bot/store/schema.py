@@ -1147,6 +1147,8 @@ _M022_TEXTS = (
     "pricing_currency",
     "capacity_reservation_id",
     "capacity_reservation_status",
+    "commitment_discount_category",
+    "commitment_discount_status",
 )
 
 

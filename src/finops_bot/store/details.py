@@ -200,8 +200,8 @@ class MonthTracker:
             {
                 "month": month_start(days),
                 "key_id": frame["key_id"].to_numpy(),
-                "resource_id": frame["resource_id"].fillna(""),
-                "sku_id": frame["sku_id"].fillna(""),
+                "resource_id": frame["resource_id"].astype(object).fillna(""),
+                "sku_id": frame["sku_id"].astype(object).fillna(""),
                 "last_day": days,
                 "billed_cost": frame["billed"].to_numpy(dtype=np.float64),
                 "effective_cost": frame["effective"].to_numpy(dtype=np.float64),

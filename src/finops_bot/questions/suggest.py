@@ -34,6 +34,8 @@ SHAPES = [
     (r"\bspot\b|on.?demand|\bpricing\b|\breserv", "spot vs on-demand for {project} this month"),
     (r"\bgpus?\b|\bidle\b", "which GPUs are idle"),
     (r"\btag", "untagged spend this month"),
+    (r"\binvoic|\bcredits?\b|\btax|\bcorrection", "invoices last month"),
+    (r"\busage\b|\bquantit|\bper (?:vcpu|gb|hour)", "usage for {project} last month"),
     (r"\bservice|\bec2\b|\bs3\b|storage|compute", "{project} by service this month"),
 ]
 DEFAULTS = [
@@ -83,7 +85,11 @@ def help_text() -> str:
         '"cost of h100s", "a100 hours this month"), "which GPUs are idle", "idle GPU cost '
         'for X this week", "why did X go up last week" (what changed, by service, account, '
         'region, resource and pricing), "anomalies this week" (as detection stored them), '
-        '"my spend" in Slack, and "billed cost of …" for the invoiced '
+        '"my spend" in Slack, the FOCUS use-case library ("credits last month", "invoices '
+        "for october\", \"what changed in october's bill after it closed\", \"marketplace "
+        'spend", "cost by availability zone", "top resources for X", "cost by sku", '
+        '"average cost per vcpu-hour", "usage for ec2", "tag coverage for aws", "effective '
+        'cost by pricing currency"), and "billed cost of …" for the invoiced '
         "measure (the default is EffectiveCost: amortised, credits included)."
     )
 

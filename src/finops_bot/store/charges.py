@@ -40,7 +40,7 @@ _INSERT_FACT = (
     "effective_cost, list_cost, consumed_quantity, pricing_quantity, tags_id) "
     "VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
-_MEASURES = ["billed", "effective", "list", "gpu"]
+_MEASURES = ["billed", "effective", "list", "gpu", "cq", "pq"]  # cq, pq: the quantities
 _SUMMARY_COMPACT_ROWS = 200_000
 SAMPLE_ALL, SAMPLE_EVERY = 65_536, 16
 MAX_SAMPLES = 1_000_000
@@ -393,7 +393,7 @@ class ChargeLoader:
 
     def _summarise(self, frame: pd.DataFrame) -> None:
         measures = [m for m in _MEASURES if m in frame]
-        filled = {m: frame[m].fillna(0.0) for m in ("list", "gpu") if m in frame}
+        filled = {m: frame[m].fillna(0.0) for m in ("list", "gpu", "cq", "pq") if m in frame}
         part = (
             frame.assign(**filled)
             .groupby(["day", "key_id"], sort=False, as_index=False)[measures]

@@ -98,18 +98,32 @@ class Coverage:
 def coverage(db: Database, where: Where, start: date, end: date) -> list[Coverage]:
     """Usage hours covered by a reservation (a Usage-category commitment, Used) over every
     usage hour of the subject that is not Spot, per currency."""
-    where_sql, params = where._keys_sql(start)
-    units = ",".join("?" * len(HOUR_UNITS))
-    covered = "d.commitment_discount_category = 'Usage' AND d.commitment_discount_status = 'Used'"
-    rows = db.execute(  # detail_days (m022): the commitment columns are part of its key
-        f"SELECT k.currency, SUM(CASE WHEN {covered} THEN d.consumed_quantity END), "
-        f"SUM(d.consumed_quantity), SUM(CASE WHEN {covered} THEN d.effective_cost END), "
-        "SUM(d.effective_cost) FROM detail_days d JOIN charge_keys k ON k.id = d.key_id "
-        f"WHERE d.day BETWEEN ? AND ? AND {where_sql} AND k.charge_category = 'Usage' "
-        f"AND k.pricing_category != 'Dynamic' AND LOWER(k.consumed_unit) IN ({units}) "
-        "AND d.commitment_discount_status != 'Unused' GROUP BY 1",
-        (day_number(start), day_number(end), *params, *HOUR_UNITS),
-    ).fetchall()
+    from finops_bot.store.detail_reads import Ask, grouped
+
+    ask = Ask(
+        (
+            "BillingCurrency",
+            "CommitmentDiscountCategory",
+            "CommitmentDiscountStatus",
+            "PricingCategory",
+            "ConsumedUnit",
+        ),
+        ("ConsumedQuantity", "EffectiveCost"),
+        {"ChargeCategory": ("Usage",)},
+    )
+    sums: dict[str, list[float]] = {}
+    for currency, category, status, pricing, unit, hours, cost in grouped(
+        db, where, start, end, ask
+    ):
+        if pricing == "Dynamic" or (unit or "").lower() not in HOUR_UNITS or status == "Unused":
+            continue
+        cell = sums.setdefault(currency, [0.0, 0.0, 0.0, 0.0])
+        used = category == "Usage" and status == "Used"
+        cell[0] += (hours or 0.0) if used else 0.0
+        cell[1] += hours or 0.0
+        cell[2] += (cost or 0.0) if used else 0.0
+        cell[3] += cost or 0.0
+    rows = [(cur, *cell) for cur, cell in sorted(sums.items())]
     return [
         Coverage(cur, ch or 0.0, eh or 0.0, cc or 0.0, ec or 0.0) for cur, ch, eh, cc, ec in rows
     ]

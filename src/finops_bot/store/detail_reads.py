@@ -98,24 +98,68 @@ def _equal_sql(ask: Ask, facts: bool) -> tuple[str, list]:
     return "".join(f" AND {c}" for c in clauses), params
 
 
+# the measures daily_keys has too (the others are the extras'; NULL elsewhere)
+_BOTH = {"billed_cost", "effective_cost", "list_cost", "consumed_quantity", "pricing_quantity"}
+
+
+def _source(ask: Ask, span: str) -> str:
+    """The rows to sum, as one table ``d``: detail_days' rows, plus (unless a detail
+    column must equal a value, which only those rows have) daily_keys' with every
+    reporting column '' and detail_days' taken back out of them, so each charge counts
+    once and a charge without the columns falls in the '' group. ``span``: the day
+    condition on a table ``t``."""
+    texts = list(DETAIL_COLUMNS.values())
+    measures = list(MEASURES.values())
+
+    def leg(table: str, own_texts: bool, sign: str) -> str:
+        cols = [f"t.{c}" if own_texts else f"'' AS {c}" for c in texts]
+        for m in measures:
+            if table == "detail_days" and sign == "":
+                cols.append(f"t.{m}")
+            elif m in _BOTH:
+                cols.append(f"{sign}t.{m} AS {m}")
+            else:
+                cols.append(f"NULL AS {m}")
+        return f"SELECT t.day, t.load_id, t.key_id, {', '.join(cols)} FROM {table} t WHERE {span}"
+
+    legs = [leg("detail_days", True, "")]
+    if not any(name in DETAIL_COLUMNS for name in ask.equal):
+        legs += [leg("daily_keys", False, ""), leg("detail_days", False, "-")]
+    return "(" + " UNION ALL ".join(legs) + ")"
+
+
+def _span(where: Where, start: date, end: date, billing: bool) -> tuple[str, list, str, list]:
+    """(day condition on ``t``, its params, the keys' condition, its params)."""
+    if billing:  # billing periods starting in the months asked: any charge day
+        where_sql, params = where._keys_sql()
+        where_sql += " AND k.billing_period_start BETWEEN ? AND ?"
+        return "1", [], where_sql, [*params, start.replace(day=1).isoformat(), end.isoformat()]
+    where_sql, params = where._keys_sql(start)
+    return "t.day BETWEEN ? AND ?", [day_number(start), day_number(end)], where_sql, params
+
+
 def grouped(db: Database, where: Where, start: date, end: date, ask: Ask) -> list[tuple]:
     """(by values…, measure sums…) of the subject's charges in [start, end] (or, with
-    ``ask.billing``, in the billing periods starting in it), from detail_days."""
-    group = ", ".join(_column(b, False) for b in ask.by) or "''"
+    ``ask.billing``, in the billing periods starting in it)."""
+    return _read(db, where, start, end, ask, None)
+
+
+def months(db: Database, where: Where, start: date, end: date, ask: Ask) -> list[tuple]:
+    """``grouped`` per calendar month of the charge day: (month's first day, by…, sums…)."""
+    return _read(db, where, start, end, ask, "strftime('%Y-%m-01', d.day * 86400, 'unixepoch')")
+
+
+def _read(db, where: Where, start: date, end: date, ask: Ask, first: str | None) -> list[tuple]:
+    columns = [*([first] if first else []), *(_column(b, False) for b in ask.by)] or ["''"]
     sums = ", ".join(f"SUM(d.{MEASURES[m]})" for m in ask.measures)
     equal, equal_params = _equal_sql(ask, False)
-    if ask.billing:
-        where_sql, params = where._keys_sql()
-        span = "k.billing_period_start BETWEEN ? AND ?"
-        span_params = [start.replace(day=1).isoformat(), end.isoformat()]
-    else:
-        where_sql, params = where._keys_sql(start)
-        span, span_params = "d.day BETWEEN ? AND ?", [day_number(start), day_number(end)]
+    span, span_params, where_sql, params = _span(where, start, end, ask.billing)
+    legs = 3 if not any(name in DETAIL_COLUMNS for name in ask.equal) else 1
     return db.execute(
-        f"SELECT {group}, {sums} FROM detail_days d JOIN charge_keys k ON k.id = d.key_id "
-        f"JOIN loads l ON l.id = d.load_id WHERE {span} AND {where_sql}{equal} "
-        f"GROUP BY {', '.join(str(i + 1) for i in range(len(ask.by))) or 1}",
-        (*span_params, *params, *equal_params),
+        f"SELECT {', '.join(columns)}, {sums} FROM {_source(ask, span)} d "
+        f"JOIN charge_keys k ON k.id = d.key_id WHERE {where_sql}{equal} "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}",
+        (*span_params * legs, *params, *equal_params),
     ).fetchall()
 
 
@@ -183,21 +227,6 @@ def fact_grouped(db: Database, where: Where, start: date, end: date, ask: Ask) -
                 if v is not None:
                     sums_now[i] = (sums_now[i] or 0.0) + v
     return [(*g, *s) for g, s in out.items()]
-
-
-def months(db: Database, where: Where, start: date, end: date, ask: Ask) -> list[tuple]:
-    """``grouped`` per calendar month of the charge day: (month's first day, by…, sums…)."""
-    group = ", ".join(_column(b, False) for b in ask.by)
-    sums = ", ".join(f"SUM(d.{MEASURES[m]})" for m in ask.measures)
-    equal, equal_params = _equal_sql(ask, False)
-    where_sql, params = where._keys_sql(start)
-    month = "strftime('%Y-%m-01', d.day * 86400, 'unixepoch')"
-    return db.execute(
-        f"SELECT {month}, {group}, {sums} FROM detail_days d JOIN charge_keys k ON "
-        f"k.id = d.key_id JOIN loads l ON l.id = d.load_id WHERE d.day BETWEEN ? AND ? AND "
-        f"{where_sql}{equal} GROUP BY {', '.join(str(i + 1) for i in range(1 + len(ask.by)))}",
-        (day_number(start), day_number(end), *params, *equal_params),
-    ).fetchall()
 
 
 def tag_keyed(

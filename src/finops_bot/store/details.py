@@ -1,6 +1,7 @@
 """The detail rollup (m022 ``detail_days``) the FOCUS use-case library reads: per day, load,
 dimension combination and the reporting columns of charge_extras (TEXTS, '' where none),
-the three measures, ContractedCost, the quantities and the pricing-currency costs.
+the three measures, ContractedCost, the quantities and the pricing-currency costs, of the
+charges that carry one of them (the rest is daily_keys', see store.detail_reads).
 
 The loader keeps it beside its (day, key) summary while it reads (``DetailTracker``), so an
 import pays one more group-by per batch, not another pass over the facts; a load partly
@@ -43,6 +44,12 @@ MEASURES = (
     "pc_contracted_cost",
 )
 _AT = [list(TEXT_COLUMNS).index(c) for c in TEXTS]
+# an extras row that detail_days holds: a reporting column, or a cost only the extras have
+_CARRIES = (
+    f"COALESCE({', '.join(f'x.{c}' for c in TEXTS)}) IS NOT NULL OR COALESCE("
+    "x.contracted_cost, x.pricing_currency_effective_cost, x.pricing_currency_list_unit_price, "
+    "x.pricing_currency_contracted_unit_price) IS NOT NULL"
+)
 _COMPACT_ROWS = 200_000
 _INSERT = (
     f"INSERT INTO detail_days (day, load_id, key_id, {', '.join(TEXTS)}, {', '.join(MEASURES)}) "
@@ -60,7 +67,10 @@ class DetailTracker:
         self._merged = 0
 
     def add(self, frame: pd.DataFrame, extras: ChunkExtras | None) -> None:
-        """A batch at the cache's grain (the loader's frame, extra columns included)."""
+        """A batch at the cache's grain (the loader's frame, extra columns included): its
+        charges that carry a reporting column or an extras-only cost."""
+        if extras is None:
+            return
         n = len(frame)
         columns = {
             "day": frame["day"].to_numpy(),
@@ -79,7 +89,12 @@ class DetailTracker:
         columns["pc_contracted_cost"] = (
             _floats(frame, "pricing_currency_contracted_unit_price", n) * pq
         )
-        part = _grouped(pd.DataFrame(columns, copy=False))
+        extra = columns["g"] != 0  # a reporting column, or a cost only the extras have
+        for name in ("contracted_cost", "pc_effective_cost", "pc_list_cost", "pc_contracted_cost"):
+            extra |= ~np.isnan(columns[name])
+        if not extra.any():
+            return
+        part = _grouped(pd.DataFrame(columns, copy=False)[extra])
         self._parts.append(part)
         self._rows += len(part)
         if self._rows > max(_COMPACT_ROWS, 2 * self._merged):
@@ -136,8 +151,8 @@ def rebuild(
             "SUM(x.pricing_currency_effective_cost), "
             "SUM(x.pricing_currency_list_unit_price * c.pricing_quantity), "
             "SUM(x.pricing_currency_contracted_unit_price * c.pricing_quantity) "
-            "FROM charges c LEFT JOIN charge_extras x ON x.charge_id = c.id "
-            f"WHERE c.id BETWEEN ? AND ? AND c.key_id IN ({marks}) GROUP BY 1, 2, 3, {groups}",
+            f"FROM charges c JOIN charge_extras x ON x.charge_id = c.id WHERE ({_CARRIES}) "
+            f"AND c.id BETWEEN ? AND ? AND c.key_id IN ({marks}) GROUP BY 1, 2, 3, {groups}",
             (load_id, first, last, *part),
         )
 

@@ -28,15 +28,17 @@ from finops_bot.store.schema import DIM_COLUMNS, GPU_COLUMNS, PAIRS, SUBJECT_COL
 DIMENSIONS: dict[str, str | None] = {"*": None, **DIM_COLUMNS}
 MEASURES = ["billed", "effective", "list", "gpu"]  # a summary may lack gpu: no GPU-hours
 _MEASURE_SQL = "billed_cost, effective_cost, list_cost, gpu_hours"
+_DAILY_SQL = f"{_MEASURE_SQL}, consumed_quantity, pricing_quantity"  # daily_keys': quantities too
 _KEY_COLUMNS = ["currency", "charge_category", *sorted(set(DIM_COLUMNS.values()))]
 _SPARSE = set(GPU_COLUMNS.values())  # no cube rows for '' (not a GPU row, no instance)
 
 
 def write_daily_keys(conn: sqlite3.Connection, summary: pd.DataFrame, load_id: int) -> None:
-    """``summary``: one row per (day, key_id) with billed, effective, list (and gpu)."""
+    """``summary``: one row per (day, key_id) with billed, effective, list (and gpu, cq,
+    pq: the quantities)."""
     summary = summary.sort_values(["key_id", "day"], kind="stable")
     conn.executemany(
-        f"INSERT INTO daily_keys (key_id, day, load_id, {_MEASURE_SQL}) VALUES (?,?,?,?,?,?,?)",
+        f"INSERT INTO daily_keys (key_id, day, load_id, {_DAILY_SQL}) VALUES (?,?,?,?,?,?,?,?,?)",
         zip(
             summary["key_id"].tolist(),
             summary["day"].tolist(),
@@ -45,6 +47,7 @@ def write_daily_keys(conn: sqlite3.Connection, summary: pd.DataFrame, load_id: i
             summary["effective"].tolist(),
             summary["list"].tolist(),
             _gpu(summary),
+            *(_column(summary, q) for q in ("cq", "pq")),
             strict=True,
         ),
     )
@@ -52,6 +55,10 @@ def write_daily_keys(conn: sqlite3.Connection, summary: pd.DataFrame, load_id: i
 
 def _measures(frame: pd.DataFrame) -> list[str]:
     return [m for m in MEASURES if m in frame]
+
+
+def _column(frame: pd.DataFrame, name: str) -> list[float]:
+    return frame[name].tolist() if name in frame else [0.0] * len(frame)
 
 
 def _gpu(frame: pd.DataFrame) -> list[float]:
@@ -220,9 +227,11 @@ def rebuild_load(
             f"DELETE FROM daily_keys WHERE load_id = ? AND key_id IN ({marks})", (load_id, *part)
         )
         conn.execute(
-            f"INSERT INTO daily_keys (key_id, day, load_id, {_MEASURE_SQL}) "
+            f"INSERT INTO daily_keys (key_id, day, load_id, {_DAILY_SQL}) "
             "SELECT c.key_id, c.day, ?, SUM(c.billed_cost), SUM(c.effective_cost), "
-            "COALESCE(SUM(c.list_cost), 0), COALESCE(SUM(g.gpu_hours), 0) FROM charges c "
+            "COALESCE(SUM(c.list_cost), 0), COALESCE(SUM(g.gpu_hours), 0), "
+            "COALESCE(SUM(c.consumed_quantity), 0), COALESCE(SUM(c.pricing_quantity), 0) "
+            "FROM charges c "
             "LEFT JOIN charge_gpu g ON g.id = c.id "
             f"WHERE c.id BETWEEN ? AND ? AND c.key_id IN ({marks}) GROUP BY c.key_id, c.day",
             (load_id, first, last, *part),

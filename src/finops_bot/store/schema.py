@@ -1097,14 +1097,28 @@ CREATE INDEX commitments_period_end ON commitments(period_end);
 
 @migrations()
 def m022_detail_days(db: Database) -> None:
-    """What the FOCUS use-case library reads (store.detail_reads): per day, load,
-    dimension combination and the reporting columns of charge_extras (ChargeClass,
-    invoice, issuer, publisher, subcategory, zone, pricing currency, capacity reservation;
-    '' where none), the measures, the quantities and the pricing-currency costs. Written
-    at the end of each import from the loader's own summary, rebuilt with daily_keys;
-    filled here from the facts already held."""
+    """What the FOCUS use-case library reads (store.detail_reads). daily_keys gains the
+    quantities (ConsumedQuantity, PricingQuantity). detail_days holds, per day, load and
+    dimension combination, the charges that carry a reporting column of charge_extras
+    (ChargeClass, invoice, issuer, publisher, subcategory, zone, pricing currency, capacity
+    reservation, commitment category and status; '' where none) or a pricing-currency or
+    contracted cost: their measures, quantities and those costs. A file without the
+    columns writes none (the reads take everything else from daily_keys). Written by the
+    loader from its batches, rebuilt with daily_keys; filled here from the facts held."""
+    texts = ", ".join(f"x.{c}" for c in _M022_TEXTS)
     db.executescript(
         f"""
+ALTER TABLE daily_keys ADD COLUMN consumed_quantity REAL NOT NULL DEFAULT 0;
+ALTER TABLE daily_keys ADD COLUMN pricing_quantity REAL NOT NULL DEFAULT 0;
+CREATE TEMP TABLE m022_quantities AS
+SELECT l.id AS load_id, c.key_id, c.day, COALESCE(SUM(c.consumed_quantity), 0) AS cq,
+  COALESCE(SUM(c.pricing_quantity), 0) AS pq
+FROM loads l JOIN charges c ON c.id BETWEEN l.first_rowid AND l.last_rowid
+GROUP BY 1, 2, 3;
+UPDATE daily_keys SET consumed_quantity = q.cq, pricing_quantity = q.pq
+FROM m022_quantities q
+WHERE q.load_id = daily_keys.load_id AND q.key_id = daily_keys.key_id AND q.day = daily_keys.day;
+DROP TABLE m022_quantities;
 CREATE TABLE detail_days (
   day INTEGER NOT NULL,
   load_id INTEGER NOT NULL,
@@ -1118,9 +1132,9 @@ CREATE TABLE detail_days (
   pricing_quantity REAL,
   pc_effective_cost REAL,
   pc_list_cost REAL,
-  pc_contracted_cost REAL,
-  PRIMARY KEY (day, load_id, key_id, {", ".join(_M022_TEXTS)})
-) WITHOUT ROWID;
+  pc_contracted_cost REAL
+);
+CREATE INDEX detail_days_day ON detail_days(day);
 CREATE INDEX detail_days_load ON detail_days(load_id, key_id);
 INSERT INTO detail_days
 SELECT c.day, l.id, c.key_id, {", ".join(f"COALESCE(x.{c}, '')" for c in _M022_TEXTS)},
@@ -1130,7 +1144,10 @@ SELECT c.day, l.id, c.key_id, {", ".join(f"COALESCE(x.{c}, '')" for c in _M022_T
   SUM(x.pricing_currency_contracted_unit_price * c.pricing_quantity)
 FROM loads l
 JOIN charges c ON c.id BETWEEN l.first_rowid AND l.last_rowid
-LEFT JOIN charge_extras x ON x.charge_id = c.id
+JOIN charge_extras x ON x.charge_id = c.id
+WHERE COALESCE({texts}) IS NOT NULL OR COALESCE(x.contracted_cost,
+  x.pricing_currency_effective_cost, x.pricing_currency_list_unit_price,
+  x.pricing_currency_contracted_unit_price) IS NOT NULL
 GROUP BY 1, 2, 3, {", ".join(str(i + 4) for i in range(len(_M022_TEXTS)))};
 """
     )

@@ -29,6 +29,7 @@ from finops_bot.questions.cost_answers import DIM_LABELS, Ctx, Subject
 from finops_bot.questions.coverage import coverage, freshness_of, partial_notes, replace_name
 from finops_bot.questions.gpu_answers import gpu_answer
 from finops_bot.questions.library import KINDS as LIBRARY_KINDS
+from finops_bot.questions.library import ORG_WIDE as ORG_WIDE_LIBRARY
 from finops_bot.questions.library_answers import library_answer
 from finops_bot.questions.names import Candidates, Match, NameIndex, NoMatch
 from finops_bot.questions.parse import ME, ParseError, Query, parse
@@ -63,6 +64,15 @@ def _steps():
 # kind → its answer function (imported when asked): (db, q, question, today, now, prices,
 # fleet_rules, scope) → Answer
 HEARTBEAT_KINDS = {"portfolio": _portfolio, "step_cost": _steps, "gpu_hour_cost": _steps}
+# what scoped audiences are refused: it belongs to no project (a commitment's unused part,
+# an invoice's total, charges without a project tag)
+ORG_ONLY = {
+    **dict.fromkeys(
+        (*commitments.ORG_WIDE, "portfolio"), "commitments are the organisation's: admins only"
+    ),
+    **dict.fromkeys(ORG_WIDE_LIBRARY, "invoices are the organisation's: admins only"),
+    "untagged": "untagged spend is for admins only",
+}
 MAX_QUESTION_CHARS = 500
 log = logging.getLogger("finops_bot.access")
 
@@ -184,11 +194,9 @@ class Engine:
                 message=help_text(),
                 **base,
             )
-        if view.limited and q.kind in (*commitments.ORG_WIDE, "portfolio"):  # the org's
-            return self._refused(view, base, "commitments are the organisation's: admins only")
-        if view.scope.nothing or (view.limited and q.kind == "untagged"):
-            reason = "nothing is granted here" if view.scope.nothing else None
-            return self._refused(view, base, reason or "untagged spend is for admins only")
+        if view.scope.nothing or (view.limited and q.kind in ORG_ONLY):
+            reason = "nothing is granted here" if view.scope.nothing else ORG_ONLY[q.kind]
+            return self._refused(view, base, reason)
         if q.kind in ("idle_gpus", "idle_cost"):
             gpu_scope = view.scope if view.limited else None
             return gpu_answer(

@@ -146,6 +146,9 @@ USE_CASES: tuple[UseCase, ...] = (
             example="verify discounts for october"),
 )  # fmt: skip
 BY_KIND = {u.kind: u for u in USE_CASES}
+# answered for unscoped audiences only: an invoice's or an issuer's total is the
+# organisation's, and a team's share of it would read as the invoice
+ORG_WIDE = ("invoices", "billing_sources")
 KINDS = tuple(BY_KIND)
 _NOISE = (
     r"\b(?:what|which|who|how|much|many|did|do|does|we|our|us|the|a|an|of|for|in|on|is|are"

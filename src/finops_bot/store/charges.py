@@ -22,6 +22,7 @@ from finops_bot.store import deliveries, extras
 from finops_bot.store.chunk import BadRows, Chunk, ChunkExtras, merge_nulled
 from finops_bot.store.db import WriteWait, begin_write
 from finops_bot.store.details import DetailTracker, MonthTracker, rebuild_months
+from finops_bot.store.instance_hours import HourTracker
 from finops_bot.store.resources import ResourceTracker
 from finops_bot.store.rollups import (
     delete_load,
@@ -126,6 +127,9 @@ class ChargeLoader:
         self._resources = ResourceTracker()
         self._details = DetailTracker()
         self._months = MonthTracker()
+        self._hours = HourTracker(
+            (day_number(window[0]), day_number(window[1])) if window else None
+        )
         self._samples: list[np.ndarray] = []
         self._sampled = 0
         self._blocks: list[tuple[int, int, int, int]] = []  # fact id range and day span
@@ -286,6 +290,7 @@ class ChargeLoader:
         if chunk.rows == 0:
             return
         key_ids = self._ids_for_keys(chunk.key_tuples)[chunk.key_codes]
+        self._hours.add(chunk, key_ids)  # hourly usage, before the rows roll up to days
         tag_ids = self._ids_for_tags(chunk.tag_texts)[chunk.tag_codes]
         if self.delivery is not None:
             self._sample(chunk, key_ids)
@@ -425,6 +430,7 @@ class ChargeLoader:
         write_daily_keys(self.conn, summary, self.load_id)
         self._details.write(self.conn, self.load_id)
         self._months.write(self.conn, self.load_id)
+        self._hours.write(self.conn, self.load_id)
         write_cube(self.conn, self.load_id, summary)
         self.conn.executemany(
             "INSERT INTO charge_blocks (load_id, first_id, last_id, first_day, last_day) "

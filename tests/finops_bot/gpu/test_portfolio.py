@@ -28,15 +28,9 @@ from tests.finops_bot.store.test_instance_hours import (
     gpu_row,
     import_rows,
     trough_rows,
-    wire_loader,
 )
 
 WINDOW = Window(day_number(START), day_number(START) + 59)
-
-
-@pytest.fixture
-def wired(monkeypatch):
-    wire_loader(monkeypatch)
 
 
 def heartbeats(db, start: datetime, days: int, nodes: dict[str, tuple[int, int, bool]]) -> None:
@@ -83,7 +77,7 @@ def test_families():
     assert family_of("azure", "standard_nc4as_t4_v3") == "NC T4 v3"
 
 
-def test_the_nightly_trough_commits_to_the_hourly_p10(db, tmp_path, rules, wired):
+def test_the_nightly_trough_commits_to_the_hourly_p10(db, tmp_path, rules):
     """8 instances by day (14 hours), 2 by night, 60 days of hourly billing: the hourly P10
     is 2 while the daily averages are all 5.5; the advice commits 2."""
     import_rows(db, tmp_path, trough_rows(60), rules)
@@ -108,7 +102,7 @@ def test_the_nightly_trough_commits_to_the_hourly_p10(db, tmp_path, rules, wired
     assert a.spot_savings is None and u.resumable_share is None  # no heartbeats
 
 
-def test_daily_billing_alone_gives_an_upper_bound(db, tmp_path, rules, wired):
+def test_daily_billing_alone_gives_an_upper_bound(db, tmp_path, rules):
     import_rows(db, tmp_path, trough_rows(60, hourly=False), rules)
     (u,) = gather(db, PriceBook(), WINDOW).values()
     a = advise(u)
@@ -116,7 +110,7 @@ def test_daily_billing_alone_gives_an_upper_bound(db, tmp_path, rules, wired):
     assert a.baseline == pytest.approx(5.5) and a.commit == 5
 
 
-def test_heartbeats_are_the_hourly_source_when_billing_is_daily(db, tmp_path, rules, wired):
+def test_heartbeats_are_the_hourly_source_when_billing_is_daily(db, tmp_path, rules):
     """Daily billing for 60 days; 8 days of heartbeats with the trough (2 nodes always on,
     2 more by day): the P10 comes from the heartbeats; the checkpointing day nodes are the
     resumable share, advised onto Spot above the baseline."""
@@ -148,7 +142,7 @@ def test_heartbeats_are_the_hourly_source_when_billing_is_daily(db, tmp_path, ru
     assert a.on_demand_cost == pytest.approx(above * (1 - u.resumable_share) * P4D, rel=0.01)
 
 
-def test_what_is_committed_already_is_not_advised_again(db, tmp_path, rules, wired):
+def test_what_is_committed_already_is_not_advised_again(db, tmp_path, rules):
     rows = trough_rows(40, 6, 3)
     rows += [
         gpu_row((START + timedelta(days=d)).isoformat(), h, 1, pricing="Committed", resource="i-c")
@@ -191,7 +185,7 @@ def test_the_discount_table_is_dated_and_sourced():
     assert commitment("aws", "1y").plan == "EC2 Instance Savings Plan"
 
 
-def test_gcp_gpu_skus_count_machines_not_gpus(db, tmp_path, rules, wired):
+def test_gcp_gpu_skus_count_machines_not_gpus(db, tmp_path, rules):
     """GCP bills an A2 machine's GPUs as GPU SKUs (GPU-hours): 8 of them are one
     a2-highgpu-8g machine-hour; its vCPU SKU (no GPU-hours) counts nothing."""
     rows = []

@@ -13,7 +13,7 @@ from finops_bot.questions.engine import Engine
 from finops_bot.questions.parse import parse
 from finops_bot.render.text import render_text
 from tests.conftest import NOW, TODAY
-from tests.finops_bot.store.test_instance_hours import import_rows, trough_rows, wire_loader
+from tests.finops_bot.store.test_instance_hours import import_rows, trough_rows
 
 ASKED = [
     "what should we commit to",
@@ -53,7 +53,6 @@ def test_a_family_asked_is_the_detail():
 
 @pytest.fixture
 def trough_db(db, tmp_path, rules, monkeypatch):
-    wire_loader(monkeypatch)
     import_rows(db, tmp_path, trough_rows(60), rules)
     return db
 
@@ -89,7 +88,6 @@ def test_a_family_not_used(trough_db):
 
 
 def test_fewer_than_30_days_says_how_many(db, tmp_path, rules, monkeypatch):
-    wire_loader(monkeypatch)
     import_rows(db, tmp_path, trough_rows(12), rules)
     a = Engine(db).ask("commitment advice", TODAY, NOW)
     assert a.kind == "portfolio" and a.rows == []
@@ -99,7 +97,6 @@ def test_fewer_than_30_days_says_how_many(db, tmp_path, rules, monkeypatch):
 
 
 def test_daily_files_give_an_upper_bound_labelled(db, tmp_path, rules, monkeypatch):
-    wire_loader(monkeypatch)
     import_rows(db, tmp_path, trough_rows(45, hourly=False), rules)
     a = Engine(db).ask("portfolio advice", TODAY, NOW)
     assert "upper bound" in a.rows[0].key
@@ -125,7 +122,6 @@ def test_heartbeats_when_billing_is_daily_and_spot_for_resumable_work(
     from tests.finops_bot.gpu.test_portfolio import heartbeats
     from tests.finops_bot.store.test_instance_hours import START
 
-    wire_loader(monkeypatch)
     import_rows(db, tmp_path, trough_rows(60, 4, 2, hourly=False), rules)
     start = datetime.combine(START + timedelta(days=51), datetime.min.time(), UTC)
     nodes = {"node-a": (0, 24, False), "node-b": (0, 24, False), "node-c": (6, 20, True)}

@@ -3,7 +3,6 @@ files write none; non-instance rows, Spot and the live-load join; heartbeat hour
 
 from __future__ import annotations
 
-import inspect
 from datetime import date, timedelta
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 
 from finops_bot.days import day_number
 from finops_bot.ingest.importer import import_file
-from finops_bot.store import charges, instance_hours
+from finops_bot.store import instance_hours
 from finops_bot.store.chunk import BadRows, Chunk
 from finops_bot.store.instance_hours import HourTracker
 from finops_bot.store.rollups import delete_load
@@ -22,32 +21,6 @@ from tests.finops_bot.gpu.test_fleet import beat
 COLUMNS = [*FOCUS_COLUMNS, "x_InstanceType", "ChargeDescription"]
 P4D = 32.77
 START = date(2026, 9, 1)
-
-
-def wire_loader(monkeypatch) -> None:
-    """Until store/charges.py calls the tracker itself (its owner adds the three lines
-    below), call it around the loader exactly as it will; once wired, do nothing."""
-    if "HourTracker" in inspect.getsource(charges):
-        return
-    add, finish = charges.ChargeLoader.add, charges.ChargeLoader._finish
-
-    def tracker(self) -> HourTracker:
-        if not hasattr(self, "_hours"):
-            w = self.window
-            self._hours = HourTracker((day_number(w[0]), day_number(w[1])) if w else None)
-        return self._hours
-
-    def wired_add(self, chunk):
-        if chunk.rows:
-            tracker(self).add(chunk, self._ids_for_keys(chunk.key_tuples)[chunk.key_codes])
-        add(self, chunk)
-
-    def wired_finish(self):
-        finish(self)
-        tracker(self).write(self.conn, self.load_id)
-
-    monkeypatch.setattr(charges.ChargeLoader, "add", wired_add)
-    monkeypatch.setattr(charges.ChargeLoader, "_finish", wired_finish)
 
 
 def gpu_row(day: str, hour: int | None, count: float, **kw) -> dict[str, str]:
@@ -77,12 +50,7 @@ def import_rows(db, tmp_path, rows, rules, name="bill.csv"):
     return import_file(db, path, rules=rules, now=NOW)
 
 
-@pytest.fixture
-def wired(monkeypatch):
-    wire_loader(monkeypatch)
-
-
-def test_an_hourly_focus_file_lands_in_instance_hours(db, tmp_path, rules, wired):
+def test_an_hourly_focus_file_lands_in_instance_hours(db, tmp_path, rules):
     import_rows(db, tmp_path, trough_rows(3), rules)
     first = day_number(START)
     rows = instance_hours.hourly_usage(db, first, first + 2)
@@ -96,14 +64,14 @@ def test_an_hourly_focus_file_lands_in_instance_hours(db, tmp_path, rules, wired
     assert instance_hours.hourly_span(db) == (first * 24, (first + 3) * 24 - 1)
 
 
-def test_a_daily_file_writes_nothing(db, tmp_path, rules, wired):
+def test_a_daily_file_writes_nothing(db, tmp_path, rules):
     import_rows(db, tmp_path, trough_rows(5, hourly=False), rules)
     assert db.execute("SELECT COUNT(*) FROM instance_hours").fetchone() == (0,)
     daily = instance_hours.daily_usage(db, day_number(START), day_number(START) + 4)
     assert [round(r.hours / 8, 6) for r in daily] == [132.0] * 5  # GPU-hours ÷ 8 GPUs
 
 
-def test_only_gpu_instance_hours_are_kept(db, tmp_path, rules, wired):
+def test_only_gpu_instance_hours_are_kept(db, tmp_path, rules):
     day = START.isoformat()
     cpu = charge(day, 1.0, hour=1, resource="i-cpu")
     cpu["x_InstanceType"] = "m5.xlarge"
@@ -116,7 +84,7 @@ def test_only_gpu_instance_hours_are_kept(db, tmp_path, rules, wired):
     assert sorted((r.pricing_category, r.hours) for r in rows) == [("Dynamic", 4), ("Standard", 2)]
 
 
-def test_replaced_and_deleted_loads_leave_no_hours(db, tmp_path, rules, wired):
+def test_replaced_and_deleted_loads_leave_no_hours(db, tmp_path, rules):
     import_rows(db, tmp_path, trough_rows(2), rules)
     import_rows(db, tmp_path, trough_rows(2, day_count=6), rules)  # the same file, corrected
     rows = instance_hours.hourly_usage(db, day_number(START), day_number(START) + 1)

@@ -193,9 +193,11 @@ def _rows(a: Advice) -> list[Row]:
     u, cur = a.usage, a.usage.currency
     label = f"{u.family} ({u.provider})" if u.family[:1].isupper() else u.family
     bound = ", upper bound" if a.upper_bound else ""
+    n = f"{a.commit} instance{'s' if a.commit != 1 else ''}"
     rows = [
-        Row(f"{label} · commit {term} to {a.commit} ({_baseline_words(a)}{bound})", r.low, cur)
+        Row(f"{label} · commit {n} for {term} ({_baseline_words(a)}{bound})", r.low, cur)
         for term, r in a.savings.items()
+        if a.commit > 0  # no steady baseline: nothing to commit, nothing to show
     ]
     if a.spot_savings is not None and u.resumable_share:
         share = f"{u.resumable_share:.0%} of the work resumes"
@@ -253,7 +255,9 @@ def _commit_notes(a: Advice, cur: str) -> list[str]:
             f"{u.family}: {u.committed:.1f} instances on average already run under a "
             "commitment (billing's Committed usage); the advice is beyond them."
         )
-    for term, r in a.savings.items():
+    if a.commit <= 0:
+        out.append(f"{u.family}: no whole instance runs steadily: nothing to commit.")
+    for term, r in a.savings.items() if a.commit > 0 else ():
         d = a.discounts[term]
         out.append(
             f"{u.family}: committing {a.commit} instance{'s' if a.commit != 1 else ''} for "

@@ -61,8 +61,8 @@ def test_the_answer_through_the_engine(trough_db):
     a = Engine(trough_db).ask("what should we commit to", TODAY, NOW)
     assert (a.kind, a.unit, a.measure, a.cards) == ("portfolio", "money", None, [])
     keys = [r.key for r in a.rows]
-    assert keys[0] == "p4d · commit 1y to 2 (baseline 2.0 instances)"
-    assert keys[1].startswith("p4d · commit 3y to 2")
+    assert keys[0] == "p4d · commit 2 instances for 1y (baseline 2.0 instances)"
+    assert keys[1].startswith("p4d · commit 2 instances for 3y")
     assert keys[-1] == "p4d · stays on demand (monthly cost, not a saving)"
     assert {r.currency for r in a.rows} == {"USD"}
     text = "\n".join(a.notes)
@@ -128,7 +128,7 @@ def test_heartbeats_when_billing_is_daily_and_spot_for_resumable_work(
     heartbeats(db, start, 8, nodes)
     a = Engine(db).ask("what should we move to spot", TODAY, NOW)
     keys = [r.key for r in a.rows]
-    assert keys[0] == "p4d · commit 1y to 2 (baseline 2.0 instances)"
+    assert keys[0] == "p4d · commit 2 instances for 1y (baseline 2.0 instances)"
     assert any(k.startswith("p4d · Spot above the baseline") for k in keys)
     text = "\n".join(a.notes)
     assert "from heartbeats over 8 days" in text and "1 node resume" in text

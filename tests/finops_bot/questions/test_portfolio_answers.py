@@ -78,7 +78,7 @@ def test_the_answer_through_the_engine(trough_db):
     json.dumps(data)
     assert data["kind"] == "portfolio" and data["unit"] == "money"
     rendered = render_text(a)
-    assert "commit 1y" in rendered and TABLE_AS_OF in rendered
+    assert "instances for 1y" in rendered and TABLE_AS_OF in rendered
 
 
 def test_a_family_not_used(trough_db):

@@ -47,8 +47,6 @@ LATEST_DAYS = 30  # no period given and nothing this month yet: the latest 30 da
 SUBJECT_WORDS = "project, team, owner, service, account, provider, region or service category"
 
 
-
-
 def _portfolio():
     from finops_bot.questions.portfolio_answers import portfolio_answer
 

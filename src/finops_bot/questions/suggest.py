@@ -86,7 +86,7 @@ def help_text() -> str:
         'for X this week", "why did X go up last week" (what changed, by service, account, '
         'region, resource and pricing), "anomalies this week" (as detection stored them), '
         '"my spend" in Slack, the FOCUS use-case library ("credits last month", "invoices '
-        "for october\", \"what changed in october's bill after it closed\", \"marketplace "
+        'for october", "what changed in october\'s bill after it closed", "marketplace '
         'spend", "cost by availability zone", "top resources for X", "cost by sku", '
         '"average cost per vcpu-hour", "usage for ec2", "tag coverage for aws", "effective '
         'cost by pricing currency"), and "billed cost of …" for the invoiced '

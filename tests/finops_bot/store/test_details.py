@@ -1,7 +1,7 @@
-"""The detail rollups (detail_days, resource_months) the use-case library reads: what the loader writes from
-its batches equals a recomputation from the facts after every write path (import, the same
-bytes again, a replaced delivery, a partial replacement, sync windows, a rollback), and its
-measures add up to daily_keys'."""
+"""The detail rollups (detail_days, resource_months) the use-case library reads: what the
+loader writes from its batches equals a recomputation from the facts after every write path
+(import, the same bytes again, a replaced delivery, a partial replacement, sync windows, a
+rollback), and its measures add up to daily_keys'."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ column the entry needs, ``kind: "unsupported"`` names it (questions.lacking)."""
 
 from __future__ import annotations
 
+import heapq
 import re
 from datetime import date
 
@@ -94,15 +95,18 @@ def _grouped(ctx: Ctx, use: UseCase, q: Query, subject: Subject, period: Period,
     rows = _read(ctx, use, subject.where, period, _ask(use, q, extra))
     groups: dict[tuple[str, str], float] = {}
     width = len(use.by)
+    at = use.by.index("PricingCurrency") if pc else None
     for row in rows:
-        values, provider = row[:width], row[width] if use.keep == "marketplace" else ""
-        billing, total = row[-2], row[-1]
-        if total is None or not _kept(
-            use, dict(zip(use.by, values, strict=True)), provider, billing
-        ):
+        values, billing, total = row[:width], row[-2], row[-1]
+        if total is None:
             continue
-        currency = values[use.by.index("PricingCurrency")] if pc else billing
-        key = (" · ".join(_label(use.by[i], v) for i, v in enumerate(values)), currency or "")
+        if use.keep:
+            provider = row[width] if use.keep == "marketplace" else ""
+            if not _kept(use, dict(zip(use.by, values, strict=True)), provider, billing):
+                continue
+        currency = values[at] if at is not None else billing
+        label = " · ".join(v if v else NONE for v in map(_text, values))
+        key = (label, currency or "")
         groups[key] = groups.get(key, 0.0) + total
     answer = ctx.answer(subject.where, kind=use.kind)
     answer.measure = use.measure
@@ -135,16 +139,16 @@ def first_party(publisher: str, provider: str) -> bool:
     return any(folded == n or folded.startswith(f"{n}-") for n in names if n)
 
 
-def _label(column: str, value) -> str:
-    return str(value) if value not in (None, "") else NONE
+def _text(value) -> str:
+    return "" if value is None else str(value)
 
 
 def _ranked(answer: Answer, groups: dict[tuple[str, str], float]) -> None:
     for (_, currency), total in groups.items():
         answer.totals[currency] = answer.totals.get(currency, 0.0) + total
-    ranked = sorted(groups.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
-    answer.rows = [Row(key, cost, currency) for (key, currency), cost in ranked[:ROWS]]
-    answer.more_rows = max(len(ranked) - ROWS, 0)
+    ranked = heapq.nsmallest(ROWS, groups.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+    answer.rows = [Row(key, cost, currency) for (key, currency), cost in ranked]
+    answer.more_rows = max(len(groups) - ROWS, 0)
     if answer.more_rows:
         shown: dict[str, float] = {}
         for row in answer.rows:

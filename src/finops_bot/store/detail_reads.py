@@ -86,7 +86,7 @@ def _column(name: str, facts: bool) -> str:
     if facts and name in FACT_COLUMNS:
         return f"COALESCE(c.{FACT_COLUMNS[name]}, '')"
     if not facts and name in DETAIL_COLUMNS:
-        return f"d.{DETAIL_COLUMNS[name]}"
+        return f"t.{DETAIL_COLUMNS[name]}"
     raise ValueError(f"no column {name} here")
 
 
@@ -103,32 +103,6 @@ ZERO = 1e-6  # below what any answer shows: what a sum taken back out of another
 _BOTH = {"billed_cost", "effective_cost", "list_cost", "consumed_quantity", "pricing_quantity"}
 
 
-def _source(ask: Ask, span: str) -> str:
-    """The rows to sum, as one table ``d``: detail_days' rows, plus (unless a detail
-    column must equal a value, which only those rows have) daily_keys' with every
-    reporting column '' and detail_days' taken back out of them, so each charge counts
-    once and a charge without the columns falls in the '' group. ``span``: the day
-    condition on a table ``t``."""
-    texts = list(DETAIL_COLUMNS.values())
-    measures = list(MEASURES.values())
-
-    def leg(table: str, own_texts: bool, sign: str) -> str:
-        cols = [f"t.{c}" if own_texts else f"'' AS {c}" for c in texts]
-        for m in measures:
-            if table == "detail_days" and sign == "":
-                cols.append(f"t.{m}")
-            elif m in _BOTH:
-                cols.append(f"{sign}t.{m} AS {m}")
-            else:
-                cols.append(f"NULL AS {m}")
-        return f"SELECT t.day, t.load_id, t.key_id, {', '.join(cols)} FROM {table} t WHERE {span}"
-
-    legs = [leg("detail_days", True, "")]
-    if not any(name in DETAIL_COLUMNS for name in ask.equal):
-        legs += [leg("daily_keys", False, ""), leg("detail_days", False, "-")]
-    return "(" + " UNION ALL ".join(legs) + ")"
-
-
 def _span(where: Where, start: date, end: date, billing: bool) -> tuple[str, list, str, list]:
     """(day condition on ``t``, its params, the keys' condition, its params)."""
     if billing:  # billing periods starting in the months asked: any charge day
@@ -142,27 +116,72 @@ def _span(where: Where, start: date, end: date, billing: bool) -> tuple[str, lis
 def grouped(db: Database, where: Where, start: date, end: date, ask: Ask) -> list[tuple]:
     """(by values…, measure sums…) of the subject's charges in [start, end] (or, with
     ``ask.billing``, in the billing periods starting in it)."""
-    return _read(db, where, start, end, ask, None)
+    return _read(db, where, start, end, ask, False)
 
 
 def months(db: Database, where: Where, start: date, end: date, ask: Ask) -> list[tuple]:
     """``grouped`` per calendar month of the charge day: (month's first day, by…, sums…)."""
-    return _read(db, where, start, end, ask, "strftime('%Y-%m-01', d.day * 86400, 'unixepoch')")
+    return _read(db, where, start, end, ask, True)
 
 
-def _read(db, where: Where, start: date, end: date, ask: Ask, first: str | None) -> list[tuple]:
-    columns = [*([first] if first else []), *(_column(b, False) for b in ask.by)] or ["''"]
-    sums = ", ".join(f"SUM(d.{MEASURES[m]})" for m in ask.measures)
+def _month_sql(column: str) -> str:
+    return f"strftime('%Y-%m-01', t.{column} * 86400, 'unixepoch')"
+
+
+def _leg(ask: Ask, table: str, sign: str, first: str | None, span: str, keys: str) -> str:
+    """One leg of the sum, grouped: detail_days' rows (``sign`` ''), daily_keys' with every
+    reporting column '' (''), or detail_days' taken back out of those ('-')."""
+    own = table != "daily_keys" and sign == ""
+    columns = [first] if first else []
+    for name in ask.by:
+        if name in DETAIL_COLUMNS:
+            columns.append(f"t.{DETAIL_COLUMNS[name]}" if own else "''")
+        else:
+            columns.append(_column(name, False))
+    sums = []
+    for m in ask.measures:
+        column = MEASURES[m]
+        sums.append(f"{sign}SUM(t.{column})" if own or column in _BOTH else "NULL")
+    group = ", ".join(str(i + 1) for i in range(len(columns))) if columns else None
+    return (
+        f"SELECT {', '.join([*columns, *sums])} FROM {table} t JOIN charge_keys k ON "
+        f"k.id = t.key_id WHERE {span} AND {keys}" + (f" GROUP BY {group}" if group else "")
+    )
+
+
+def _read(db, where: Where, start: date, end: date, ask: Ask, monthly: bool) -> list[tuple]:
+    """Whole months (and billing periods) from detail_months, which holds every charge.
+    Other spans from the legs summed: detail_days', plus (unless a detail column must equal
+    a value, which only those rows have) daily_keys' less detail_days', so each charge
+    counts once and a charge without the columns falls in the '' group. Each leg is
+    grouped first: the union holds groups, not rows."""
     equal, equal_params = _equal_sql(ask, False)
     span, span_params, where_sql, params = _span(where, start, end, ask.billing)
-    legs = 3 if not any(name in DETAIL_COLUMNS for name in ask.equal) else 1
+    keys = f"{where_sql}{equal}"
+    if ask.billing or whole_months(db, start, end):
+        if not ask.billing:
+            span = "t.month BETWEEN ? AND ?"
+            span_params = [day_number(start), day_number(end.replace(day=1))]
+        first = _month_sql("month") if monthly else None
+        legs = [_leg(ask, "detail_months", "", first, span, keys)]
+    else:
+        first = _month_sql("day") if monthly else None
+        legs = [_leg(ask, "detail_days", "", first, span, keys)]
+        if not any(name in DETAIL_COLUMNS for name in ask.equal):
+            legs.append(_leg(ask, "daily_keys", "", first, span, keys))
+            legs.append(_leg(ask, "detail_days", "-", first, span, keys))
+    args = (*span_params, *params, *equal_params)
+    width = len(ask.by) + (1 if first else 0)
+    outer = [f"c{i}" for i in range(width)]
+    named = [*outer, *(f"m{i}" for i in range(len(ask.measures)))]
+    sums = ", ".join(f"SUM(m{i})" for i in range(len(ask.measures)))
+    union = " UNION ALL ".join(legs)
     rows = db.execute(
-        f"SELECT {', '.join(columns)}, {sums} FROM {_source(ask, span)} d "
-        f"JOIN charge_keys k ON k.id = d.key_id WHERE {where_sql}{equal} "
-        f"GROUP BY {', '.join(str(i + 1) for i in range(len(columns)))}",
-        (*span_params * legs, *params, *equal_params),
+        f"WITH u({', '.join(named)}) AS ({union}) SELECT {', '.join(outer) or chr(39) * 2}, "
+        f"{sums} FROM u" + (f" GROUP BY {', '.join(outer)}" if outer else ""),
+        args * len(legs),
     ).fetchall()
-    width = len(columns)  # a group the UNION emptied (its charges all carry the columns)
+    width = max(width, 1)  # a group the legs emptied (its charges all carry the columns)
     return [r for r in rows if any(v is not None and abs(v) > ZERO for v in r[width:])]
 
 
@@ -221,15 +240,20 @@ def fact_grouped(db: Database, where: Where, start: date, end: date, ask: Ask) -
             )
             for low, high in _ranges(db.conn, first, last)
         ]
-    out: dict[tuple, list] = {}
-    width = len(ask.by)
-    for sql, args in scans:
-        for row in db.execute(sql, (*equal_params, *args)):
-            sums_now = out.setdefault(row[:width], [None] * len(ask.measures))
-            for i, v in enumerate(row[width:]):
-                if v is not None:
-                    sums_now[i] = (sums_now[i] or 0.0) + v
-    return [(*g, *s) for g, s in out.items()]
+    if not scans:
+        return []
+    args = [a for _, scan_args in scans for a in (*equal_params, *scan_args)]
+    if len(scans) == 1:
+        return db.execute(scans[0][0], args).fetchall()
+    width = len(ask.by)  # the blocks' groups summed again, in SQL
+    named = [*(f"c{i}" for i in range(width)), *(f"m{i}" for i in range(len(ask.measures)))]
+    union = " UNION ALL ".join(sql for sql, _ in scans)
+    outer = ", ".join(f"c{i}" for i in range(width))
+    sums = ", ".join(f"SUM(m{i})" for i in range(len(ask.measures)))
+    return db.execute(
+        f"WITH u({', '.join(named)}) AS ({union}) SELECT {outer}, {sums} FROM u GROUP BY {outer}",
+        args,
+    ).fetchall()
 
 
 def tag_keyed(
@@ -241,9 +265,9 @@ def tag_keyed(
     where_sql, params = where._keys_sql(start)
     return db.execute(
         f"SELECT {group + ', ' if group else ''}k.currency, "
-        f"SUM(CASE WHEN COALESCE(k.{column}, '') != '' THEN d.effective_cost ELSE 0 END), "
-        "SUM(d.effective_cost) FROM daily_keys d JOIN charge_keys k ON k.id = d.key_id "
-        f"WHERE d.day BETWEEN ? AND ? AND {where_sql} "
+        f"SUM(CASE WHEN COALESCE(k.{column}, '') != '' THEN t.effective_cost ELSE 0 END), "
+        "SUM(t.effective_cost) FROM daily_keys t JOIN charge_keys k ON k.id = t.key_id "
+        f"WHERE t.day BETWEEN ? AND ? AND {where_sql} "
         f"GROUP BY {', '.join(str(i + 1) for i in range(len(by) + 1))}",
         (day_number(start), day_number(end), *params),
     ).fetchall()

@@ -1,7 +1,9 @@
 """The detail rollup (m022 ``detail_days``) the FOCUS use-case library reads: per day, load,
 dimension combination and the reporting columns of charge_extras (TEXTS, '' where none),
 the three measures, ContractedCost, the quantities and the pricing-currency costs, of the
-charges that carry one of them (the rest is daily_keys', see store.detail_reads).
+charges that carry one of them (the rest is daily_keys', see store.detail_reads); and
+(m026 ``detail_months``) the same per calendar month for every charge, what whole months
+are read from.
 
 The loader keeps it beside its (day, key) summary while it reads (``DetailTracker``), so an
 import pays one more group-by per batch, not another pass over the facts; a load partly
@@ -51,29 +53,55 @@ _CARRIES = (
     "x.pricing_currency_contracted_unit_price) IS NOT NULL"
 )
 _COMPACT_ROWS = 200_000
-_INSERT = (
-    f"INSERT INTO detail_days (day, load_id, key_id, {', '.join(TEXTS)}, {', '.join(MEASURES)}) "
-    f"VALUES ({','.join('?' * (3 + len(TEXTS) + len(MEASURES)))})"
-)
+
+
+def _insert(table: str, first: str) -> str:
+    names = ", ".join((first, "load_id", "key_id", *TEXTS, *MEASURES))
+    marks = ",".join("?" * (3 + len(TEXTS) + len(MEASURES)))
+    return f"INSERT INTO {table} ({names}) VALUES ({marks})"
+
+
+class _Sums:
+    """The measures summed by ``keys``, batch by batch, compacted as they grow."""
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = list(keys)
+        self._parts: list[pd.DataFrame] = []
+        self._rows = self._merged = 0
+
+    def add(self, frame: pd.DataFrame) -> None:
+        part = _grouped(frame, self.keys)
+        self._parts.append(part)
+        self._rows += len(part)
+        if self._rows > max(_COMPACT_ROWS, 2 * self._merged):
+            merged = _grouped(pd.concat(self._parts, ignore_index=True), self.keys)
+            self._parts, self._rows, self._merged = [merged], len(merged), len(merged)
+
+    def take(self) -> pd.DataFrame | None:
+        if not self._parts:
+            return None
+        merged = _grouped(pd.concat(self._parts, ignore_index=True), self.keys)
+        self._parts, self._rows, self._merged = [], 0, 0
+        return merged
 
 
 class DetailTracker:
-    """Accumulates a load's detail rows batch by batch; ``write`` stores them once."""
+    """Accumulates a load's detail rows batch by batch (detail_days: the charges that carry
+    a reporting column or an extras-only cost; detail_months: every charge, by month);
+    ``write`` stores them once."""
 
     def __init__(self) -> None:
         self._ids: dict[tuple[str, ...], int] = {("",) * len(TEXTS): 0}
-        self._parts: list[pd.DataFrame] = []
-        self._rows = 0
-        self._merged = 0
+        self._days = _Sums(("day", "key_id", "g"))
+        self._months = _Sums(("month", "key_id", "g"))
 
     def add(self, frame: pd.DataFrame, extras: ChunkExtras | None) -> None:
-        """A batch at the cache's grain (the loader's frame, extra columns included): its
-        charges that carry a reporting column or an extras-only cost."""
-        if extras is None:
-            return
+        """A batch at the cache's grain (the loader's frame, extra columns included)."""
         n = len(frame)
+        days = frame["day"].to_numpy()
         columns = {
-            "day": frame["day"].to_numpy(),
+            "day": days,
+            "month": month_start(days.astype(np.int64)),
             "key_id": frame["key_id"].to_numpy(),
             "g": self._codes(frame, extras),
             "billed_cost": frame["billed"].to_numpy(dtype=np.float64),
@@ -89,18 +117,15 @@ class DetailTracker:
         columns["pc_contracted_cost"] = (
             _floats(frame, "pricing_currency_contracted_unit_price", n) * pq
         )
+        table = pd.DataFrame(columns, copy=False)
+        self._months.add(table.drop(columns="day"))
+        if extras is None:
+            return
         extra = columns["g"] != 0  # a reporting column, or a cost only the extras have
         for name in ("contracted_cost", "pc_effective_cost", "pc_list_cost", "pc_contracted_cost"):
             extra |= ~np.isnan(columns[name])
-        if not extra.any():
-            return
-        part = _grouped(pd.DataFrame(columns, copy=False)[extra])
-        self._parts.append(part)
-        self._rows += len(part)
-        if self._rows > max(_COMPACT_ROWS, 2 * self._merged):
-            merged = _grouped(pd.concat(self._parts, ignore_index=True))
-            self._parts, self._rows = [merged], len(merged)
-            self._merged = len(merged)
+        if extra.any():
+            self._days.add(table.drop(columns="month")[extra])
 
     def _codes(self, frame: pd.DataFrame, extras: ChunkExtras | None) -> np.ndarray:
         if extras is None or "x" not in frame:
@@ -112,22 +137,25 @@ class DetailTracker:
         return local[frame["x"].to_numpy(dtype=np.int64)]
 
     def write(self, conn: sqlite3.Connection, load_id: int) -> None:
-        if not self._parts:
-            return
-        merged = _grouped(pd.concat(self._parts, ignore_index=True))
         texts = np.empty((len(self._ids), len(TEXTS)), dtype=object)
         for key, code in self._ids.items():
             texts[code] = key
-        rows = texts[merged["g"].to_numpy(dtype=np.int64)]
-        columns = [
-            merged["day"].astype(int).tolist(),
-            [load_id] * len(merged),
-            merged["key_id"].astype(int).tolist(),
-            *(rows[:, i].tolist() for i in range(len(TEXTS))),
-            *(_nullable(merged[m].to_numpy(dtype=np.float64)) for m in MEASURES),
-        ]
-        conn.executemany(_INSERT, zip(*columns, strict=True))
-        self._parts = []
+        for table, sums, first in (
+            ("detail_days", self._days, "day"),
+            ("detail_months", self._months, "month"),
+        ):
+            merged = sums.take()
+            if merged is None:
+                continue
+            rows = texts[merged["g"].to_numpy(dtype=np.int64)]
+            columns = [
+                merged[first].astype(int).tolist(),
+                [load_id] * len(merged),
+                merged["key_id"].astype(int).tolist(),
+                *(rows[:, i].tolist() for i in range(len(TEXTS))),
+                *(_nullable(merged[m].to_numpy(dtype=np.float64)) for m in MEASURES),
+            ]
+            conn.executemany(_insert(table, first), zip(*columns, strict=True))
 
 
 def rebuild(
@@ -155,12 +183,18 @@ def rebuild(
             f"AND c.id BETWEEN ? AND ? AND c.key_id IN ({marks}) GROUP BY 1, 2, 3, {groups}",
             (load_id, first, last, *part),
         )
+        conn.execute(
+            f"DELETE FROM detail_months WHERE load_id = ? AND key_id IN ({marks})",
+            (load_id, *part),
+        )
+        conn.execute(
+            f"{_MONTHS_SELECT} AND c.key_id IN ({marks}) {_MONTHS_GROUP}",
+            (load_id, first, last, *part),
+        )
 
 
-def _grouped(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.groupby(["day", "key_id", "g"], sort=False, as_index=False)[list(MEASURES)].sum(
-        min_count=1
-    )
+def _grouped(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return frame.groupby(keys, sort=False, as_index=False)[list(MEASURES)].sum(min_count=1)
 
 
 def _floats(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
@@ -257,6 +291,18 @@ def _by_month(frame: pd.DataFrame) -> pd.DataFrame:
     return sums.reset_index()
 
 
+_MONTHS_SELECT = (  # detail_months of a load's facts: every charge, its extras if any
+    f"INSERT INTO detail_months SELECT {_MONTH_SQL}, ?, c.key_id, "
+    + ", ".join(f"COALESCE(x.{c}, '')" for c in TEXTS)
+    + ", SUM(c.billed_cost), SUM(c.effective_cost), SUM(c.list_cost), SUM(x.contracted_cost), "
+    "SUM(c.consumed_quantity), SUM(c.pricing_quantity), SUM(x.pricing_currency_effective_cost), "
+    "SUM(x.pricing_currency_list_unit_price * c.pricing_quantity), "
+    "SUM(x.pricing_currency_contracted_unit_price * c.pricing_quantity) "
+    "FROM charges c LEFT JOIN charge_extras x ON x.charge_id = c.id WHERE c.id BETWEEN ? AND ?"
+)
+_MONTHS_GROUP = "GROUP BY 1, 2, 3, " + ", ".join(str(i + 4) for i in range(len(TEXTS)))
+
+
 def rebuild_months(
     conn: sqlite3.Connection,
     load_id: int,
@@ -266,7 +312,8 @@ def rebuild_months(
     days: tuple[int, int] | None = None,
 ) -> None:
     """Recompute a load's resource_months from its facts: for ``key_ids``, or for the
-    months that meet ``days`` (first, last day numbers: a sync window replaced)."""
+    months that meet ``days`` (first, last day numbers: a sync window replaced), and then
+    its detail_months too (``rebuild`` does those for ``key_ids``)."""
     sums = "MAX(c.day), " + ", ".join(f"SUM(c.{m})" for m in MONTH_MEASURES)
     select = (
         f"INSERT INTO resource_months SELECT {_MONTH_SQL}, ?, c.key_id, COALESCE(c.resource_id, "
@@ -281,6 +328,14 @@ def rebuild_months(
         )
         conn.execute(
             f"{select} AND {_MONTH_SQL} BETWEEN ? AND ? GROUP BY 1, 2, 3, 4, 5",
+            (load_id, first, last, low, high),
+        )
+        conn.execute(
+            "DELETE FROM detail_months WHERE load_id = ? AND month BETWEEN ? AND ?",
+            (load_id, low, high),
+        )
+        conn.execute(
+            f"{_MONTHS_SELECT} AND {_MONTH_SQL} BETWEEN ? AND ? {_MONTHS_GROUP}",
             (load_id, first, last, low, high),
         )
         return

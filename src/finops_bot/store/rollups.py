@@ -270,7 +270,7 @@ def delete_load(conn: sqlite3.Connection, load_id: int) -> int:
         conn.execute("DELETE FROM charge_gpu WHERE id BETWEEN ? AND ?", (first, last))
         conn.execute("DELETE FROM charge_extras WHERE charge_id BETWEEN ? AND ?", (first, last))
     tables = ("daily_keys", "cube", "cube_pairs", "load_partitions", "charge_blocks")
-    tables += ("detail_days", "instance_hours", "resource_months")
+    tables += ("detail_days", "detail_months", "instance_hours", "resource_months")
     for table in (*tables, "load_columns"):
         conn.execute(f"DELETE FROM {table} WHERE load_id = ?", (load_id,))
     conn.execute("DELETE FROM loads WHERE id = ?", (load_id,))

@@ -1234,3 +1234,45 @@ GROUP BY 1, 2, 3, 4, 5;
 _M025_MONTH = (
     "CAST(julianday(date(c.day * 86400, 'unixepoch', 'start of month')) - 2440587.5 AS INTEGER)"
 )
+
+
+@migrations()
+def m026_detail_months(db: Database) -> None:
+    """Per calendar month (its first day's number), load, dimension combination and the
+    reporting columns of charge_extras ('' where none): the measures of every charge, with
+    or without those columns, so the library's questions of whole months (last month, a
+    year, billing periods) read one small table instead of detail_days and daily_keys.
+    Written by the loader, rebuilt with detail_days; filled here."""
+    texts = ", ".join(f"{c} TEXT NOT NULL DEFAULT ''" for c in _M022_TEXTS)
+    picked = ", ".join(f"COALESCE(x.{c}, '')" for c in _M022_TEXTS)
+    groups = ", ".join(str(i + 4) for i in range(len(_M022_TEXTS)))
+    db.executescript(
+        f"""
+CREATE TABLE detail_months (
+  month INTEGER NOT NULL,
+  load_id INTEGER NOT NULL,
+  key_id INTEGER NOT NULL,
+  {texts},
+  billed_cost REAL NOT NULL,
+  effective_cost REAL NOT NULL,
+  list_cost REAL,
+  contracted_cost REAL,
+  consumed_quantity REAL,
+  pricing_quantity REAL,
+  pc_effective_cost REAL,
+  pc_list_cost REAL,
+  pc_contracted_cost REAL
+);
+CREATE INDEX detail_months_month ON detail_months(month);
+CREATE INDEX detail_months_load ON detail_months(load_id, key_id);
+INSERT INTO detail_months
+SELECT {_M025_MONTH}, l.id, c.key_id, {picked}, SUM(c.billed_cost), SUM(c.effective_cost),
+  SUM(c.list_cost), SUM(x.contracted_cost), SUM(c.consumed_quantity), SUM(c.pricing_quantity),
+  SUM(x.pricing_currency_effective_cost),
+  SUM(x.pricing_currency_list_unit_price * c.pricing_quantity),
+  SUM(x.pricing_currency_contracted_unit_price * c.pricing_quantity)
+FROM loads l JOIN charges c ON c.id BETWEEN l.first_rowid AND l.last_rowid
+LEFT JOIN charge_extras x ON x.charge_id = c.id
+GROUP BY 1, 2, 3, {groups};
+"""
+    )

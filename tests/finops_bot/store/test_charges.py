@@ -53,6 +53,7 @@ def test_connect_twice_applies_migrations_once_with_wal(db_path):
         "m023_instance_hours",
         "m024_minute_jobs",
         "m025_resource_months",
+        "m026_detail_months",
     ]
     assert not migrations.pending(second)
     first.close()

@@ -1,7 +1,7 @@
-"""The detail rollups (detail_days, resource_months) the use-case library reads: what the
-loader writes from its batches equals a recomputation from the facts after every write path
-(import, the same bytes again, a replaced delivery, a partial replacement, sync windows, a
-rollback), and its measures add up to daily_keys'."""
+"""The detail rollups (detail_days, detail_months, resource_months) the use-case library
+reads: what the loader writes from its batches equals a recomputation from the facts after
+every write path (import, the same bytes again, a replaced delivery, a partial replacement,
+sync windows, a rollback), and its measures add up to daily_keys'."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 
 from finops_bot.errors import ImportRefused
 from finops_bot.ingest.importer import import_file
+from finops_bot.store import detail_reads as dr
 from finops_bot.store import details
+from finops_bot.store.reads import Where
 from tests.conftest import NOW, charge, write_focus
 from tests.finops_bot.ingest.test_extras import COMMITMENT_COLUMNS, _commitment_rows, _sync
 
@@ -28,7 +30,11 @@ def _detail_rows(db) -> list[tuple]:
 
 def _month_rows(db) -> list[tuple]:
     rows = db.execute("SELECT * FROM resource_months ORDER BY 1, 2, 3, 4, 5").fetchall()
-    return [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows]
+    detail = db.execute("SELECT * FROM detail_months").fetchall()
+    rounded = [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in detail]
+    return [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows] + sorted(
+        rounded, key=repr
+    )
 
 
 def _assert_consistent(db) -> None:
@@ -104,6 +110,26 @@ def test_what_the_loader_writes_is_what_the_facts_say_on_every_path(db, rules, t
             db, write_focus(tmp_path / "bad.csv", bad, COLUMNS), rules=rules, now=NOW, strict=True
         )
     assert _detail_rows(db) == before
+    _assert_months_read_as_days(db)
+
+
+def _assert_months_read_as_days(db) -> None:
+    """A whole month read from detail_months equals its days read from the three legs."""
+    by = ("InvoiceId", "AvailabilityZone", "ChargeClass", "ServiceName", "BillingCurrency")
+    ask = dr.Ask(by, ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"))
+    nov, first_half, second_half = (
+        dr.grouped(db, Where(), date(2026, 11, a), date(2026, 11, b), ask)
+        for a, b in ((1, 30), (1, 4), (5, 30))
+    )
+    halves: dict[tuple, list[float]] = {}
+    for row in first_half + second_half:
+        sums = halves.setdefault(row[:5], [0.0] * 4)
+        for i, v in enumerate(row[5:]):
+            sums[i] += v or 0.0
+    assert len(nov) > 3 and not dr.whole_months(db, date(2026, 11, 1), date(2026, 11, 4))
+    assert {r[:5]: [round(v or 0.0, 6) for v in r[5:]] for r in nov} == {
+        k: [round(v, 6) for v in sums] for k, sums in halves.items()
+    }
 
 
 def test_a_file_without_extras_writes_no_detail_rows(db, rules, tmp_path):

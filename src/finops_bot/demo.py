@@ -581,6 +581,9 @@ DEMO_QUESTIONS = [
     "top resources for bert-training last month",
     "tag coverage for aws last month",
     "average cost per hour last month",
+    "cost per 1k steps by job this week",
+    "$ per gpu-hour by project this week",
+    "what should we commit to",
 ]
 # [access] mode = "scoped": what someone granted one team sees, and what they are refused
 DEMO_SCOPE = ("teams=nlp",)

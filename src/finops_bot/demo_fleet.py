@@ -43,6 +43,15 @@ NODES = (
 
 
 CHECKPOINTED = {"i-0b3a1c2d4e5f60001", "recsys-g2-0"}  # busy jobs that write checkpoints
+# labels.job: bert-training's three nodes are one data-parallel job (the busy two report the
+# same global step, the idle one none); notebooks and inference carry no job
+JOBS = {
+    "bert-training": "bert-large-pretrain",
+    "llm-finetune": "llama-70b-sft",
+    "vision-research": "vit-h14",
+    "recsys": "dlrm-train",
+    "speech-asr": "conformer-xl",
+}
 ACCOUNTS = {
     "aws": "123456789012",
     "gcp": "acme-vision",
@@ -105,7 +114,12 @@ def _batch(node: tuple, minute: int, end: datetime) -> dict:
             "account": ACCOUNTS[provider],
             "spot": "spot" in name,
         },  # fmt: skip
-        "labels": {"project": project, "owner": owner, "checkpoints": name in CHECKPOINTED or None},
+        "labels": {
+            "project": project,
+            "owner": owner,
+            "job": JOBS.get(project),
+            "checkpoints": name in CHECKPOINTED or None,
+        },
         "progress": progress,
         "window": {
             "start": (end - timedelta(minutes=1)).isoformat(),

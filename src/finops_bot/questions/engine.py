@@ -27,9 +27,8 @@ from finops_bot.questions.answer import Answer, Fresh
 from finops_bot.questions.budget_answers import budgets_answer
 from finops_bot.questions.cost_answers import DIM_LABELS, Ctx, Subject
 from finops_bot.questions.coverage import coverage, freshness_of, partial_notes, replace_name
-from finops_bot.questions.gpu_answers import gpu_answer
+from finops_bot.questions.kinds import FLEET_KINDS, ORG_ONLY, fleet_answer
 from finops_bot.questions.library import KINDS as LIBRARY_KINDS
-from finops_bot.questions.library import ORG_WIDE as ORG_WIDE_LIBRARY
 from finops_bot.questions.library_answers import library_answer
 from finops_bot.questions.names import Candidates, Match, NameIndex, NoMatch
 from finops_bot.questions.parse import ME, ParseError, Query, parse
@@ -47,30 +46,6 @@ LATEST_DAYS = 30  # no period given and nothing this month yet: the latest 30 da
 SUBJECT_WORDS = "project, team, owner, service, account, provider, region or service category"
 
 
-def _portfolio():
-    from finops_bot.questions.portfolio_answers import portfolio_answer
-
-    return portfolio_answer
-
-
-def _steps():
-    from finops_bot.questions.step_answers import step_answer
-
-    return step_answer
-
-
-# kind → its answer function (imported when asked): (db, q, question, today, now, prices,
-# fleet_rules, scope) → Answer
-HEARTBEAT_KINDS = {"portfolio": _portfolio, "step_cost": _steps, "gpu_hour_cost": _steps}
-# what scoped audiences are refused: it belongs to no project (a commitment's unused part,
-# an invoice's total, charges without a project tag)
-ORG_ONLY = {
-    **dict.fromkeys(
-        (*commitments.ORG_WIDE, "portfolio"), "commitments are the organisation's: admins only"
-    ),
-    **dict.fromkeys(ORG_WIDE_LIBRARY, "invoices are the organisation's: admins only"),
-    "untagged": "untagged spend is for admins only",
-}
 MAX_QUESTION_CHARS = 500
 log = logging.getLogger("finops_bot.access")
 
@@ -166,14 +141,7 @@ class Engine:
         _, data_through = self._span
         base = dict(question=question, data_through=data_through, loaded_at=loaded_at)
         if len(question) > MAX_QUESTION_CHARS:  # parsing and did-you-mean stay cheap
-            base["question"] = question[:80] + "…"
-            return Answer(
-                kind="error",
-                message=f"That question is {len(question):,} characters long; ask in "
-                f"{MAX_QUESTION_CHARS} or fewer, for example “top 5 projects last month”.",
-                suggestions=EXAMPLES[:4],
-                **base,
-            )
+            return _too_long(question, base)
         try:
             check_day(today, "today (--as-of)")
             q = parse(
@@ -195,30 +163,12 @@ class Engine:
         if view.scope.nothing or (view.limited and q.kind in ORG_ONLY):
             reason = "nothing is granted here" if view.scope.nothing else ORG_ONLY[q.kind]
             return self._refused(view, base, reason)
-        if q.kind in ("idle_gpus", "idle_cost"):
+        if q.kind in FLEET_KINDS:  # heartbeats first, billed cost where billing covers
             gpu_scope = view.scope if view.limited else None
-            return gpu_answer(
-                self.db, q, question, today, now, self.prices, self.fleet_rules, gpu_scope
-            )
-        if q.kind == "burn_now":
-            from finops_bot.questions.burn_answers import burn_now_answer
-
-            gpu_scope = view.scope if view.limited else None
-            return burn_now_answer(self.db, question, now, self.prices, self.fleet_rules, gpu_scope)
-        if q.kind in HEARTBEAT_KINDS:  # heartbeats first, billed cost where billing covers
-            gpu_scope = view.scope if view.limited else None
-            answer_of = HEARTBEAT_KINDS[q.kind]()
-            return answer_of(self.db, q, question, today, now, self.prices, self.fleet_rules,
-                             gpu_scope)  # fmt: skip
+            return fleet_answer(self.db, q, question, today, now, self.prices,
+                                self.fleet_rules, gpu_scope)  # fmt: skip
         if not sources:
-            return Answer(
-                kind="empty",
-                title="No billing data yet",
-                suggestions=["python -m bot demo"],
-                message="The cache has no billing data yet. Load some with `python -m bot "
-                "import FILE` (FOCUS CSV or Parquet) or try `python -m bot demo`.",
-                **base,
-            )
+            return _empty(base)
         base["measure"] = q.measure or self.default_measure
         try:
             subject = self._subject(q, asker, view) if q.kind not in WHOLE else None
@@ -488,4 +438,25 @@ def _outside(view: View) -> str:
         "Outside what this channel may see"
         if view.scope.who == "this channel"
         else ("Outside what you may see")
+    )
+
+
+def _too_long(question: str, base: dict) -> Answer:
+    return Answer(
+        kind="error",
+        message=f"That question is {len(question):,} characters long; ask in "
+        f"{MAX_QUESTION_CHARS} or fewer, for example “top 5 projects last month”.",
+        suggestions=EXAMPLES[:4],
+        **{**base, "question": question[:80] + "…"},
+    )
+
+
+def _empty(base: dict) -> Answer:
+    return Answer(
+        kind="empty",
+        title="No billing data yet",
+        suggestions=["python -m bot demo"],
+        message="The cache has no billing data yet. Load some with `python -m bot "
+        "import FILE` (FOCUS CSV or Parquet) or try `python -m bot demo`.",
+        **base,
     )

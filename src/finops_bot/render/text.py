@@ -3,6 +3,8 @@ what it summed), never its kind."""
 
 from __future__ import annotations
 
+import re
+
 from finops_bot.money import format_change, format_money
 from finops_bot.questions.answer import Answer
 from finops_bot.render.charts import format_value, full_title, is_series, spark_lines
@@ -55,11 +57,25 @@ def row_amount(answer: Answer, row) -> str:
             text += f" (before {row.previous_quantity:,.2f})"
         return text + (f" · {format_money(row.cost, row.currency)}" if row.cost else "")
     if answer.unit == "money_per_unit" and row.unit:
+        quantity = row.quantity or 0.0
         return (
-            f"{format_money(row.cost, row.currency, unit_price=True)}/{row.unit} · over "
-            f"{row.quantity or 0.0:,.2f} {row.unit}"
+            f"{format_money(row.cost, row.currency, unit_price=True)}/{row.unit} · "
+            f"{format_money(row.cost * quantity, row.currency)} over {_units(quantity, row.unit)}"
         )
     return amount(answer, row_value(answer, row), row.currency)
+
+
+_PLURAL = {"step": "steps", "GPU-hour": "GPU-hours", "hour": "hours"}
+
+
+def _units(quantity: float, unit: str) -> str:
+    """'590 steps' for 0.59 of "1k steps", '16 GPU-hours', '2.50 Hrs'."""
+    if m := re.fullmatch(r"(\d{1,3}(?:,\d{3})*)(k?) (\S.*)", unit):
+        quantity *= int(m[1].replace(",", "")) * (1000 if m[2] else 1)
+        unit = m[3]
+    if quantity != 1:
+        unit = _PLURAL.get(unit, unit)
+    return f"{quantity:,.0f} {unit}" if quantity == round(quantity) else f"{quantity:,.2f} {unit}"
 
 
 def hours_total(answer: Answer) -> str | None:

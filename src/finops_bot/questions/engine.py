@@ -254,6 +254,8 @@ class Engine:
         return answer
 
     def _answer(self, ctx: Ctx, q: Query, subject: Subject, period: Period, today: date, view):
+        if q.kind in LIBRARY_KINDS and subject.dim and subject.dim.startswith("tag:"):
+            return _untracked_tag(subject, ctx.base)
         if q.kind in LIBRARY_KINDS:
             answer = library_answer(ctx, q, subject, period, today)
             return self._finish(answer, subject.where, period)
@@ -458,5 +460,21 @@ def _empty(base: dict) -> Answer:
         suggestions=["python -m bot demo"],
         message="The cache has no billing data yet. Load some with `python -m bot "
         "import FILE` (FOCUS CSV or Parquet) or try `python -m bot demo`.",
+        **base,
+    )
+
+
+def _untracked_tag(subject: Subject, base: dict) -> Answer:
+    """The library's columns are summed per dimension; a tag key that is not one has no
+    rows there, and summing everything under its title would be wrong."""
+    key = subject.dim.removeprefix("tag:")
+    return Answer(
+        kind="error",
+        message=(
+            f"I can't split these FOCUS columns for tag {key} {subject.key}: they are kept "
+            f"per dimension, and `{key}` is not one. Ask 'cost for tag {key} {subject.key}' "
+            f"for its total, or add \"{key}\" to [allocation] dimensions and import again."
+        ),
+        suggestions=[f"cost for tag {key} {subject.key} last month"],
         **base,
     )

@@ -34,6 +34,8 @@ def _w(pattern: str) -> re.Pattern:
 
 
 _VC = r"(?:virtual currenc(?:y|ies)|pricing currenc(?:y|ies)|non-?monetary|credits? currency)"
+# a resource or SKU id: any word but the connectives ("cost by resource for account x")
+_ID = r"(?!(?:for|in|of|on|by|per|last|this|the|and|with|from|during|since|over|at)\b)\S+"
 USE_CASES: tuple[UseCase, ...] = (
     UseCase("virtual_currency_savings", "Contracted savings by virtual currency",
             _w(rf"\b(?:contracted )?savings?\b.*\b{_VC}|\b{_VC}\b.*\bsavings?\b"),
@@ -111,10 +113,10 @@ USE_CASES: tuple[UseCase, ...] = (
             _w(r"\bavailability zones?\b|\bby (?:az|zone)s?\b|\bazs\b"),
             ("RegionId", "AvailabilityZone"), needs=("AvailabilityZone",),
             example="cost by availability zone for account acct-1 last month"),
-    UseCase("sku_meters", "Metered costs of a SKU", _w(r"\bmeter\w*\b.*\bskus?\s+\S+"),
+    UseCase("sku_meters", "Metered costs of a SKU", _w(rf"\bmeter\w*\b.*\bskus?\s+{_ID}"),
             ("PricingUnit", "PricingCategory", "ChargeCategory"), build="facts", detail="sku",
             example="metered costs for sku ABC123 last month"),
-    UseCase("resource_components", "Components of a resource", _w(r"\bresource\s+\S+"),
+    UseCase("resource_components", "Components of a resource", _w(rf"(?<!by )(?<!per )\bresource\s+{_ID}"),
             ("ServiceName", "SkuId", "ChargeCategory"), build="facts", detail="resource",
             example="cost of resource i-0abc123 last month"),
     UseCase("skus", "Cost by SKU", _w(r"\b(?:by|per) skus?\b|\bskus\b|\btop \d* ?skus?\b"),
@@ -170,7 +172,7 @@ def library_form(text: str, dims: dict, common: dict, subject: Subject) -> Query
         return None
     detail, rest = None, use.words.sub(" ", text)
     if use.detail in ("resource", "sku"):
-        m = re.search(rf"\b{use.detail}\s+(\S+)", text)
+        m = re.search(rf"\b{use.detail}\s+({_ID})", text)
         detail = m[1] if m else None
         rest = text[: m.start()] + " " + text[m.end() :] if m else rest
         rest = re.sub(r"\bmeter\w*\b|\bcomponents?\b|\bmakes? up\b|\bbreakdown\b", " ", rest)

@@ -554,6 +554,7 @@ def _day_rows(frame: pd.DataFrame, gpu: bool, more: ChunkExtras | None) -> pd.Da
     """Hourly (or finer) rows → one row per UTC day and resource line; the extra columns'
     text code is part of the line, so Used and Unused of one commitment stay apart."""
     keys = ["day", "key_id", "resource_id", "sku_id", "tags_id", *(["x"] if more else [])]
+    frame = extras.with_products(frame, more) if more is not None else frame
     groups = frame.groupby(keys, sort=False, dropna=False)
     return pd.concat(
         [

@@ -92,8 +92,9 @@ def _column(name: str, facts: bool) -> str:
 
 def _equal_sql(ask: Ask, facts: bool) -> tuple[str, list]:
     clauses, params = [], []
-    for name, values in ask.equal.items():
-        clauses.append(f"{_column(name, facts)} IN ({','.join('?' * len(values))})")
+    for name, values in ask.equal.items():  # ids as asked: a question is lower-cased
+        nocase = " COLLATE NOCASE" if name in FACT_COLUMNS else ""
+        clauses.append(f"{_column(name, facts)}{nocase} IN ({','.join('?' * len(values))})")
         params.extend(values)
     return "".join(f" AND {c}" for c in clauses), params
 

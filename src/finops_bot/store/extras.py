@@ -43,7 +43,7 @@ SUMMED_COLUMNS = {
     "contracted_cost": "ContractedCost",
     "pricing_currency_effective_cost": "PricingCurrencyEffectiveCost",
 }
-PRICE_COLUMNS = {  # kept where every row of a roll-up has the same (else null)
+PRICE_COLUMNS = {  # a roll-up's: the rows' own where they agree, else weighted (roll_up)
     "contracted_unit_price": "ContractedUnitPrice",
     "list_unit_price": "ListUnitPrice",
     "pricing_currency_list_unit_price": "PricingCurrencyListUnitPrice",
@@ -77,6 +77,17 @@ def frame_columns(extras: ChunkExtras) -> dict[str, np.ndarray]:
     return columns
 
 
+_TIMES_PQ = "pq×"
+
+
+def with_products(frame: pd.DataFrame, extras: ChunkExtras) -> pd.DataFrame:
+    """The frame with each carried price × PricingQuantity, for ``roll_up``."""
+    prices = [c for c in PRICE_COLUMNS if c in extras.numbers]
+    if not prices:
+        return frame
+    return frame.assign(**{_TIMES_PQ + c: frame[c] * frame["pq"] for c in prices})
+
+
 def roll_up(groups, extras: ChunkExtras) -> list[pd.DataFrame]:
     """The extra columns of a day roll-up (``groups``: grouped by the key, ``x`` included)."""
     parts = []
@@ -84,9 +95,14 @@ def roll_up(groups, extras: ChunkExtras) -> list[pd.DataFrame]:
     if summed:
         parts.append(groups[summed].sum(min_count=1))
     prices = [c for c in PRICE_COLUMNS if c in extras.numbers]
-    if prices:
+    if prices:  # where the rows disagree, Σ price × PricingQuantity ÷ Σ PricingQuantity:
+        # what a day's price × its quantity must give back (the library's list, contracted
+        # and savings sums); null where it has no quantity
         low, high = groups[prices].min(), groups[prices].max()
-        parts.append(low.where(low == high))
+        quantity = groups["pq"].sum(min_count=1)
+        mean = groups[[_TIMES_PQ + c for c in prices]].sum(min_count=1)
+        mean = mean.div(quantity.where(quantity != 0), axis=0).set_axis(prices, axis=1)
+        parts.append(low.where(low == high, mean))
     if extras.end is not None:
         parts.append(groups[["end"]].max())
     return parts

@@ -185,6 +185,8 @@ def reads_of(engine: Engine, kind: str, answer) -> str:
     if use.build == "coverage":
         tag = "tag_grouped" if "env" in answer.title else "daily_keys"
         return tag
+    if use.billing or dr.whole_months(engine.db, answer.period.start, answer.period.end):
+        return "detail_months"
     if any(name in dr.DETAIL_COLUMNS for name in use.equal):
         return "detail_days"
     return "detail_days+daily_keys"

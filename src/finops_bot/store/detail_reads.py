@@ -144,8 +144,11 @@ def _leg(ask: Ask, table: str, sign: str, first: str | None, span: str, keys: st
         column = MEASURES[m]
         sums.append(f"{sign}SUM(t.{column})" if own or column in _BOTH else "NULL")
     group = ", ".join(str(i + 1) for i in range(len(columns))) if columns else None
+    # detail_days and detail_months are indexed by day or month, not by key: their span
+    # is read once, outer (CROSS JOIN fixes the order), each key found by its id
+    join = "JOIN" if table == "daily_keys" else "CROSS JOIN"
     return (
-        f"SELECT {', '.join([*columns, *sums])} FROM {table} t JOIN charge_keys k ON "
+        f"SELECT {', '.join([*columns, *sums])} FROM {table} t {join} charge_keys k ON "
         f"k.id = t.key_id WHERE {span} AND {keys}" + (f" GROUP BY {group}" if group else "")
     )
 

@@ -473,7 +473,7 @@ def _untracked_tag(subject: Subject, base: dict) -> Answer:
         message=(
             f"I can't split these FOCUS columns for tag {key} {subject.key}: they are kept "
             f"per dimension, and `{key}` is not one. Ask 'cost for tag {key} {subject.key}' "
-            f"for its total, or add \"{key}\" to [allocation] dimensions and import again."
+            f'for its total, or add "{key}" to [allocation] dimensions and import again.'
         ),
         suggestions=[f"cost for tag {key} {subject.key} last month"],
         **base,

@@ -254,7 +254,8 @@ class Engine:
         return answer
 
     def _answer(self, ctx: Ctx, q: Query, subject: Subject, period: Period, today: date, view):
-        if q.kind in LIBRARY_KINDS and subject.dim and subject.dim.startswith("tag:"):
+        per_key = q.kind in LIBRARY_KINDS or q.kind in commitments.KINDS
+        if per_key and subject.dim and subject.dim.startswith("tag:"):
             return _untracked_tag(subject, ctx.base)
         if q.kind in LIBRARY_KINDS:
             answer = library_answer(ctx, q, subject, period, today)
@@ -465,14 +466,14 @@ def _empty(base: dict) -> Answer:
 
 
 def _untracked_tag(subject: Subject, base: dict) -> Answer:
-    """The library's columns are summed per dimension; a tag key that is not one has no
-    rows there, and summing everything under its title would be wrong."""
+    """The library's and the commitments' columns are summed per dimension; a tag key that
+    is not one has no rows there, and summing everything under its title would be wrong."""
     key = subject.dim.removeprefix("tag:")
     return Answer(
         kind="error",
         message=(
-            f"I can't split these FOCUS columns for tag {key} {subject.key}: they are kept "
-            f"per dimension, and `{key}` is not one. Ask 'cost for tag {key} {subject.key}' "
+            f"I can't answer that for tag {key} {subject.key}: the columns it reads are "
+            f"kept per dimension, and `{key}` is not one. Ask 'cost for tag {key} {subject.key}' "
             f'for its total, or add "{key}" to [allocation] dimensions and import again.'
         ),
         suggestions=[f"cost for tag {key} {subject.key} last month"],

@@ -322,22 +322,18 @@ def rebuild_months(
     if days is not None:
         low = int(month_start(np.array([days[0]]))[0])
         high = int(month_start(np.array([days[1]]))[0])
-        conn.execute(
-            "DELETE FROM resource_months WHERE load_id = ? AND month BETWEEN ? AND ?",
-            (load_id, low, high),
-        )
-        conn.execute(
-            f"{select} AND {_MONTH_SQL} BETWEEN ? AND ? GROUP BY 1, 2, 3, 4, 5",
-            (load_id, first, last, low, high),
-        )
-        conn.execute(
-            "DELETE FROM detail_months WHERE load_id = ? AND month BETWEEN ? AND ?",
-            (load_id, low, high),
-        )
-        conn.execute(
-            f"{_MONTHS_SELECT} AND {_MONTH_SQL} BETWEEN ? AND ? {_MONTHS_GROUP}",
-            (load_id, first, last, low, high),
-        )
+        for table, insert, group in (
+            ("resource_months", select, "GROUP BY 1, 2, 3, 4, 5"),
+            ("detail_months", _MONTHS_SELECT, _MONTHS_GROUP),
+        ):
+            conn.execute(
+                f"DELETE FROM {table} WHERE load_id = ? AND month BETWEEN ? AND ?",
+                (load_id, low, high),
+            )
+            conn.execute(
+                f"{insert} AND {_MONTH_SQL} BETWEEN ? AND ? {group}",
+                (load_id, first, last, low, high),
+            )
         return
     keys = sorted(set(key_ids or ()))
     for start in range(0, len(keys), 500):

@@ -757,6 +757,7 @@ def test_cost_by_resource_for_a_subject(engine, rows, question):
     [
         "cost by availability zone for tag env prod last month",
         "credits for tag env prod last month",
+        "unused commitments for tag env prod last month",
     ],
 )
 def test_a_library_answer_about_an_unconfigured_tag_says_why_not(engine, question):
